@@ -1,0 +1,70 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Avatar, Email, Id, Nickname, OwnUser, Password, PublicUser, Timestamp, Username } from './common.js'
+
+export const RegisterRequest = Type.Object({
+  username: Username,
+  password: Password,
+  email: Type.Optional(Email),
+  nickname: Type.Optional(Nickname),
+  avatar: Type.Optional(Avatar),
+}, { additionalProperties: false })
+export type RegisterRequest = Static<typeof RegisterRequest>
+
+/** A logged-in session: the user and a JWT for it. */
+export const Session = Type.Object({
+  user: OwnUser,
+  token: Type.String(),
+  sessionId: Type.String(),
+  expiresAt: Timestamp,
+})
+export type Session = Static<typeof Session>
+
+export const LoginRequest = Type.Object({
+  /** The username, or the e-mail address. */
+  login: Type.String({ minLength: 1, maxLength: 254 }),
+  password: Password,
+}, { additionalProperties: false })
+export type LoginRequest = Static<typeof LoginRequest>
+
+/** Checks a token (signature, expiry, revocation) and returns its user. */
+export const ResumeRequest = Type.Object({
+  token: Type.String({ minLength: 1, maxLength: 4096 }),
+}, { additionalProperties: false })
+export type ResumeRequest = Static<typeof ResumeRequest>
+
+export const LogoutRequest = Type.Object({
+  actorId: Id,
+  token: Type.String({ minLength: 1, maxLength: 4096 }),
+}, { additionalProperties: false })
+export type LogoutRequest = Static<typeof LogoutRequest>
+
+export const UpdateProfileRequest = Type.Object({
+  actorId: Id,
+  username: Type.Optional(Username),
+  password: Type.Optional(Password),
+  email: Type.Optional(Email),
+  nickname: Type.Optional(Nickname),
+  avatar: Type.Optional(Avatar),
+}, { additionalProperties: false })
+export type UpdateProfileRequest = Static<typeof UpdateProfileRequest>
+
+export const UpdateProfileReply = Type.Object({ user: OwnUser })
+export type UpdateProfileReply = Static<typeof UpdateProfileReply>
+
+/** Looks users up by id and/or username; unknown ones are left out. */
+export const GetUsersRequest = Type.Object({
+  ids: Type.Optional(Type.Array(Id, { maxItems: 1000 })),
+  usernames: Type.Optional(Type.Array(Username, { maxItems: 1000 })),
+}, { additionalProperties: false })
+export type GetUsersRequest = Static<typeof GetUsersRequest>
+
+export const GetUsersReply = Type.Object({ users: Type.Array(PublicUser) })
+export type GetUsersReply = Static<typeof GetUsersReply>
+
+/** Broadcast on `<prefix>.v1.evt.session.revoked`. */
+export const SessionRevokedEvent = Type.Object({
+  sessionId: Type.String(),
+  userId: Id,
+  expiresAt: Timestamp,
+})
+export type SessionRevokedEvent = Static<typeof SessionRevokedEvent>

@@ -1,0 +1,48 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox'
+import * as A from './auth.js'
+import * as C from './contact.js'
+import * as M from './message.js'
+import { Empty } from './common.js'
+import { Commands, type CommandSubject } from './subjects.js'
+
+/**
+ * Request and reply schema of every command: the single description of the
+ * service interface. Services validate requests against it; the typed client
+ * derives its signatures from it; docs list it.
+ */
+export const CommandSpecs = {
+  [Commands.auth.register]: { request: A.RegisterRequest, reply: A.Session },
+  [Commands.auth.login]: { request: A.LoginRequest, reply: A.Session },
+  [Commands.auth.resume]: { request: A.ResumeRequest, reply: A.Session },
+  [Commands.auth.logout]: { request: A.LogoutRequest, reply: Empty },
+  [Commands.auth.updateProfile]: { request: A.UpdateProfileRequest, reply: A.UpdateProfileReply },
+  [Commands.auth.getUsers]: { request: A.GetUsersRequest, reply: A.GetUsersReply },
+  [Commands.contact.list]: { request: C.ListContactsRequest, reply: C.ListContactsReply },
+  [Commands.contact.add]: { request: C.ContactTarget, reply: C.AddContactReply },
+  [Commands.contact.remove]: { request: C.ContactTarget, reply: Empty },
+  [Commands.contact.presenceOnline]: { request: C.PresenceChange, reply: Empty },
+  [Commands.contact.presenceOffline]: { request: C.PresenceChange, reply: Empty },
+  [Commands.contact.presenceHeartbeat]: { request: C.PresenceHeartbeat, reply: Empty },
+  [Commands.message.send]: { request: M.SendMessageRequest, reply: M.SendMessageReply },
+  [Commands.message.history]: { request: M.HistoryRequest, reply: M.HistoryReply },
+  [Commands.message.read]: { request: M.ReadRequest, reply: M.ReadReply },
+  [Commands.message.clear]: { request: M.ClearRequest, reply: M.ClearReply },
+  [Commands.message.sync]: { request: M.SyncRequest, reply: M.SyncReply },
+  [Commands.message.unread]: { request: M.UnreadRequest, reply: M.UnreadReply },
+  [Commands.message.fileCreate]: { request: M.FileCreateRequest, reply: M.FileCreateReply },
+  [Commands.message.fileChunkPut]: { request: M.FileChunkPutRequest, reply: Empty },
+  [Commands.message.fileCommit]: { request: M.FileRef, reply: M.FileReply },
+  [Commands.message.fileOpen]: { request: M.FileRef, reply: M.FileReply },
+  [Commands.message.fileChunkGet]: { request: M.FileChunkGetRequest, reply: M.FileChunkGetReply },
+} as const satisfies Record<CommandSubject, { request: TSchema, reply: TSchema }>
+
+export type CommandSpecMap = typeof CommandSpecs
+/** The request payload type of a command. */
+export type CommandRequest<S extends CommandSubject> = Static<CommandSpecMap[S]['request']>
+/** The reply payload type of a command. */
+export type CommandReply<S extends CommandSubject> = Static<CommandSpecMap[S]['reply']>
+
+/** Used by docs: the JSON schema of every command, keyed by subject suffix. */
+export const CommandSchemas = Type.Object(
+  Object.fromEntries(Object.entries(CommandSpecs).map(([k, v]) => [k, Type.Object({ request: v.request, reply: v.reply })])),
+)

@@ -1,0 +1,92 @@
+import { Type, type Static } from '@sinclair/typebox'
+
+/** Every id the system exposes: a positive integer below 2^53. */
+export const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
+
+/** 1–64 characters, no control characters; unique case-insensitively. */
+export const Username = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+
+export const Password = Type.String({ minLength: 1, maxLength: 1024 })
+
+export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s\\u0000-\\u001f]+@[^@\\s\\u0000-\\u001f]+$' })
+
+export const Nickname = Type.String({ maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
+
+/** A URL or a data URI. */
+export const Avatar = Type.String({ maxLength: 262144 })
+
+/** ISO-8601 UTC timestamp with milliseconds. */
+export const Timestamp = Type.String({ maxLength: 40 })
+
+/** The kinds of message every API maps onto. */
+export const MessageKind = Type.Union([
+  Type.Literal('text'),
+  Type.Literal('image'),
+  Type.Literal('file'),
+  Type.Literal('audio'),
+  Type.Literal('sticker'),
+  Type.Literal('location'),
+  Type.Literal('customize'),
+])
+export type MessageKind = Static<typeof MessageKind>
+
+/** A client's own id for a message it sends, for idempotent retries. */
+export const ClientMessageId = Type.String({ minLength: 1, maxLength: 64 })
+
+/** Identifies one socket across the cluster: `<gatewayId>:<n>`. */
+export const ConnectionId = Type.String({ minLength: 1, maxLength: 128 })
+
+/** Profile fields anyone logged in may see. */
+export const PublicUser = Type.Object({
+  id: Id,
+  username: Username,
+  nickname: Type.String(),
+  avatar: Type.String(),
+})
+export type PublicUser = Static<typeof PublicUser>
+
+/** The profile as its owner sees it. */
+export const OwnUser = Type.Object({
+  id: Id,
+  username: Username,
+  nickname: Type.String(),
+  avatar: Type.String(),
+  email: Type.String(),
+  createdAt: Timestamp,
+})
+export type OwnUser = Static<typeof OwnUser>
+
+/** A stored message as every service and API adapter sees it. */
+export const Message = Type.Object({
+  id: Id,
+  conversationId: Id,
+  seq: Type.Integer({ minimum: 1 }),
+  senderId: Id,
+  /** The other party of a direct conversation; absent for rooms. */
+  recipientId: Type.Optional(Id),
+  kind: MessageKind,
+  content: Type.String(),
+  createdAt: Timestamp,
+  editedAt: Type.Optional(Timestamp),
+  clientMessageId: Type.Optional(ClientMessageId),
+  /** The time the sender's client claimed; kept, never trusted for ordering. */
+  clientTime: Type.Optional(Type.String({ maxLength: 64 })),
+})
+export type Message = Static<typeof Message>
+
+/** A stored file's metadata. */
+export const FileInfo = Type.Object({
+  id: Id,
+  ownerId: Id,
+  name: Type.String(),
+  contentType: Type.String(),
+  size: Type.Integer({ minimum: 0 }),
+  chunkSize: Type.Integer({ minimum: 1 }),
+  chunks: Type.Integer({ minimum: 0 }),
+  createdAt: Timestamp,
+})
+export type FileInfo = Static<typeof FileInfo>
+
+/** An empty object, the reply of commands with nothing to say. */
+export const Empty = Type.Object({})
+export type Empty = Static<typeof Empty>

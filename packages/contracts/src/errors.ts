@@ -1,0 +1,80 @@
+/**
+ * The error catalogue. Every failure that crosses a process boundary carries
+ * one of these codes; codes are stable and never reused for a new meaning.
+ * `status` is the HTTP status the gateway answers with for HTTP APIs and the
+ * NATS service error code (nats.js services convention) on the wire.
+ */
+export const ErrorCatalogue = {
+  CHAT_BAD_REQUEST: { status: 400, message: 'The request is malformed or has invalid fields' },
+  CHAT_UNKNOWN_TYPE: { status: 400, message: 'Unknown request type' },
+  CHAT_CONTENT_TOO_LARGE: { status: 413, message: 'Content exceeds the configured limit' },
+  CHAT_UNAUTHENTICATED: { status: 401, message: 'Login required' },
+  CHAT_TOKEN_INVALID: { status: 401, message: 'The token is invalid, expired or revoked' },
+  CHAT_BAD_CREDENTIALS: { status: 401, message: 'Wrong username or password' },
+  CHAT_FORBIDDEN: { status: 403, message: 'Not allowed' },
+  CHAT_ID_MISMATCH: { status: 403, message: 'A user id in the request is not the logged-in user' },
+  CHAT_NOT_MEMBER: { status: 403, message: 'Not a member of this conversation' },
+  CHAT_BLOCKED: { status: 403, message: 'The user does not accept this from you' },
+  CHAT_ROOM_FULL: { status: 403, message: 'The room is full' },
+  CHAT_USER_NOT_FOUND: { status: 404, message: 'No such user' },
+  CHAT_CONVERSATION_NOT_FOUND: { status: 404, message: 'No such conversation' },
+  CHAT_MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },
+  CHAT_FILE_NOT_FOUND: { status: 404, message: 'No such file' },
+  CHAT_CONTACT_NOT_FOUND: { status: 404, message: 'No such contact' },
+  CHAT_USERNAME_TAKEN: { status: 409, message: 'The username is taken' },
+  CHAT_EMAIL_TAKEN: { status: 409, message: 'The e-mail address is taken' },
+  CHAT_CONTACT_EXISTS: { status: 409, message: 'Already exists' },
+  CHAT_SELF_TARGET: { status: 400, message: 'You cannot do this with yourself' },
+  CHAT_RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  CHAT_UNAVAILABLE: { status: 503, message: 'The service is unavailable, try again' },
+  CHAT_TIMEOUT: { status: 504, message: 'The service did not answer in time, try again' },
+  CHAT_INTERNAL: { status: 500, message: 'Internal error' },
+} as const satisfies Record<string, { status: number; message: string }>
+
+/** A stable error code from {@link ErrorCatalogue}. */
+export type ErrorCode = keyof typeof ErrorCatalogue
+
+/** Codes a client may retry unchanged: the failure was ours, not the request's. */
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['CHAT_UNAVAILABLE', 'CHAT_TIMEOUT', 'CHAT_INTERNAL'])
+
+/** The serialisable form of an error, as it crosses NATS. */
+export interface ErrorData {
+  code: ErrorCode
+  message: string
+}
+
+/**
+ * A domain error with a stable code. Thrown by services, sent over NATS as
+ * data, rebuilt by the caller, and mapped by each API adapter to its own
+ * failure shape.
+ */
+export class ChatError extends Error {
+  override name = 'ChatError'
+  readonly code: ErrorCode
+  readonly status: number
+
+  constructor (code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+    super(message ?? ErrorCatalogue[code].message, options)
+    this.code = code
+    this.status = ErrorCatalogue[code].status
+  }
+
+  /** Whether the same request may succeed when sent again. */
+  get retryable (): boolean {
+    return RETRYABLE.has(this.code)
+  }
+
+  toData (): ErrorData {
+    return { code: this.code, message: this.message }
+  }
+
+  static fromData (data: { code?: unknown, message?: unknown }): ChatError {
+    const code = isErrorCode(data.code) ? data.code : 'CHAT_INTERNAL'
+    return new ChatError(code, typeof data.message === 'string' ? data.message : undefined)
+  }
+}
+
+/** Type guard for codes in the catalogue. */
+export function isErrorCode (value: unknown): value is ErrorCode {
+  return typeof value === 'string' && Object.hasOwn(ErrorCatalogue, value)
+}

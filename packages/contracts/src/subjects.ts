@@ -1,0 +1,94 @@
+/**
+ * NATS subjects: the versioned interface between the gateway, the services
+ * and any other team's consumer. Every subject starts with a configurable
+ * prefix (default `chat`) followed by the interface version, so two
+ * deployments (or two test runs) can share one NATS server, and a v2 can run
+ * beside v1 during a migration.
+ *
+ * Commands are request/reply and served in queue groups named after the
+ * owning service, so replicas share the load. Events are plain publishes that
+ * every interested party receives.
+ */
+export const SUBJECT_VERSION = 'v1'
+
+/** Queue group of each service; replicas of one service share one group. */
+export const QueueGroups = {
+  auth: 'auth',
+  contact: 'contact',
+  message: 'message',
+} as const
+
+/** Command subjects relative to `<prefix>.v1.`, grouped by owning service. */
+export const Commands = {
+  auth: {
+    register: 'auth.register',
+    login: 'auth.login',
+    resume: 'auth.resume',
+    logout: 'auth.logout',
+    updateProfile: 'auth.profile.update',
+    getUsers: 'auth.users.get',
+  },
+  contact: {
+    list: 'contact.list',
+    add: 'contact.add',
+    remove: 'contact.remove',
+    presenceOnline: 'contact.presence.online',
+    presenceOffline: 'contact.presence.offline',
+    presenceHeartbeat: 'contact.presence.heartbeat',
+  },
+  message: {
+    send: 'message.send',
+    history: 'message.history',
+    read: 'message.read',
+    clear: 'message.clear',
+    sync: 'message.sync',
+    unread: 'message.unread',
+    fileCreate: 'message.file.create',
+    fileChunkPut: 'message.file.chunk.put',
+    fileCommit: 'message.file.commit',
+    fileOpen: 'message.file.open',
+    fileChunkGet: 'message.file.chunk.get',
+  },
+} as const
+
+/** Every command subject suffix, e.g. `message.send`. */
+export type CommandSubject = {
+  [S in keyof typeof Commands]: (typeof Commands)[S][keyof (typeof Commands)[S]]
+}[keyof typeof Commands]
+
+/** Event kinds published to a user's event subject. */
+export const UserEventKinds = {
+  messageNew: 'message.new',
+  unreadChanged: 'unread.changed',
+  presenceChanged: 'presence.changed',
+  messagesCleared: 'messages.cleared',
+  contactsChanged: 'contacts.changed',
+  profileChanged: 'profile.changed',
+} as const
+
+export type UserEventKind = (typeof UserEventKinds)[keyof typeof UserEventKinds]
+
+/** Builds the concrete subjects for one prefix. */
+export function createSubjects (prefix = 'chat') {
+  const base = `${prefix}.${SUBJECT_VERSION}`
+  return {
+    /** The `<prefix>.v1` root; services register their endpoints under it. */
+    base,
+    /** Full subject of a command, e.g. `chat.v1.message.send`. */
+    command (suffix: CommandSubject): string {
+      return `${base}.${suffix}`
+    },
+    /** Events for one user: `chat.v1.evt.user.<id>.<kind>`. */
+    userEvent (userId: number, kind: UserEventKind): string {
+      return `${base}.evt.user.${userId}.${kind}`
+    },
+    /** Wildcard a gateway subscribes to for each user it holds a socket of. */
+    userEvents (userId: number): string {
+      return `${base}.evt.user.${userId}.>`
+    },
+    /** Broadcast when a token is revoked; every gateway closes its sockets. */
+    sessionRevoked: `${base}.evt.session.revoked`,
+  }
+}
+
+export type Subjects = ReturnType<typeof createSubjects>

@@ -1,0 +1,53 @@
+import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
+import envSchema from 'env-schema'
+
+/** Settings every process shares: where NATS, Redis and MongoDB are, and logging. */
+export const BaseConfig = {
+  NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS server URL(s), comma-separated' }),
+  NATS_PREFIX: Type.String({ default: 'chat', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'First token(s) of every subject' }),
+  NATS_REQUEST_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, description: 'How long a command waits for its reply' }),
+  LOG_LEVEL: Type.Union(
+    ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+    { default: 'info' },
+  ),
+  HTTP_HOST: Type.String({ default: '0.0.0.0', description: 'Interface of the health/metrics (or gateway) HTTP server' }),
+}
+
+export const RedisConfig = {
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
+  REDIS_PREFIX: Type.String({ default: 'chat:', description: 'Prefix of every Redis key' }),
+}
+
+export const MongoConfig = {
+  MONGO_URL: Type.String({ default: 'mongodb://127.0.0.1:27017' }),
+  MONGO_DB: Type.String({ default: 'chat', pattern: '^[A-Za-z0-9_-]{1,63}$' }),
+}
+
+export const JwtConfig = {
+  JWT_SECRET: Type.String({
+    minLength: 32,
+    default: 'dev-only-secret-change-me-in-production-0123456789',
+    description: 'HS256 key shared by auth (signs) and gateways (verify); at least 32 characters',
+  }),
+  JWT_ISSUER: Type.String({ default: 'chat-auth' }),
+  JWT_AUDIENCE: Type.String({ default: 'chat' }),
+}
+
+/**
+ * Reads and validates the environment once: types converted, defaults
+ * applied, every problem reported together, the result frozen. Nothing else
+ * in a process reads `process.env`.
+ */
+export function loadConfig<P extends TProperties> (
+  properties: P,
+  env: Record<string, string | undefined> = process.env,
+): Readonly<Static<TObject<P>>> {
+  const schema = Type.Object(properties)
+  const config = envSchema<Static<TObject<P>>>({
+    schema,
+    data: env as Record<string, unknown>,
+    env: false,
+    dotenv: false,
+  })
+  return Object.freeze(config)
+}

@@ -1,0 +1,122 @@
+import { ChatError, Commands, type Session, type SessionRevokedEvent } from '@chat/contracts'
+import {
+  createIdGenerator, createTokenVerifier, publishJson, signToken,
+  type ServiceDeps, type ServiceParts, type TokenSettings,
+} from '@chat/runtime'
+import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.js'
+import { toOwnUser, toPublicUser, UserStore, type UserDoc } from './store.js'
+
+export interface AuthOptions {
+  tokens: TokenSettings
+  tokenTtlSeconds: number
+}
+
+/** Redis key marking a session revoked until its token would have expired anyway. */
+const revokedKey = (sessionId: string) => `revoked:${sessionId}`
+
+/** Builds the auth service's command handlers over its open connections. */
+export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): Promise<ServiceParts> {
+  const { redis, nc, subjects } = deps
+  const store = new UserStore(deps.db)
+  await store.init()
+  const ids = await createIdGenerator(redis, deps.logger)
+  const verify = createTokenVerifier(opts.tokens)
+
+  async function issue (user: UserDoc): Promise<Session> {
+    const { token, claims } = await signToken(opts.tokens, user._id, opts.tokenTtlSeconds)
+    return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
+  }
+
+  return {
+    close: () => ids.close(),
+    checks: { ids: () => ids.worker !== undefined },
+    handlers: {
+      [Commands.auth.register]: async (req) => {
+        const now = new Date()
+        const user: UserDoc = {
+          _id: ids.next(),
+          username: req.username.normalize('NFC'),
+          usernameKey: req.username.normalize('NFC').toLowerCase(),
+          email: req.email?.trim() ?? '',
+          passwordHash: await hashPassword(req.password),
+          nickname: req.nickname ?? '',
+          avatar: req.avatar ?? '',
+          createdAt: now,
+          updatedAt: now,
+        }
+        if (user.email !== '') await store.claimEmail(user.email, user._id)
+        try {
+          await store.insert(user)
+        } catch (err) {
+          await store.releaseEmail(user.email, user._id)
+          throw err
+        }
+        return issue(user)
+      },
+
+      [Commands.auth.login]: async (req) => {
+        const user = await store.byLogin(req.login)
+        const ok = await verifyPassword(req.password, user?.passwordHash ?? DUMMY_HASH)
+        if (!user || !ok) throw new ChatError('CHAT_BAD_CREDENTIALS')
+        return issue(user)
+      },
+
+      [Commands.auth.resume]: async (req) => {
+        const claims = await verify(req.token)
+        if (await redis.exists(revokedKey(claims.sessionId)) === 1) throw new ChatError('CHAT_TOKEN_INVALID', 'The token was revoked')
+        const user = await store.byId(claims.userId)
+        if (!user) throw new ChatError('CHAT_TOKEN_INVALID', 'The user no longer exists')
+        return { user: toOwnUser(user), token: req.token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
+      },
+
+      [Commands.auth.logout]: async (req) => {
+        const claims = await verify(req.token)
+        if (claims.userId !== req.actorId) throw new ChatError('CHAT_ID_MISMATCH')
+        const ttl = claims.expiresAt.getTime() - Date.now()
+        if (ttl > 0) await redis.set(revokedKey(claims.sessionId), '1', 'PX', ttl)
+        const event: SessionRevokedEvent = {
+          sessionId: claims.sessionId,
+          userId: claims.userId,
+          expiresAt: claims.expiresAt.toISOString(),
+        }
+        publishJson(nc, subjects.sessionRevoked, event)
+        return {}
+      },
+
+      [Commands.auth.updateProfile]: async (req) => {
+        const current = await store.byId(req.actorId)
+        if (!current) throw new ChatError('CHAT_USER_NOT_FOUND')
+        const set: Partial<UserDoc> = { updatedAt: new Date() }
+        if (req.username !== undefined) {
+          set.username = req.username.normalize('NFC')
+          set.usernameKey = set.username.toLowerCase()
+        }
+        if (req.nickname !== undefined) set.nickname = req.nickname
+        if (req.avatar !== undefined) set.avatar = req.avatar
+        if (req.password !== undefined) set.passwordHash = await hashPassword(req.password)
+        const newEmail = req.email?.trim()
+        const emailChanged = newEmail !== undefined && newEmail.toLowerCase() !== current.email.toLowerCase()
+        if (emailChanged) {
+          await store.claimEmail(newEmail, current._id)
+          set.email = newEmail
+        }
+        let updated: UserDoc
+        try {
+          updated = await store.update(current._id, set)
+        } catch (err) {
+          if (emailChanged) await store.releaseEmail(newEmail, current._id)
+          throw err
+        }
+        if (emailChanged) await store.releaseEmail(current.email, current._id)
+        return { user: toOwnUser(updated) }
+      },
+
+      [Commands.auth.getUsers]: async (req) => {
+        const [byId, byName] = await Promise.all([store.byIds(req.ids ?? []), store.byUsernames(req.usernames ?? [])])
+        const seen = new Map<number, UserDoc>()
+        for (const u of [...byId, ...byName]) seen.set(u._id, u)
+        return { users: [...seen.values()].map(toPublicUser) }
+      },
+    },
+  }
+}
