@@ -38,6 +38,7 @@ export const MessagesClearedEvent = Type.Object({
   userId: Id,
   conversationId: Id,
   peerId: Id,
+  originConnectionId: Type.Optional(ConnectionId),
 })
 export type MessagesClearedEvent = Static<typeof MessagesClearedEvent>
 

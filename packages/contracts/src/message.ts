@@ -66,6 +66,8 @@ export type ReadReply = Static<typeof ReadReply>
 export const ClearRequest = Type.Object({
   actorId: Id,
   peerId: Id,
+  /** The socket that asked; it gets the answer, the user's other sockets an event. */
+  originConnectionId: Type.Optional(ConnectionId),
 }, { additionalProperties: false })
 export type ClearRequest = Static<typeof ClearRequest>
 

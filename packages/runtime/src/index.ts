@@ -6,7 +6,7 @@ export { createMetricsRegistry, Registry, Histogram, Counter, Gauge } from './me
 export {
   connectNats, createCommandClient, serveCommands, publishJson, encodeJson, ERROR_CODE_HEADER,
 } from './nats.js'
-export type { CommandClient, CommandContext, CommandHandler, CommandHandlers, CommandServer, NatsConnection, Msg } from './nats.js'
+export type { CommandClient, CommandContext, CommandHandler, CommandHandlers, CommandServer, NatsConnection, Msg, Subscription } from './nats.js'
 export { connectMongo, pingMongo, isDuplicateKeyError } from './mongo.js'
 export type { Db } from './mongo.js'
 export { createRedis, redisReady, Redis } from './redis.js'

@@ -7,7 +7,7 @@ import { Histogram, type Registry } from 'prom-client'
 import type { Logger } from './logger.js'
 import { toChatError } from './errors.js'
 
-export type { NatsConnection, Msg }
+export type { NatsConnection, Msg, Subscription }
 
 /** Header carrying our stable error code next to nats.js services' own error headers. */
 export const ERROR_CODE_HEADER = 'Chat-Error-Code'

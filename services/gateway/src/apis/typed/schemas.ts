@@ -1,0 +1,86 @@
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
+import { Avatar, ClientMessageId, Email, Id, MessageKind, Password, Username } from '@chat/contracts'
+
+/**
+ * Request payloads of the `typed` API (document 003 plus our documented
+ * extensions). Unknown extra fields are ignored, as a client written for a
+ * newer version may send them; every field we read has a strict type, so
+ * objects where strings belong (operator injection) are refused here.
+ */
+const ClientId = Type.Union([Type.Integer({ minimum: 0, maximum: Number.MAX_SAFE_INTEGER }), ClientMessageId])
+const Base64Parts = Type.Array(Type.String(), { maxItems: 100000 })
+
+export const TypedRequests = {
+  REGISTER: Type.Object({ username: Username, password: Password, email: Type.Optional(Email), avatar: Type.Optional(Avatar) }),
+  LOGIN: Type.Object({ username: Type.String({ minLength: 1, maxLength: 254 }), password: Password }),
+  LOGIN_BY_TOKEN: Type.Object({ token: Type.String({ minLength: 1, maxLength: 4096 }) }),
+  LOGOUT: Type.Object({ userId: Id }),
+  UPDATE_PROFILE: Type.Object({
+    userId: Id,
+    username: Type.Optional(Username),
+    password: Type.Optional(Password),
+    email: Type.Optional(Email),
+    avatar: Type.Optional(Avatar),
+  }),
+  LOAD_CONTACTS: Type.Object({ userId: Id }),
+  ADD_CONTACT: Type.Object({ userId: Id, targetId: Id }),
+  DELETE_CONTACT: Type.Object({ userId: Id, targetId: Id }),
+  SEND_MESSAGE: Type.Object({
+    messageId: Type.Optional(ClientId),
+    senderId: Id,
+    receiverId: Id,
+    content: Type.String(),
+    /** Extension: the message kind, `text` when absent. */
+    type: Type.Optional(MessageKind),
+  }),
+  SEND_FILE: Type.Object({ messageId: Type.Optional(ClientId), senderId: Id, receiverId: Id, fileName: Type.String({ minLength: 1, maxLength: 255 }), fileContent: Base64Parts }),
+  SEND_IMAGE: Type.Object({ messageId: Type.Optional(ClientId), senderId: Id, receiverId: Id, imageName: Type.String({ minLength: 1, maxLength: 255 }), imageContent: Base64Parts }),
+  LOAD_MESSAGES: Type.Object({
+    userId: Id,
+    targetId: Id,
+    /** Extension: page back from this message id. */
+    beforeId: Type.Optional(Id),
+    /** Extension: page size, 50 by default. */
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  }),
+  MARK_READ: Type.Object({ messageId: Id }),
+  CLEAR_MESSAGES: Type.Object({ requesterUserId: Id, targetUserId: Id }),
+  /** Extension: catch-up by sequence number per conversation. */
+  SYNC: Type.Object({
+    cursors: Type.Array(Type.Object({ conversationId: Id, lastSeq: Type.Integer({ minimum: 0 }) }), { maxItems: 500 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  }),
+  /** Extension: the user's non-zero unread counts. */
+  LOAD_UNREAD: Type.Object({}),
+} satisfies Record<string, TSchema>
+
+export type TypedRequestType = keyof typeof TypedRequests
+export type TypedPayload<T extends TypedRequestType> = Static<(typeof TypedRequests)[T]>
+
+/** A decoded request: its type, payload and optional correlation id. */
+export type TypedRequest = {
+  [T in TypedRequestType]: { type: T, payload: TypedPayload<T>, id?: string | number }
+}[TypedRequestType]
+
+/** The failure frame type of each request (the document's, corrected per API.md, or ours). */
+export const FailureTypes: Record<TypedRequestType, string> = {
+  REGISTER: 'REGISTER_FAILURE',
+  LOGIN: 'LOGIN_FAILURE',
+  LOGIN_BY_TOKEN: 'LOGIN_FAILURE',
+  LOGOUT: 'LOGOUT_FAILURE',
+  UPDATE_PROFILE: 'PROFILE_UPDATE_FAILURE',
+  LOAD_CONTACTS: 'CONTACTS_LOADED_FAILED',
+  ADD_CONTACT: 'CONTACT_ADDED_FAILED',
+  DELETE_CONTACT: 'CONTACT_DELETED_FAILED',
+  SEND_MESSAGE: 'MESSAGE_SEND_FAILURE',
+  SEND_FILE: 'MESSAGE_SEND_FAILURE',
+  SEND_IMAGE: 'MESSAGE_SEND_FAILURE',
+  LOAD_MESSAGES: 'MESSAGES_LOAD_FAILURE',
+  MARK_READ: 'MARK_READ_FAILURE',
+  CLEAR_MESSAGES: 'MESSAGES_CLEAR_FAILURE',
+  SYNC: 'SYNC_FAILURE',
+  LOAD_UNREAD: 'UNREAD_LOAD_FAILURE',
+}
+
+/** Requests allowed before login. */
+export const PublicTypes: ReadonlySet<TypedRequestType> = new Set(['REGISTER', 'LOGIN', 'LOGIN_BY_TOKEN'])

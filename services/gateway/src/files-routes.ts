@@ -1,0 +1,45 @@
+import type { FastifyPluginAsync } from 'fastify'
+import { Type } from '@sinclair/typebox'
+import { Id } from '@chat/contracts'
+import type { FileStore } from './files.js'
+import { isInlineSafe } from './files.js'
+import type { HttpAuth } from './http-auth.js'
+
+/**
+ * `POST /files` (raw body, `Content-Type`, `?name=`) → 201 `{id, url}`;
+ * `GET /files/:id` streams the file to its uploader and to members of the
+ * conversations it was sent in.
+ */
+export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth }> = async (app, { files, auth }) => {
+  // In this plugin only, every body is raw bytes, whatever its type.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: files.maxBytes }, (_req, body, done) => done(null, body))
+
+  app.post('/files', {
+    schema: { querystring: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }) },
+  }, async (req, reply) => {
+    const session = await auth(req)
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
+    const { name } = req.query as { name?: string }
+    const contentType = (req.headers['content-type'] ?? 'application/octet-stream').slice(0, 255)
+    const file = await files.upload(session.user.id, name ?? 'file', contentType, body)
+    return reply.code(201).send({ id: file.id, url: files.urlOf(file.id) })
+  })
+
+  app.get('/files/:id', {
+    schema: { params: Type.Object({ id: Id }) },
+  }, async (req, reply) => {
+    const session = await auth(req)
+    const { id } = req.params as { id: number }
+    const { file, stream } = await files.open(session.user.id, id)
+    const disposition = isInlineSafe(file.contentType) ? 'inline' : 'attachment'
+    return reply
+      .header('content-type', file.contentType)
+      .header('content-length', String(file.size))
+      .header('content-disposition', `${disposition}; filename*=UTF-8''${encodeURIComponent(file.name)}`)
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'; sandbox")
+      .header('cache-control', 'private, max-age=3600')
+      .send(stream)
+  })
+}

@@ -1,0 +1,31 @@
+import type { FastifyError, FastifyInstance } from 'fastify'
+import { ChatError } from '@chat/contracts'
+
+/** Fastify's own error codes that mean the client sent something we refuse. */
+const CLIENT_ERRORS: Record<string, ChatError['code']> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'CHAT_CONTENT_TOO_LARGE',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'CHAT_BAD_REQUEST',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'CHAT_BAD_REQUEST',
+  FST_ERR_CTP_INVALID_JSON_BODY: 'CHAT_BAD_REQUEST',
+  FST_ERR_VALIDATION: 'CHAT_BAD_REQUEST',
+}
+
+/**
+ * Every HTTP error is `{"error": <code>, "message": <text>}` with the
+ * catalogue's status; bad input is never a 500.
+ */
+export function installErrorHandler (app: FastifyInstance): void {
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    let failure: ChatError
+    if (err instanceof ChatError) failure = err
+    else if (err.validation) failure = new ChatError('CHAT_BAD_REQUEST', err.message)
+    else if (err.code && CLIENT_ERRORS[err.code]) failure = new ChatError(CLIENT_ERRORS[err.code]!, err.message)
+    else if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) failure = new ChatError('CHAT_BAD_REQUEST', err.message)
+    else {
+      req.log.error({ err }, 'request failed')
+      failure = new ChatError('CHAT_INTERNAL')
+    }
+    return reply.code(failure.status).send({ error: failure.code, message: failure.message })
+  })
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'CHAT_NOT_FOUND', message: 'No such route' }))
+}

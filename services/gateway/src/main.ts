@@ -1,0 +1,14 @@
+import closeWithGrace from 'close-with-grace'
+import { loadGatewayConfig } from './config.js'
+import { buildGateway } from './app.js'
+
+const config = loadGatewayConfig()
+const app = await buildGateway(config)
+await app.listen({ host: config.HTTP_HOST, port: config.PORT })
+app.log.info({ gatewayId: config.GATEWAY_ID, port: config.PORT }, 'gateway ready')
+
+closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
+  if (err) app.log.error({ err }, 'closing after an error')
+  else app.log.info({ signal }, 'shutting down')
+  await app.close()
+})
