@@ -1,0 +1,39 @@
+import t from 'tap'
+import { ChatError, type Message } from '@chat/contracts'
+import { typedApi } from '../src/apis/typed/adapter.js'
+import { renderTypedEvent } from '../src/apis/typed/render.js'
+
+t.test('decoding checks the envelope, the type and the payload', async (t) => {
+  const req = typedApi.decode({ type: 'LOGIN', id: 'a1', payload: { username: 'ann', password: 'pw' } })
+  t.same(req, { type: 'LOGIN', id: 'a1', payload: { username: 'ann', password: 'pw' } })
+  t.throws(() => typedApi.decode({ type: 'WHAT', payload: {} }), { code: 'CHAT_UNKNOWN_TYPE' })
+  t.throws(() => typedApi.decode({ type: 'LOGIN', payload: { username: { $gt: '' }, password: 'x' } }), { code: 'CHAT_BAD_REQUEST' })
+  t.throws(() => typedApi.decode({ type: 'SEND_MESSAGE', payload: { senderId: '1', receiverId: 2, content: 'x' } }), { code: 'CHAT_BAD_REQUEST' })
+  t.throws(() => typedApi.decode([1, 2]), { code: 'CHAT_BAD_REQUEST' })
+  t.throws(() => typedApi.decode({ type: 'LOGIN_BY_TOKEN' }), { code: 'CHAT_BAD_REQUEST' }, 'missing payload fields')
+})
+
+t.test('failures use the request\'s failure type and echo its id', async (t) => {
+  const err = new ChatError('CHAT_BAD_CREDENTIALS')
+  const req = typedApi.decode({ type: 'LOGIN', id: 7, payload: { username: 'a', password: 'b' } })
+  t.same(typedApi.failure(req, undefined, err), { type: 'LOGIN_FAILURE', id: 7, payload: { error: err.message, code: 'CHAT_BAD_CREDENTIALS' } })
+  t.equal(typedApi.failure(undefined, { type: 'REGISTER', id: 'x' }, err).type, 'REGISTER_FAILURE', 'undecodable payload of a known type')
+  t.equal(typedApi.failure(undefined, { type: 'UPDATE_PROFILE' }, err).type, 'PROFILE_UPDATE_FAILURE')
+  t.equal(typedApi.failure(undefined, { type: 'NOPE', id: 'z' }, err).type, 'ERROR')
+  t.equal(typedApi.failure(undefined, { type: 'NOPE', id: 'z' }, err).id, 'z')
+  t.equal(typedApi.failure(undefined, 'garbage', err).type, 'ERROR')
+  const send = typedApi.decode({ type: 'SEND_MESSAGE', payload: { messageId: 5, senderId: 1, receiverId: 2, content: 'x' } })
+  t.match(typedApi.failure(send, undefined, err), { type: 'MESSAGE_SEND_FAILURE', payload: { messageId: 5 } })
+})
+
+t.test('a message is shown per socket: recipient, sender elsewhere, sending socket', async (t) => {
+  const message: Message = {
+    id: 100, conversationId: 9, seq: 3, senderId: 1, recipientId: 2, kind: 'text', content: 'hi', createdAt: '2026-11-21T22:19:22.123Z',
+  }
+  const event = { kind: 'message.new' as const, userId: 2, message, originConnectionId: 'gw:1' }
+  t.match(renderTypedEvent('gw:7', 2, event), [{ type: 'MESSAGE_RECEIVED_OTHER', payload: { id: 100, senderId: 1, receiverId: 2, status: 'sent', type: 'text', timestamp: message.createdAt } }])
+  t.match(renderTypedEvent('gw:2', 1, { ...event, userId: 1 }), [{ type: 'MESSAGE_SENT' }])
+  t.same(renderTypedEvent('gw:1', 1, { ...event, userId: 1 }), [], 'the sending socket got MESSAGE_RECEIVED_SELF instead')
+  t.match(renderTypedEvent('gw:1', 2, { kind: 'unread.changed', userId: 2, conversationId: 9, peerId: 1, count: 4 }), [{ type: 'UNREAD_UPDATED', payload: { conversationId: 9, peerId: 1, count: 4 } }])
+  t.match(renderTypedEvent('gw:1', 2, { kind: 'presence.changed', userId: 2, contactId: 1, online: true }), [{ type: 'PRESENCE_CHANGED', payload: { userId: 1, online: true } }])
+})
