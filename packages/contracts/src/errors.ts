@@ -16,6 +16,7 @@ export const ErrorCatalogue = {
   CHAT_NOT_MEMBER: { status: 403, message: 'Not a member of this conversation' },
   CHAT_BLOCKED: { status: 403, message: 'The user does not accept this from you' },
   CHAT_ROOM_FULL: { status: 403, message: 'The room is full' },
+  CHAT_NOT_FOUND: { status: 404, message: 'No such resource' },
   CHAT_USER_NOT_FOUND: { status: 404, message: 'No such user' },
   CHAT_CONVERSATION_NOT_FOUND: { status: 404, message: 'No such conversation' },
   CHAT_MESSAGE_NOT_FOUND: { status: 404, message: 'No such message' },

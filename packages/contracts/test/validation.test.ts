@@ -49,3 +49,11 @@ t.test('subjects carry the prefix and the interface version', async (t) => {
   t.equal(s.userEvents(42), 'acme.v1.evt.user.42.>')
   t.equal(s.sessionRevoked, 'acme.v1.evt.session.revoked')
 })
+
+t.test('docs/errors.md lists every code with its status', async (t) => {
+  const { readFile } = await import('node:fs/promises')
+  const doc = await readFile(new URL('../../../docs/errors.md', import.meta.url), 'utf8')
+  for (const [code, { status }] of Object.entries(ErrorCatalogue)) {
+    t.match(doc, new RegExp(`\\| \`${code}\` \\| ${status} \\|`), code)
+  }
+})

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import type { Registry } from 'prom-client'
 import type { Logger } from './logger.js'
 
@@ -37,7 +37,9 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
 
 /** The small HTTP server a NATS service runs for its probes and metrics. */
 export async function startOpsServer (opts: OpsOptions & { host: string, port: number, logger: Logger }): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops-http' }) as FastifyBaseLogger, disableRequestLogging: true })
+  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops-http' }) as FastifyBaseLogger,
+    logController: new LogController({ disableRequestLogging: true }),
+  })
   await app.register(opsRoutes, opts)
   await app.listen({ host: opts.host, port: opts.port })
   return app

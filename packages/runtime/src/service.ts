@@ -110,6 +110,7 @@ export async function startService (opts: {
       },
     })
   } catch (err) {
+    await Promise.allSettled([server?.stop(), parts?.close?.()])
     await Promise.allSettled([nc?.close(), mongo?.client.close(), redis.quit()])
     throw err
   }

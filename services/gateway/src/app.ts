@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import { ChatError, createSubjects } from '@chat/contracts'
 import {
@@ -27,7 +27,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   const registry = createMetricsRegistry('gateway')
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
   })

@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { ChatError } from '@chat/contracts'
+import { ChatError, type ErrorCode } from '@chat/contracts'
 
 /** Fastify's own error codes that mean the client sent something we refuse. */
 const CLIENT_ERRORS: Record<string, ChatError['code']> = {
@@ -27,5 +27,5 @@ export function installErrorHandler (app: FastifyInstance): void {
     }
     return reply.code(failure.status).send({ error: failure.code, message: failure.message })
   })
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'CHAT_NOT_FOUND', message: 'No such route' }))
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'CHAT_NOT_FOUND', message: 'No such route' } satisfies { error: ErrorCode, message: string }))
 }

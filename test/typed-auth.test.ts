@@ -1,0 +1,147 @@
+// The `typed` API's accounts and sessions, against the real system with two
+// gateway replicas.
+import t from 'tap'
+import { startSystem } from './helpers/system.js'
+import { connectWs } from './helpers/ws.js'
+import { loginAgain, registerUser, uniqueName } from './helpers/typed.js'
+
+t.test('accounts and sessions', async (t) => {
+  const sys = await startSystem(t, { gateways: 2 })
+  const [a, b] = sys.gateways as [typeof sys.gateways[0], typeof sys.gateways[0]]
+
+  t.test('REGISTER logs the socket in and answers with the profile and a token', async (t) => {
+    const c = await connectWs(a.wsUrl())
+    t.teardown(() => c.close())
+    const username = uniqueName('Reg')
+    const res = await c.request('REGISTER', { username, password: 'secret', email: `${username}@Example.test` })
+    t.equal(res.type, 'REGISTER_SUCCESS')
+    t.match(res.payload, { username, email: `${username}@Example.test`, avatar: '' })
+    t.ok(Number.isSafeInteger(res.payload.userId) && res.payload.userId > 0)
+    t.type(res.payload.token, 'string')
+    const contacts = await c.request('LOAD_CONTACTS', { userId: res.payload.userId })
+    t.equal(contacts.type, 'CONTACTS_LOADED', 'logged in without a separate LOGIN')
+
+    const dup = await c.request('REGISTER', { username: username.toUpperCase(), password: 'x' })
+    t.equal(dup.type, 'REGISTER_FAILURE', 'usernames are unique case-insensitively')
+    t.equal(dup.payload.code, 'CHAT_USERNAME_TAKEN')
+    const dupMail = await c.request('REGISTER', { username: uniqueName(), password: 'x', email: `${username}@example.TEST` })
+    t.equal(dupMail.payload.code, 'CHAT_EMAIL_TAKEN', 'e-mail addresses too')
+    const bad = await c.request('REGISTER', { username: 'a\u0001b', password: 'x' })
+    t.equal(bad.type, 'REGISTER_FAILURE')
+    t.equal(bad.payload.code, 'CHAT_BAD_REQUEST')
+    const empty = await c.request('REGISTER', { username: '', password: 'x' })
+    t.equal(empty.payload.code, 'CHAT_BAD_REQUEST')
+  })
+
+  t.test('LOGIN by username or e-mail; wrong passwords and unknown users fail alike', async (t) => {
+    const u = await registerUser(a.wsUrl())
+    await u.client.close()
+    const c = await connectWs(b.wsUrl())
+    t.teardown(() => c.close())
+    const byName = await c.request('LOGIN', { username: u.username.toUpperCase(), password: u.password })
+    t.equal(byName.type, 'LOGIN_SUCCESS')
+    t.match(byName.payload, { userId: u.userId, username: u.username, email: u.email })
+    const byMail = await c.request('LOGIN', { username: u.email, password: u.password })
+    t.equal(byMail.type, 'LOGIN_SUCCESS')
+    const wrong = await c.request('LOGIN', { username: u.username, password: 'nope' })
+    const unknown = await c.request('LOGIN', { username: uniqueName('ghost'), password: 'nope' })
+    t.equal(wrong.type, 'LOGIN_FAILURE')
+    t.same(wrong.payload, unknown.payload, 'no hint whether the user exists')
+    const injected = await c.request('LOGIN', { username: { $gt: '' }, password: { $gt: '' } })
+    t.equal(injected.type, 'LOGIN_FAILURE')
+    t.equal(injected.payload.code, 'CHAT_BAD_REQUEST')
+  })
+
+  t.test('LOGIN_BY_TOKEN and a token at the upgrade', async (t) => {
+    const u = await registerUser(a.wsUrl())
+    t.teardown(() => u.client.close())
+    const c = await connectWs(b.wsUrl())
+    t.teardown(() => c.close())
+    const res = await c.request('LOGIN_BY_TOKEN', { token: u.token })
+    t.equal(res.type, 'LOGIN_SUCCESS')
+    t.equal(res.payload.userId, u.userId)
+    t.equal(res.payload.token, u.token)
+    const garbage = await c.request('LOGIN_BY_TOKEN', { token: 'not.a.token' })
+    t.equal(garbage.type, 'LOGIN_FAILURE')
+    t.equal(garbage.payload.code, 'CHAT_TOKEN_INVALID')
+
+    const viaQuery = await connectWs(b.wsUrl(`/ws?token=${encodeURIComponent(u.token)}`))
+    t.teardown(() => viaQuery.close())
+    t.equal((await viaQuery.request('LOAD_CONTACTS', { userId: u.userId })).type, 'CONTACTS_LOADED')
+    const viaHeader = await connectWs(a.wsUrl(), { headers: { authorization: `Bearer ${u.token}` } })
+    t.teardown(() => viaHeader.close())
+    t.equal((await viaHeader.request('LOAD_CONTACTS', { userId: u.userId })).type, 'CONTACTS_LOADED')
+    await t.rejects(connectWs(a.wsUrl('/ws?token=forged')), { statusCode: 401 }, 'a bad upgrade token is refused before the upgrade')
+  })
+
+  t.test('requests before login fail and the socket stays usable', async (t) => {
+    const c = await connectWs(a.wsUrl())
+    t.teardown(() => c.close())
+    const res = await c.request('LOAD_CONTACTS', { userId: 1 })
+    t.equal(res.type, 'CONTACTS_LOADED_FAILED')
+    t.equal(res.payload.code, 'CHAT_UNAUTHENTICATED')
+    const send = await c.request('SEND_MESSAGE', { messageId: 1, senderId: 1, receiverId: 2, content: 'x' })
+    t.equal(send.type, 'MESSAGE_SEND_FAILURE')
+    const u = uniqueName()
+    t.equal((await c.request('REGISTER', { username: u, password: 'p' })).type, 'REGISTER_SUCCESS')
+  })
+
+  t.test('LOGOUT revokes the token on every replica and closes its other sockets', async (t) => {
+    const u = await registerUser(a.wsUrl())
+    const other = await loginAgain(b.wsUrl(), u)
+    const unrelated = await registerUser(b.wsUrl())
+    t.teardown(() => unrelated.client.close())
+
+    const spoofed = await u.client.request('LOGOUT', { userId: unrelated.userId })
+    t.equal(spoofed.type, 'LOGOUT_FAILURE')
+    t.equal(spoofed.payload.code, 'CHAT_ID_MISMATCH')
+    t.equal((await other.request('LOAD_CONTACTS', { userId: u.userId })).type, 'CONTACTS_LOADED', 'nothing was revoked')
+
+    const res = await u.client.request('LOGOUT', { userId: u.userId })
+    t.equal(res.type, 'LOGOUT_SUCCESS')
+    t.same(res.payload, {})
+    t.equal((await other.next('SESSION_REVOKED')).type, 'SESSION_REVOKED')
+    t.equal((await other.closed).code, 4001, 'the other replica closed the revoked session\'s socket')
+
+    const after = await u.client.request('LOAD_CONTACTS', { userId: u.userId })
+    t.equal(after.payload.code, 'CHAT_UNAUTHENTICATED', 'the socket that logged out stays open, logged out')
+    const reuse = await connectWs(b.wsUrl())
+    t.teardown(() => reuse.close())
+    const again = await reuse.request('LOGIN_BY_TOKEN', { token: u.token })
+    t.equal(again.type, 'LOGIN_FAILURE')
+    t.equal(again.payload.code, 'CHAT_TOKEN_INVALID')
+    await t.rejects(connectWs(a.wsUrl(`/ws?token=${u.token}`)), { statusCode: 401 })
+    t.equal((await unrelated.client.request('LOAD_CONTACTS', { userId: unrelated.userId })).type, 'CONTACTS_LOADED', 'other users unaffected')
+    const fresh = await u.client.request('LOGIN', { username: u.username, password: u.password })
+    t.equal(fresh.type, 'LOGIN_SUCCESS', 'a new login works')
+    await u.client.close()
+  })
+
+  t.test('UPDATE_PROFILE changes the profile, never echoes the password, refuses other users', async (t) => {
+    const u = await registerUser(a.wsUrl())
+    t.teardown(() => u.client.close())
+    const other = await registerUser(a.wsUrl())
+    t.teardown(() => other.client.close())
+    const newName = uniqueName('renamed')
+    const res = await u.client.request('UPDATE_PROFILE', { userId: u.userId, username: newName, password: 'new-pass', avatar: 'https://img.example/a.png' })
+    t.equal(res.type, 'PROFILE_UPDATED_SUCCESS')
+    t.same(res.payload, { userId: u.userId, username: newName, email: u.email, avatar: 'https://img.example/a.png' })
+    t.notOk('password' in res.payload)
+
+    const c = await connectWs(b.wsUrl())
+    t.teardown(() => c.close())
+    t.equal((await c.request('LOGIN', { username: newName, password: 'new-pass' })).type, 'LOGIN_SUCCESS', 'new name and password work')
+    t.equal((await c.request('LOGIN', { username: newName, password: u.password })).type, 'LOGIN_FAILURE', 'the old password does not')
+
+    const spoof = await u.client.request('UPDATE_PROFILE', { userId: other.userId, avatar: 'x' })
+    t.equal(spoof.type, 'PROFILE_UPDATE_FAILURE')
+    t.equal(spoof.payload.code, 'CHAT_ID_MISMATCH')
+    const taken = await u.client.request('UPDATE_PROFILE', { userId: u.userId, username: other.username })
+    t.equal(taken.type, 'PROFILE_UPDATE_FAILURE')
+    t.equal(taken.payload.code, 'CHAT_USERNAME_TAKEN')
+    const takenMail = await u.client.request('UPDATE_PROFILE', { userId: u.userId, email: other.email })
+    t.equal(takenMail.payload.code, 'CHAT_EMAIL_TAKEN')
+    const check = await c.request('LOGIN', { username: other.username, password: other.password })
+    t.equal(check.payload.userId, other.userId, 'the other account is untouched')
+  })
+})
