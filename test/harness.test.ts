@@ -5,17 +5,8 @@ import t from 'tap'
 import { WebSocketServer } from 'ws'
 import { freePort, portAnswers } from './helpers/net.js'
 import { spawnManaged, stopProcess } from './helpers/proc.js'
-import { startPrivateRedisServer } from './helpers/redis.js'
+import { redisCommand, startPrivateRedisServer } from './helpers/redis.js'
 import { connectWs } from './helpers/ws.js'
-
-/** Sends one inline Redis command and returns the first reply line. */
-function redisCommand (port: number, command: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect(port, '127.0.0.1', () => sock.write(command + '\r\n'))
-    sock.once('data', (d) => { sock.end(); resolve(d.toString().trim()) })
-    sock.once('error', reject)
-  })
-}
 
 t.test('freePort hands out distinct bindable ports', async (t) => {
   const ports = await Promise.all([freePort(), freePort(), freePort()])
@@ -33,8 +24,13 @@ t.test('private redis starts, answers and is torn down', async (t) => {
     const redis = await startPrivateRedisServer(t)
     port = redis.port
     t.equal(redis.url, `redis://127.0.0.1:${port}`)
-    t.equal(await redisCommand(port, 'PING'), '+PONG')
-    t.equal(await redisCommand(port, 'FLUSHALL'), '+OK')
+    t.equal(await redisCommand(redis.url, 'PING'), 'PONG')
+    t.equal(await redisCommand(redis.url, 'SET', 'k', 'héllo wörld'), 'OK')
+    t.equal(await redisCommand(redis.url, 'GET', 'k'), 'héllo wörld')
+    t.equal(await redisCommand(redis.url, 'INCR', 'n'), 1)
+    t.equal(await redisCommand(redis.url, 'FLUSHALL'), 'OK')
+    t.equal(await redisCommand(redis.url, 'GET', 'k'), null)
+    await t.rejects(redisCommand(redis.url, 'NOSUCHCOMMAND'), /ERR/)
   })
   t.notOk(await portAnswers(port), 'stopped after its test ended')
 })
@@ -42,7 +38,8 @@ t.test('private redis starts, answers and is torn down', async (t) => {
 t.test('stopProcess escalates to SIGKILL and keeps output', async (t) => {
   const script = 'process.on("SIGTERM", () => console.log("ignoring TERM")); console.log("up"); setInterval(() => {}, 1000)'
   const p = spawnManaged('stubborn', process.execPath, ['-e', script])
-  await new Promise((r) => setTimeout(r, 300))
+  // Wait until its SIGTERM handler is installed (node may start slowly under load).
+  for (let i = 0; i < 200 && !p.lines.includes('up'); i++) await new Promise((r) => setTimeout(r, 50))
   const exit = await stopProcess(p, 'SIGTERM', 500)
   t.equal(exit.signal, 'SIGKILL')
   t.match(p.tail(), /up/)

@@ -19,7 +19,13 @@ export async function pingMongo (db: Db): Promise<boolean> {
   }
 }
 
-/** MongoDB's duplicate-key error, as raised by unique indexes. */
+/**
+ * A unique index refused a write. MongoDB says so with code 11000; FerretDB
+ * does too on inserts, but on updates reports its SQL backend's constraint
+ * error under a generic code, so that message is recognised as well.
+ */
 export function isDuplicateKeyError (err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 11000
+  if (typeof err !== 'object' || err === null) return false
+  const { code, message } = err as { code?: unknown, message?: unknown }
+  return code === 11000 || (typeof message === 'string' && /UNIQUE constraint failed|duplicate key/i.test(message))
 }

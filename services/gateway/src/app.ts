@@ -55,6 +55,16 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
 
   await app.register(websocket, {
     options: { maxPayload: config.WS_MAX_FRAME_BYTES },
+    // ws has already closed the socket (1009, 1002) for a client's protocol
+    // violation; that is the client's fault, not an error of ours.
+    errorHandler: (err, socket, req) => {
+      const code = (err as { code?: unknown }).code
+      if (typeof code === 'string' && code.startsWith('WS_ERR_')) req.log.debug({ code }, 'websocket protocol violation')
+      else {
+        req.log.error({ err }, 'websocket handler failed')
+        socket.terminate()
+      }
+    },
     preClose: async () => {
       accepting = false
       for (const client of app.websocketServer.clients) client.close(CloseCodes.goingAway, 'server shutting down')

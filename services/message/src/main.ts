@@ -1,0 +1,22 @@
+import closeWithGrace from 'close-with-grace'
+import { QueueGroups } from '@chat/contracts'
+import { startService } from '@chat/runtime'
+import { loadMessageConfig } from './config.js'
+import { buildMessageService } from './app.js'
+
+const config = loadMessageConfig()
+const service = await startService({
+  name: 'message',
+  queue: QueueGroups.message,
+  config,
+  setup: (deps) => buildMessageService(deps, {
+    maxLength: config.MESSAGE_MAX_LENGTH,
+    fileMaxBytes: config.FILE_MAX_BYTES,
+  }),
+})
+
+closeWithGrace({ delay: 10000 }, async ({ signal, err }) => {
+  if (err) service.logger.error({ err }, 'closing after an error')
+  else service.logger.info({ signal }, 'shutting down')
+  await service.close()
+})

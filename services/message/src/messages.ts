@@ -1,0 +1,113 @@
+import type { Collection, Db, Filter } from 'mongodb'
+import type { Message, MessageKind } from '@chat/contracts'
+import type { SeqRange } from './paging.js'
+
+/** A message as stored. `_id` is the public message id. */
+export interface MessageDoc {
+  _id: number
+  conversationId: number
+  seq: number
+  senderId: number
+  recipientId?: number
+  kind: MessageKind
+  content: string
+  createdAt: Date
+  editedAt?: Date
+  clientMessageId?: string
+  clientTime?: string
+  /** Unique; see keys.dedupeKey. */
+  dedupeKey: string
+}
+
+/** The wire form of a stored message. */
+export function toMessage (doc: MessageDoc): Message {
+  const m: Message = {
+    id: doc._id,
+    conversationId: doc.conversationId,
+    seq: doc.seq,
+    senderId: doc.senderId,
+    kind: doc.kind,
+    content: doc.content,
+    createdAt: doc.createdAt.toISOString(),
+  }
+  if (doc.recipientId !== undefined) m.recipientId = doc.recipientId
+  if (doc.editedAt !== undefined) m.editedAt = doc.editedAt.toISOString()
+  if (doc.clientMessageId !== undefined) m.clientMessageId = doc.clientMessageId
+  if (doc.clientTime !== undefined) m.clientTime = doc.clientTime
+  return m
+}
+
+/** Messages, numbered per conversation. */
+export class MessageStore {
+  readonly messages: Collection<MessageDoc>
+
+  constructor (db: Db) {
+    this.messages = db.collection<MessageDoc>('messages')
+  }
+
+  async init (): Promise<void> {
+    await Promise.all([
+      // Serves every history, sync and unread query, and forbids two messages
+      // with one seq.
+      this.messages.createIndex({ conversationId: 1, seq: 1 }, { unique: true, name: 'conversation_seq_unique' }),
+      this.messages.createIndex({ dedupeKey: 1 }, { unique: true, name: 'dedupe_key_unique' }),
+    ])
+  }
+
+  /** Inserts a message; a duplicate-key error means a retry of the same send won. */
+  async insert (doc: MessageDoc): Promise<void> {
+    await this.messages.insertOne(doc)
+  }
+
+  byId (id: number): Promise<MessageDoc | null> {
+    return this.messages.findOne({ _id: id })
+  }
+
+  byDedupeKey (key: string): Promise<MessageDoc | null> {
+    return this.messages.findOne({ dedupeKey: key })
+  }
+
+  private rangeFilter (conversationId: number, range: SeqRange): Filter<MessageDoc> {
+    const seq: { $gt: number, $lt?: number } = { $gt: range.afterSeq }
+    if (range.beforeSeq !== undefined) seq.$lt = range.beforeSeq
+    return { conversationId, seq }
+  }
+
+  /** Up to `range.fetch` messages of the range, newest first (history). */
+  newestFirst (conversationId: number, range: SeqRange): Promise<MessageDoc[]> {
+    return this.messages.find(this.rangeFilter(conversationId, range)).sort({ seq: -1 }).limit(range.fetch).toArray()
+  }
+
+  /** Up to `range.fetch` messages of the range, oldest first (sync). */
+  oldestFirst (conversationId: number, range: SeqRange): Promise<MessageDoc[]> {
+    return this.messages.find(this.rangeFilter(conversationId, range)).sort({ seq: 1 }).limit(range.fetch).toArray()
+  }
+
+  /** The highest stored seq of a conversation (0 when it has no messages). */
+  async latestSeq (conversationId: number): Promise<number> {
+    const top = await this.messages.find({ conversationId }, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).toArray()
+    return top[0]?.seq ?? 0
+  }
+
+  /**
+   * Unread counts of one user in many conversations with one aggregation:
+   * an $or of per-conversation seq ranges, each one index range on
+   * {conversationId, seq}, so conversations with nothing after the mark
+   * cost a seek and no prefilter on the conversations' seq is needed.
+   */
+  async countUnreadMany (userId: number, marks: ReadonlyArray<{ conversationId: number, mark: number }>): Promise<Map<number, number>> {
+    const out = new Map<number, number>()
+    if (marks.length === 0) return out
+    const rows = await this.messages.aggregate<{ _id: number, n: number }>([
+      { $match: { senderId: { $ne: userId }, $or: marks.map((m) => ({ conversationId: m.conversationId, seq: { $gt: m.mark } })) } },
+      { $group: { _id: '$conversationId', n: { $sum: 1 } } },
+    ]).toArray()
+    for (const r of rows) if (r.n > 0) out.set(r._id, r.n)
+    return out
+  }
+
+  /** How many messages after `mark` others sent: a member's unread count. */
+  countUnread (conversationId: number, userId: number, mark: number): Promise<number> {
+    return this.messages.countDocuments({ conversationId, seq: { $gt: mark }, senderId: { $ne: userId } })
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Pure paging arithmetic for history and sync, kept apart from the queries
+ * so the edge cases (cleared history, the first page, limits) are unit-tested.
+ */
+
+/** A seq range to read: strictly above `afterSeq`, strictly below `beforeSeq` when set. */
+export interface SeqRange {
+  afterSeq: number
+  beforeSeq?: number
+  /** How many to fetch: one more than the page, to learn whether there is more. */
+  fetch: number
+}
+
+/** Clamps a requested page size to [1, max], using the default when absent. */
+export function pageLimit (requested: number | undefined, defaultLimit: number, max: number): number {
+  if (requested === undefined || !Number.isFinite(requested)) return defaultLimit
+  return Math.min(max, Math.max(1, Math.floor(requested)))
+}
+
+/**
+ * The range of one history page, read newest first. Messages at or below the
+ * actor's clearedSeq are gone from their view; `beforeSeq` is the seq of the
+ * `beforeId` message when paging back. Returns undefined when the range is
+ * empty (paging back past the cleared mark), so no query is needed.
+ */
+export function historyRange (opts: { clearedSeq: number, beforeSeq?: number, limit: number }): SeqRange | undefined {
+  if (opts.beforeSeq !== undefined && opts.beforeSeq <= opts.clearedSeq + 1) return undefined
+  return { afterSeq: opts.clearedSeq, beforeSeq: opts.beforeSeq, fetch: opts.limit + 1 }
+}
+
+/**
+ * The range of a sync: everything after what the client has, but never what
+ * the actor cleared.
+ */
+export function syncRange (opts: { afterSeq: number, clearedSeq: number, limit: number }): SeqRange {
+  return { afterSeq: Math.max(opts.afterSeq, opts.clearedSeq), fetch: opts.limit + 1 }
+}
+
+/**
+ * Turns a newest-first history read of up to `limit + 1` rows into a page:
+ * the newest `limit` rows, oldest first, and whether older ones exist.
+ */
+export function historyPage<T> (newestFirst: readonly T[], limit: number): { items: T[], hasMore: boolean } {
+  const hasMore = newestFirst.length > limit
+  return { items: newestFirst.slice(0, limit).reverse(), hasMore }
+}
+
+/**
+ * Turns an oldest-first sync read of up to `limit + 1` rows into a page: the
+ * oldest `limit` rows and whether newer ones exist.
+ */
+export function syncPage<T> (oldestFirst: readonly T[], limit: number): { items: T[], hasMore: boolean } {
+  return { items: oldestFirst.slice(0, limit), hasMore: oldestFirst.length > limit }
+}
+
+/**
+ * Keeps a reply under a byte budget, because a NATS message (the reply
+ * included) may not exceed the server's max_payload (1 MB by default) and
+ * 100 messages of 4000 multi-byte characters would. `keepFromEnd` keeps the
+ * newest items of an oldest-first history page (the client pages back for
+ * the rest); otherwise the oldest items are kept (sync continues from the
+ * last one). Always keeps at least one item so paging makes progress.
+ */
+export function fitToBudget<T> (
+  items: readonly T[],
+  sizeOf: (item: T) => number,
+  budget: number,
+  keepFromEnd: boolean,
+): { items: T[], truncated: boolean, used: number } {
+  const order = keepFromEnd ? [...items].reverse() : [...items]
+  const kept: T[] = []
+  let used = 0
+  for (const item of order) {
+    const size = sizeOf(item)
+    if (kept.length > 0 && used + size > budget) break
+    kept.push(item)
+    used += size
+  }
+  const truncated = kept.length < items.length
+  return { items: keepFromEnd ? kept.reverse() : kept, truncated, used }
+}
