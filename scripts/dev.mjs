@@ -179,7 +179,7 @@ function mongoLauncher () {
     const ferretdb = r.stdout.trim().split('\n').pop()
     return [ferretdb, [
       '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=${host}:${port}`,
-      '--debug-addr=-', // its debug HTTP server would otherwise take port 8088
+      `--state-dir=${dir}`, '--debug-addr=-', // its debug HTTP server would otherwise take port 8088
       '--telemetry=disable', '--log-level=warn',
     ]]
   }
