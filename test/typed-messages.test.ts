@@ -81,7 +81,7 @@ t.test('direct messages', async (t) => {
     t.same(page1.meta, { conversationId: page1.payload[0].conversationId, hasMore: true })
     const page2 = await later.request('LOAD_MESSAGES', { userId: carol.userId, targetId: alice.userId, beforeId: page1.payload[0].id })
     t.same(page2.payload.map((m: any) => m.id), ids.slice(0, 5))
-    t.equal(page2.meta.hasMore, false)
+    t.equal((page2.meta as { hasMore: boolean }).hasMore, false)
     const small = await later.request('LOAD_MESSAGES', { userId: carol.userId, targetId: alice.userId, limit: 3 })
     t.same(small.payload.map((m: any) => m.content), ['m53', 'm54', 'm55'])
     const none = await later.request('LOAD_MESSAGES', { userId: carol.userId, targetId: carol.userId + 1 })

@@ -41,3 +41,14 @@ export async function sendText (from: TypedUser, to: { userId: number }, content
 }
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+/** The HTTP status a WebSocket upgrade is refused with, or 101 if it opened. */
+export async function upgradeStatus (url: string): Promise<number> {
+  try {
+    const c = await connectWs(url)
+    await c.close()
+    return 101
+  } catch (err) {
+    return (err as { statusCode?: number }).statusCode ?? 0
+  }
+}

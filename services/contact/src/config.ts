@@ -5,7 +5,7 @@ import { loadConfig, serviceConfig } from '@chat/runtime'
 export const ContactConfigSchema = {
   ...serviceConfig(9102),
   PRESENCE_TTL_MS: Type.Integer({
-    default: 30000,
+    default: 25000,
     minimum: 1000,
     description: 'How long a gateway\'s presence report lasts without a heartbeat; must exceed the gateways\' PRESENCE_HEARTBEAT_MS',
   }),

@@ -3,7 +3,7 @@ import { loadContactConfig } from '../src/config.js'
 
 t.test('defaults', async (t) => {
   const c = loadContactConfig({})
-  t.equal(c.PRESENCE_TTL_MS, 30000)
+  t.equal(c.PRESENCE_TTL_MS, 25000)
   t.equal(c.PRESENCE_SWEEP_MS, 1000)
   t.equal(c.HTTP_PORT, 9102)
 })

@@ -11,4 +11,5 @@ closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
   if (err) app.log.error({ err }, 'closing after an error')
   else app.log.info({ signal }, 'shutting down')
   await app.close()
+  app.log.info('gateway stopped')
 })
