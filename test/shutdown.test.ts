@@ -2,7 +2,7 @@
 // service finishes what it has taken and exits; users are reported offline.
 import t from 'tap'
 import { startGateway, startService, startSystem } from './helpers/system.js'
-import { registerUser, sendText } from './helpers/typed.js'
+import { registerUser } from './helpers/typed.js'
 import { http } from './helpers/http.js'
 
 t.test('SIGTERM', async (t) => {
@@ -29,7 +29,10 @@ t.test('SIGTERM', async (t) => {
     // A second message replica joins the queue group, then the first leaves.
     const old = sys.services.message
     await startService(sys, 'message')
-    const inflight = Promise.all(Array.from({ length: 20 }, (_, i) => sendText(alice, bob, `m${i}`)))
+    // Pipelined on one socket, so the last waits for all before it: a generous timeout.
+    const inflight = Promise.all(Array.from({ length: 20 }, (_, i) => alice.client.request('SEND_MESSAGE', {
+      messageId: i, senderId: alice.userId, receiverId: bob.userId, content: `m${i}`,
+    }, 60_000)))
     const exit = await sys.kill(old.proc, 'SIGTERM')
     t.same(exit, { code: 0, signal: null })
     const acks = await inflight
