@@ -2,6 +2,9 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import * as A from './auth.js'
 import * as C from './contact.js'
 import * as M from './message.js'
+import * as R from './room.js'
+import * as L from './lifecycle.js'
+import * as S from './social.js'
 import { Empty } from './common.js'
 import { Commands, type CommandSubject } from './subjects.js'
 
@@ -17,12 +20,17 @@ export const CommandSpecs = {
   [Commands.auth.logout]: { request: A.LogoutRequest, reply: Empty },
   [Commands.auth.updateProfile]: { request: A.UpdateProfileRequest, reply: A.UpdateProfileReply },
   [Commands.auth.getUsers]: { request: A.GetUsersRequest, reply: A.GetUsersReply },
+  [Commands.auth.searchUsers]: { request: S.SearchUsersRequest, reply: S.SearchUsersReply },
   [Commands.contact.list]: { request: C.ListContactsRequest, reply: C.ListContactsReply },
   [Commands.contact.add]: { request: C.ContactTarget, reply: C.AddContactReply },
   [Commands.contact.remove]: { request: C.ContactTarget, reply: Empty },
   [Commands.contact.presenceOnline]: { request: C.PresenceChange, reply: Empty },
   [Commands.contact.presenceOffline]: { request: C.PresenceChange, reply: Empty },
   [Commands.contact.presenceHeartbeat]: { request: C.PresenceHeartbeat, reply: Empty },
+  [Commands.contact.block]: { request: S.BlockRequest, reply: Empty },
+  [Commands.contact.unblock]: { request: S.BlockRequest, reply: Empty },
+  [Commands.contact.listBlocked]: { request: S.ListBlockedRequest, reply: S.ListBlockedReply },
+  [Commands.contact.checkBlocked]: { request: S.BlockCheckRequest, reply: S.BlockCheckReply },
   [Commands.message.send]: { request: M.SendMessageRequest, reply: M.SendMessageReply },
   [Commands.message.history]: { request: M.HistoryRequest, reply: M.HistoryReply },
   [Commands.message.read]: { request: M.ReadRequest, reply: M.ReadReply },
@@ -34,6 +42,19 @@ export const CommandSpecs = {
   [Commands.message.fileCommit]: { request: M.FileRef, reply: M.FileReply },
   [Commands.message.fileOpen]: { request: M.FileRef, reply: M.FileReply },
   [Commands.message.fileChunkGet]: { request: M.FileChunkGetRequest, reply: M.FileChunkGetReply },
+  [Commands.message.edit]: { request: L.EditMessageRequest, reply: L.EditMessageReply },
+  [Commands.message.delete]: { request: L.DeleteMessageRequest, reply: L.DeleteMessageReply },
+  [Commands.message.deleteConversation]: { request: L.DeleteConversationRequest, reply: L.DeleteConversationReply },
+  [Commands.message.typing]: { request: L.TypingRequest, reply: Empty },
+  [Commands.message.listConversations]: { request: L.ListConversationsRequest, reply: L.ListConversationsReply },
+  [Commands.message.roomCreate]: { request: R.CreateRoomRequest, reply: R.RoomReply },
+  [Commands.message.roomDelete]: { request: R.RoomRef, reply: Empty },
+  [Commands.message.roomGet]: { request: R.RoomRef, reply: R.RoomReply },
+  [Commands.message.roomList]: { request: R.ListRoomsRequest, reply: R.ListRoomsReply },
+  [Commands.message.roomJoin]: { request: R.RoomRef, reply: R.JoinRoomReply },
+  [Commands.message.roomLeave]: { request: R.RoomRef, reply: Empty },
+  [Commands.message.roomMembers]: { request: R.RoomRef, reply: R.RoomMembersReply },
+  [Commands.message.roomMemberships]: { request: R.MembershipsRequest, reply: R.MembershipsReply },
 } as const satisfies Record<CommandSubject, { request: TSchema, reply: TSchema }>
 
 export type CommandSpecMap = typeof CommandSpecs
@@ -44,5 +65,5 @@ export type CommandReply<S extends CommandSubject> = Static<CommandSpecMap[S]['r
 
 /** Used by docs: the JSON schema of every command, keyed by subject suffix. */
 export const CommandSchemas = Type.Object(
-  Object.fromEntries(Object.entries(CommandSpecs).map(([k, v]) => [k, Type.Object({ request: v.request, reply: v.reply })])),
+  Object.fromEntries(Object.entries(CommandSpecs).map(([k, v]) => [k, Type.Object({ request: v.request, reply: v.reply })]))
 )

@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConnectionId, Id, Message } from './common.js'
+import { ConnectionId, Id, Message, Timestamp } from './common.js'
 
 /**
  * Events published to `<prefix>.v1.evt.user.<userId>.<kind>`: one copy per
@@ -50,11 +50,140 @@ export const ContactsChangedEvent = Type.Object({
 })
 export type ContactsChangedEvent = Static<typeof ContactsChangedEvent>
 
+export const MessageEditedEvent = Type.Object({
+  kind: Type.Literal('message.edited'),
+  userId: Id,
+  message: Message,
+  originConnectionId: Type.Optional(ConnectionId),
+})
+export type MessageEditedEvent = Static<typeof MessageEditedEvent>
+
+export const MessageDeletedEvent = Type.Object({
+  kind: Type.Literal('message.deleted'),
+  userId: Id,
+  conversationId: Id,
+  messageId: Id,
+  originConnectionId: Type.Optional(ConnectionId),
+})
+export type MessageDeletedEvent = Static<typeof MessageDeletedEvent>
+
+/** A direct conversation was deleted for both sides. */
+export const ConversationDeletedEvent = Type.Object({
+  kind: Type.Literal('conversation.deleted'),
+  userId: Id,
+  conversationId: Id,
+  peerId: Id,
+})
+export type ConversationDeletedEvent = Static<typeof ConversationDeletedEvent>
+
+/** Read receipt, to the senders of the messages read. */
+export const MessageReadEvent = Type.Object({
+  kind: Type.Literal('message.read'),
+  userId: Id,
+  conversationId: Id,
+  readerId: Id,
+  /** Everything up to and including this sequence number has been read. */
+  seq: Type.Integer({ minimum: 0 }),
+  /** The newest message read, when known. */
+  messageId: Type.Optional(Id),
+})
+export type MessageReadEvent = Static<typeof MessageReadEvent>
+
+export const TypingEvent = Type.Object({
+  kind: Type.Literal('typing'),
+  userId: Id,
+  conversationId: Id,
+  fromUserId: Id,
+  typing: Type.Boolean(),
+})
+export type TypingEvent = Static<typeof TypingEvent>
+
+/**
+ * The user joined or left a room (or it was deleted): gateways start or
+ * stop listening to the room's events for that user.
+ */
+export const MembershipChangedEvent = Type.Object({
+  kind: Type.Literal('membership.changed'),
+  userId: Id,
+  roomId: Id,
+  member: Type.Boolean(),
+})
+export type MembershipChangedEvent = Static<typeof MembershipChangedEvent>
+
 export const UserEvent = Type.Union([
   MessageNewEvent,
   UnreadChangedEvent,
   PresenceChangedEvent,
   MessagesClearedEvent,
   ContactsChangedEvent,
+  MessageEditedEvent,
+  MessageDeletedEvent,
+  ConversationDeletedEvent,
+  MessageReadEvent,
+  TypingEvent,
+  MembershipChangedEvent,
 ])
 export type UserEvent = Static<typeof UserEvent>
+
+/**
+ * Events published once per room on `<prefix>.v1.evt.room.<roomId>.<kind>`;
+ * every gateway holding a member of the room receives one copy and hands it
+ * to its members' sockets.
+ */
+export const RoomMessageNewEvent = Type.Object({
+  kind: Type.Literal('message.new'),
+  roomId: Id,
+  message: Message,
+  originConnectionId: Type.Optional(ConnectionId),
+})
+export type RoomMessageNewEvent = Static<typeof RoomMessageNewEvent>
+
+export const RoomMessageEditedEvent = Type.Object({
+  kind: Type.Literal('message.edited'),
+  roomId: Id,
+  message: Message,
+  originConnectionId: Type.Optional(ConnectionId),
+})
+export type RoomMessageEditedEvent = Static<typeof RoomMessageEditedEvent>
+
+export const RoomMessageDeletedEvent = Type.Object({
+  kind: Type.Literal('message.deleted'),
+  roomId: Id,
+  messageId: Id,
+  originConnectionId: Type.Optional(ConnectionId),
+})
+export type RoomMessageDeletedEvent = Static<typeof RoomMessageDeletedEvent>
+
+export const RoomMemberEvent = Type.Object({
+  kind: Type.Union([Type.Literal('member.joined'), Type.Literal('member.left')]),
+  roomId: Id,
+  userId: Id,
+  username: Type.String(),
+  nickname: Type.String(),
+  at: Timestamp,
+})
+export type RoomMemberEvent = Static<typeof RoomMemberEvent>
+
+export const RoomDeletedEvent = Type.Object({
+  kind: Type.Literal('room.deleted'),
+  roomId: Id,
+})
+export type RoomDeletedEvent = Static<typeof RoomDeletedEvent>
+
+export const RoomTypingEvent = Type.Object({
+  kind: Type.Literal('typing'),
+  roomId: Id,
+  fromUserId: Id,
+  typing: Type.Boolean(),
+})
+export type RoomTypingEvent = Static<typeof RoomTypingEvent>
+
+export const RoomEvent = Type.Union([
+  RoomMessageNewEvent,
+  RoomMessageEditedEvent,
+  RoomMessageDeletedEvent,
+  RoomMemberEvent,
+  RoomDeletedEvent,
+  RoomTypingEvent,
+])
+export type RoomEvent = Static<typeof RoomEvent>

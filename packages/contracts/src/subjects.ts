@@ -27,6 +27,7 @@ export const Commands = {
     logout: 'auth.logout',
     updateProfile: 'auth.profile.update',
     getUsers: 'auth.users.get',
+    searchUsers: 'auth.users.search',
   },
   contact: {
     list: 'contact.list',
@@ -35,6 +36,10 @@ export const Commands = {
     presenceOnline: 'contact.presence.online',
     presenceOffline: 'contact.presence.offline',
     presenceHeartbeat: 'contact.presence.heartbeat',
+    block: 'contact.block',
+    unblock: 'contact.unblock',
+    listBlocked: 'contact.blocks.list',
+    checkBlocked: 'contact.blocks.check',
   },
   message: {
     send: 'message.send',
@@ -48,6 +53,19 @@ export const Commands = {
     fileCommit: 'message.file.commit',
     fileOpen: 'message.file.open',
     fileChunkGet: 'message.file.chunk.get',
+    edit: 'message.edit',
+    delete: 'message.delete',
+    deleteConversation: 'message.conversation.delete',
+    typing: 'message.typing',
+    listConversations: 'message.conversations.list',
+    roomCreate: 'message.room.create',
+    roomDelete: 'message.room.delete',
+    roomGet: 'message.room.get',
+    roomList: 'message.room.list',
+    roomJoin: 'message.room.join',
+    roomLeave: 'message.room.leave',
+    roomMembers: 'message.room.members',
+    roomMemberships: 'message.room.memberships',
   },
 } as const
 
@@ -63,8 +81,26 @@ export const UserEventKinds = {
   presenceChanged: 'presence.changed',
   messagesCleared: 'messages.cleared',
   contactsChanged: 'contacts.changed',
-  profileChanged: 'profile.changed',
+  messageEdited: 'message.edited',
+  messageDeleted: 'message.deleted',
+  conversationDeleted: 'conversation.deleted',
+  messageRead: 'message.read',
+  typing: 'typing',
+  membershipChanged: 'membership.changed',
 } as const
+
+/** Event kinds published to a room's event subject. */
+export const RoomEventKinds = {
+  messageNew: 'message.new',
+  messageEdited: 'message.edited',
+  messageDeleted: 'message.deleted',
+  memberJoined: 'member.joined',
+  memberLeft: 'member.left',
+  roomDeleted: 'room.deleted',
+  typing: 'typing',
+} as const
+
+export type RoomEventKind = (typeof RoomEventKinds)[keyof typeof RoomEventKinds]
 
 export type UserEventKind = (typeof UserEventKinds)[keyof typeof UserEventKinds]
 
@@ -85,6 +121,14 @@ export function createSubjects (prefix = 'chat') {
     /** Wildcard a gateway subscribes to for each user it holds a socket of. */
     userEvents (userId: number): string {
       return `${base}.evt.user.${userId}.>`
+    },
+    /** Events of one room: `chat.v1.evt.room.<id>.<kind>`, published once per room. */
+    roomEvent (roomId: number, kind: RoomEventKind): string {
+      return `${base}.evt.room.${roomId}.${kind}`
+    },
+    /** Wildcard a gateway subscribes to for each room one of its users belongs to. */
+    roomEvents (roomId: number): string {
+      return `${base}.evt.room.${roomId}.>`
     },
     /** Broadcast when a token is revoked; every gateway closes its sockets. */
     sessionRevoked: `${base}.evt.session.revoked`,

@@ -1,0 +1,84 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Id, Timestamp } from './common.js'
+
+/** A point on Earth. */
+export const Geolocation = Type.Object({
+  latitude: Type.Number({ minimum: -90, maximum: 90 }),
+  longitude: Type.Number({ minimum: -180, maximum: 180 }),
+}, { additionalProperties: false })
+export type Geolocation = Static<typeof Geolocation>
+
+/** Public rooms can be listed, entered and joined by anyone logged in. */
+export const RoomVisibility = Type.Union([Type.Literal('public'), Type.Literal('private')])
+export type RoomVisibility = Static<typeof RoomVisibility>
+
+export const RoomName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+
+/** A room: a conversation with an owner, a name and members. Its id is its conversation id. */
+export const Room = Type.Object({
+  id: Id,
+  name: Type.String(),
+  ownerId: Id,
+  capacity: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+  geolocation: Type.Union([Geolocation, Type.Null()]),
+  visibility: RoomVisibility,
+  memberCount: Type.Integer({ minimum: 0 }),
+  createdAt: Timestamp,
+})
+export type Room = Static<typeof Room>
+
+export const RoomMember = Type.Object({
+  userId: Id,
+  joinedAt: Timestamp,
+})
+export type RoomMember = Static<typeof RoomMember>
+
+export const CreateRoomRequest = Type.Object({
+  actorId: Id,
+  name: RoomName,
+  capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+  geolocation: Type.Optional(Geolocation),
+  visibility: Type.Optional(RoomVisibility),
+}, { additionalProperties: false })
+export type CreateRoomRequest = Static<typeof CreateRoomRequest>
+
+export const RoomReply = Type.Object({ room: Room })
+export type RoomReply = Static<typeof RoomReply>
+
+export const RoomRef = Type.Object({ actorId: Id, roomId: Id }, { additionalProperties: false })
+export type RoomRef = Static<typeof RoomRef>
+
+export const ROOM_LIST_MAX = 200
+
+/**
+ * `mine`: rooms the actor is a member of; `public`: public rooms;
+ * `visible`: both. Newest first; `beforeId` pages on.
+ */
+export const ListRoomsRequest = Type.Object({
+  actorId: Id,
+  scope: Type.Union([Type.Literal('mine'), Type.Literal('public'), Type.Literal('visible')]),
+  beforeId: Type.Optional(Id),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: ROOM_LIST_MAX })),
+}, { additionalProperties: false })
+export type ListRoomsRequest = Static<typeof ListRoomsRequest>
+
+export const ListRoomsReply = Type.Object({ rooms: Type.Array(Room), hasMore: Type.Boolean() })
+export type ListRoomsReply = Static<typeof ListRoomsReply>
+
+export const JoinRoomReply = Type.Object({
+  room: Room,
+  member: RoomMember,
+  /** False when the actor already was a member (joining is idempotent). */
+  joined: Type.Boolean(),
+})
+export type JoinRoomReply = Static<typeof JoinRoomReply>
+
+export const RoomMembersReply = Type.Object({ roomId: Id, members: Type.Array(RoomMember) })
+export type RoomMembersReply = Static<typeof RoomMembersReply>
+
+/** The rooms a user belongs to: a gateway subscribes to their event subjects. */
+export const MembershipsRequest = Type.Object({ actorId: Id }, { additionalProperties: false })
+export type MembershipsRequest = Static<typeof MembershipsRequest>
+
+export const MembershipsReply = Type.Object({ roomIds: Type.Array(Id) })
+export type MembershipsReply = Static<typeof MembershipsReply>
