@@ -45,7 +45,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   let accepting = true
   let connections = 0
 
-  new Gauge({ name: 'chat_gateway_sockets', help: 'Open authenticated sockets on this replica', registers: [registry], collect () { this.set(hub.size) } })
+  const sockets = new Gauge({ name: 'chat_gateway_sockets', help: 'Open authenticated sockets on this replica', registers: [registry], collect () { sockets.set(hub.size) } })
 
   await app.register(opsRoutes, {
     registry,

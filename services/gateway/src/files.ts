@@ -14,7 +14,7 @@ export class FileStore {
   constructor (
     private readonly commands: CommandClient,
     private readonly publicUrl: string,
-    readonly maxBytes: number,
+    readonly maxBytes: number
   ) {}
 
   /** The URL under which a file is served, as put into file and image messages. */

@@ -1,5 +1,6 @@
-import { Commands, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
+import { Commands, type RoomEvent, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
 import type { CommandClient, Logger, NatsConnection, Subscription } from '@chat/runtime'
+import { RoomRouter } from './room-router.js'
 
 /** What the hub needs of an authenticated socket, whatever API it speaks. */
 export interface HubMember {
@@ -8,6 +9,8 @@ export interface HubMember {
   readonly sessionId: string
   /** Renders and sends one event addressed to this member's user. */
   deliver(event: UserEvent): void
+  /** Renders and sends one event of a room this member's user belongs to. */
+  deliverRoom(event: RoomEvent): void
   /** The member's session was revoked: tell the client and close. */
   revoke(): void
 }
@@ -18,8 +21,9 @@ const HEARTBEAT_BATCH = 5000
  * The gateway's only state: which of its sockets belong to which user. It
  * subscribes to a user's event subject while it holds at least one of their
  * sockets (so NATS only routes a user's events to replicas that hold them),
- * reports presence to the contact service, and closes sockets whose session
- * is revoked anywhere in the cluster.
+ * reports presence to the contact service, follows the rooms its users
+ * belong to (RoomRouter), and closes sockets whose session is revoked
+ * anywhere in the cluster.
  */
 export class ConnectionHub {
   private readonly users = new Map<number, { members: Set<HubMember>, sub: Subscription }>()
@@ -28,6 +32,9 @@ export class ConnectionHub {
   private readonly revocations: Subscription
   private readonly heartbeat: NodeJS.Timeout
   private readonly decoder = new TextDecoder()
+  private readonly rooms: RoomRouter
+  /** Counts membership events per user, to detect a room list that went stale while loading. */
+  private readonly membershipEpoch = new Map<number, number>()
 
   constructor (private readonly opts: {
     nc: NatsConnection
@@ -48,6 +55,14 @@ export class ConnectionHub {
         } catch (e) {
           opts.logger.warn({ err: e }, 'malformed revocation event')
         }
+      },
+    })
+    this.rooms = new RoomRouter({
+      nc: opts.nc,
+      subjects: opts.subjects,
+      logger: opts.logger,
+      deliver: (userId, event) => {
+        for (const m of this.users.get(userId)?.members ?? []) m.deliverRoom(event)
       },
     })
     this.heartbeat = setInterval(() => this.sendHeartbeat(), opts.heartbeatMs)
@@ -77,6 +92,7 @@ export class ConnectionHub {
           this.opts.logger.warn({ err: e, subject: msg.subject }, 'malformed user event')
           return
         }
+        if (event.kind === 'membership.changed') this.onMembership(event.userId, event.roomId, event.member)
         for (const m of this.users.get(member.userId)?.members ?? []) {
           try {
             m.deliver(event)
@@ -88,6 +104,33 @@ export class ConnectionHub {
     })
     this.users.set(member.userId, { members: new Set([member]), sub })
     this.report(member.userId, Commands.contact.presenceOnline)
+    void this.loadRooms(member.userId)
+  }
+
+  /** Subscribes to the rooms of a user who just got their first socket here. */
+  private async loadRooms (userId: number): Promise<void> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const epoch = this.membershipEpoch.get(userId) ?? 0
+      let roomIds: number[]
+      try {
+        ({ roomIds } = await this.opts.commands.call(Commands.message.roomMemberships, { actorId: userId }))
+      } catch (err) {
+        this.opts.logger.warn({ err, userId }, 'could not load the user\'s rooms; room events will be missed until they reconnect')
+        return
+      }
+      if (!this.users.has(userId)) return
+      // A join or leave while loading may be missing from the list: load again.
+      if ((this.membershipEpoch.get(userId) ?? 0) !== epoch) continue
+      this.rooms.reset(userId, roomIds)
+      return
+    }
+  }
+
+  private onMembership (userId: number, roomId: number, member: boolean): void {
+    this.membershipEpoch.set(userId, (this.membershipEpoch.get(userId) ?? 0) + 1)
+    if (!this.users.has(userId)) return
+    if (member) this.rooms.add(roomId, userId)
+    else this.rooms.remove(roomId, userId)
   }
 
   detach (member: HubMember): void {
@@ -95,6 +138,8 @@ export class ConnectionHub {
     if (!entry?.members.delete(member)) return
     if (entry.members.size > 0) return
     this.users.delete(member.userId)
+    this.membershipEpoch.delete(member.userId)
+    this.rooms.removeUser(member.userId)
     entry.sub.unsubscribe()
     this.report(member.userId, Commands.contact.presenceOffline)
   }
@@ -134,6 +179,7 @@ export class ConnectionHub {
   async stop (): Promise<void> {
     clearInterval(this.heartbeat)
     this.revocations.unsubscribe()
+    this.rooms.close()
     await Promise.allSettled([...this.presence.values()])
   }
 }

@@ -1,4 +1,4 @@
-import type { ChatError, Session, UserEvent } from '@chat/contracts'
+import type { ChatError, RoomEvent, Session, UserEvent } from '@chat/contracts'
 import type { CommandClient } from '@chat/runtime'
 import type { Authenticate } from './session.js'
 import type { FileStore } from './files.js'
@@ -45,6 +45,8 @@ export interface WsApi<Req> {
   failure(req: Req | undefined, frame: unknown, err: ChatError): Frame
   /** Frames (possibly none) for an event addressed to this socket's user. */
   render(ctx: ConnectionContext, event: UserEvent): Frame[]
+  /** Frames (possibly none) for an event of a room this socket's user belongs to. */
+  renderRoom(ctx: ConnectionContext, event: RoomEvent): Frame[]
   /** The last frame before a socket is closed because its session was revoked. */
   revoked(ctx: ConnectionContext): Frame | undefined
 }

@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws'
-import { ChatError, type Session, type UserEvent } from '@chat/contracts'
+import { ChatError, type RoomEvent, type Session, type UserEvent } from '@chat/contracts'
 import { toChatError, type Logger } from '@chat/runtime'
 import type { ConnectionHub, HubMember } from './hub.js'
 import { TokenBucket } from './rate-limit.js'
@@ -47,7 +47,7 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     readonly services: ApiServices,
     private readonly hub: ConnectionHub,
     private readonly limits: ConnectionLimits,
-    private readonly logger: Logger,
+    private readonly logger: Logger
   ) {
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst)
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary))
@@ -106,6 +106,11 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
   deliver (event: UserEvent): void {
     if (!this.session) return
     for (const frame of this.api.render(this, event)) this.send(frame)
+  }
+
+  deliverRoom (event: RoomEvent): void {
+    if (!this.session) return
+    for (const frame of this.api.renderRoom(this, event)) this.send(frame)
   }
 
   revoke (): void {

@@ -33,7 +33,7 @@ export function registerWsApi<Req> (app: FastifyInstance, path: string, api: WsA
   }, (socket, req) => {
     const connection = new WsConnection(
       opts.nextConnectionId(), socket, api, opts.services, opts.hub, opts.limits,
-      opts.logger.child({ api: api.name }),
+      opts.logger.child({ api: api.name })
     )
     const session = upgradeSessions.get(req)
     if (session) connection.login(session)

@@ -1,10 +1,10 @@
-import { ChatError, Commands, createValidator, type Validator } from '@chat/contracts'
+import { ChatError, Commands, createValidator, type MessageKind, type Validator } from '@chat/contracts'
 import { Type } from '@sinclair/typebox'
 import { contentTypeFor, decodeBase64Parts } from '../../files.js'
 import type { ConnectionContext, Frame, WsApi } from '../../ws-api.js'
 import { requireSelf } from '../common.js'
 import { FailureTypes, PublicTypes, TypedRequests, type TypedPayload, type TypedRequest, type TypedRequestType } from './schemas.js'
-import { renderTypedEvent, sessionPayload, typedMessage } from './render.js'
+import { renderTypedEvent, renderTypedRoomEvent, sessionPayload, typedMessage, typedRoom } from './render.js'
 
 const Envelope = createValidator(Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),
@@ -13,7 +13,7 @@ const Envelope = createValidator(Type.Object({
 }))
 
 const payloadValidators = Object.fromEntries(
-  Object.entries(TypedRequests).map(([type, schema]) => [type, createValidator(schema)]),
+  Object.entries(TypedRequests).map(([type, schema]) => [type, createValidator(schema)])
 ) as Record<TypedRequestType, Validator<(typeof TypedRequests)[TypedRequestType]>>
 
 function isTypedType (type: string): type is TypedRequestType {
@@ -108,21 +108,21 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
   async SEND_MESSAGE (ctx, p, req) {
     const session = ctx.requireSession()
     requireSelf(session, p.senderId)
-    return send(ctx, req, p.receiverId, p.type ?? 'text', p.content, p.messageId)
+    return send(ctx, req, { peerId: p.receiverId }, p.type ?? 'text', p.content, p.messageId)
   },
 
   async SEND_FILE (ctx, p, req) {
     const session = ctx.requireSession()
     requireSelf(session, p.senderId)
     const url = await upload(ctx, p.fileName, p.fileContent)
-    return send(ctx, req, p.receiverId, 'file', url, p.messageId)
+    return send(ctx, req, { peerId: p.receiverId }, 'file', url, p.messageId)
   },
 
   async SEND_IMAGE (ctx, p, req) {
     const session = ctx.requireSession()
     requireSelf(session, p.senderId)
     const url = await upload(ctx, p.imageName, p.imageContent)
-    return send(ctx, req, p.receiverId, 'image', url, p.messageId)
+    return send(ctx, req, { peerId: p.receiverId }, 'image', url, p.messageId)
   },
 
   async LOAD_MESSAGES (ctx, p, req) {
@@ -171,16 +171,126 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
       conversations: r.conversations.map((c) => ({ conversationId: c.conversationId, peerId: c.peerId ?? null, count: c.count })),
     })
   },
+
+  async CREATE_ROOM (ctx, p, req) {
+    const { room } = await ctx.services.commands.call(Commands.message.roomCreate, { actorId: ctx.requireSession().user.id, ...p })
+    return answer(req, 'ROOM_CREATED', { room: typedRoom(room) })
+  },
+
+  async LOAD_ROOMS (ctx, p, req) {
+    const r = await ctx.services.commands.call(Commands.message.roomList, {
+      actorId: ctx.requireSession().user.id, scope: p.scope ?? 'visible', beforeId: p.beforeId, limit: p.limit,
+    })
+    return answer(req, 'ROOMS_LOADED', { rooms: r.rooms.map(typedRoom), hasMore: r.hasMore })
+  },
+
+  async JOIN_ROOM (ctx, p, req) {
+    const r = await ctx.services.commands.call(Commands.message.roomJoin, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
+    return answer(req, 'ROOM_JOINED', { room: typedRoom(r.room), joinedAt: r.member.joinedAt, joined: r.joined })
+  },
+
+  async LEAVE_ROOM (ctx, p, req) {
+    await ctx.services.commands.call(Commands.message.roomLeave, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
+    return answer(req, 'ROOM_LEFT', { roomId: p.roomId })
+  },
+
+  async DELETE_ROOM (ctx, p, req) {
+    await ctx.services.commands.call(Commands.message.roomDelete, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
+    return answer(req, 'ROOM_DELETED', { roomId: p.roomId })
+  },
+
+  async LOAD_ROOM_MEMBERS (ctx, p, req) {
+    const r = await ctx.services.commands.call(Commands.message.roomMembers, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
+    return answer(req, 'ROOM_MEMBERS_LOADED', { roomId: r.roomId, members: r.members })
+  },
+
+  async SEND_ROOM_MESSAGE (ctx, p, req) {
+    requireSelf(ctx.requireSession(), p.senderId)
+    return send(ctx, req, { conversationId: p.roomId }, p.type ?? 'text', p.content, p.messageId)
+  },
+
+  async LOAD_ROOM_MESSAGES (ctx, p, req) {
+    const page = await ctx.services.commands.call(Commands.message.history, {
+      actorId: ctx.requireSession().user.id, conversationId: p.roomId, beforeId: p.beforeId, limit: p.limit,
+    })
+    return answer(req, 'MESSAGES_LOADED', page.messages.map(typedMessage), {
+      meta: { conversationId: page.conversationId, hasMore: page.hasMore },
+    })
+  },
+
+  async EDIT_MESSAGE (ctx, p, req) {
+    const { message } = await ctx.services.commands.call(Commands.message.edit, {
+      actorId: ctx.requireSession().user.id, messageId: p.messageId, content: p.content, originConnectionId: ctx.id,
+    })
+    return answer(req, 'MESSAGE_EDITED', typedMessage(message))
+  },
+
+  async DELETE_MESSAGE (ctx, p, req) {
+    const r = await ctx.services.commands.call(Commands.message.delete, {
+      actorId: ctx.requireSession().user.id, messageId: p.messageId, originConnectionId: ctx.id,
+    })
+    return answer(req, 'MESSAGE_DELETED', { messageId: r.messageId, conversationId: r.conversationId })
+  },
+
+  async DELETE_CONVERSATION (ctx, p, req) {
+    const session = ctx.requireSession()
+    requireSelf(session, p.userId)
+    const r = await ctx.services.commands.call(Commands.message.deleteConversation, { actorId: session.user.id, peerId: p.targetUserId })
+    return answer(req, 'CONVERSATION_DELETED', { conversationId: r.conversationId, userId: session.user.id, targetUserId: r.peerId })
+  },
+
+  async TYPING (ctx, p, req) {
+    if ((p.targetId === undefined) === (p.roomId === undefined)) throw new ChatError('CHAT_BAD_REQUEST', 'give targetId or roomId')
+    await ctx.services.commands.call(Commands.message.typing, {
+      actorId: ctx.requireSession().user.id, peerId: p.targetId, conversationId: p.roomId, typing: p.typing,
+    })
+    return answer(req, 'TYPING_SENT', {})
+  },
+
+  async BLOCK_USER (ctx, p, req) {
+    const session = ctx.requireSession()
+    requireSelf(session, p.userId)
+    await ctx.services.commands.call(Commands.contact.block, { actorId: session.user.id, targetId: p.targetId })
+    return answer(req, 'USER_BLOCKED', { targetId: p.targetId })
+  },
+
+  async UNBLOCK_USER (ctx, p, req) {
+    const session = ctx.requireSession()
+    requireSelf(session, p.userId)
+    await ctx.services.commands.call(Commands.contact.unblock, { actorId: session.user.id, targetId: p.targetId })
+    return answer(req, 'USER_UNBLOCKED', { targetId: p.targetId })
+  },
+
+  async LOAD_BLOCKED (ctx, _p, req) {
+    const r = await ctx.services.commands.call(Commands.contact.listBlocked, { actorId: ctx.requireSession().user.id })
+    return answer(req, 'BLOCKED_LOADED', { userIds: r.userIds })
+  },
+
+  async SEARCH_USERS (ctx, p, req) {
+    const r = await ctx.services.commands.call(Commands.auth.searchUsers, { actorId: ctx.requireSession().user.id, ...p })
+    return answer(req, 'USERS_FOUND', {
+      users: r.users.map((u) => ({ userId: u.id, username: u.username, nickname: u.nickname, avatar: u.avatar })),
+      hasMore: r.hasMore,
+    })
+  },
+
+  async LOAD_CONVERSATIONS (ctx, p, req) {
+    const r = await ctx.services.commands.call(Commands.message.listConversations, { actorId: ctx.requireSession().user.id, ...p })
+    return answer(req, 'CONVERSATIONS_LOADED', {
+      conversations: r.conversations.map((c) => ({ ...c, peerId: c.peerId ?? null })),
+      next: r.next,
+    })
+  },
 }
 
 async function send (
-  ctx: ConnectionContext, req: TypedRequest, receiverId: number, kind: 'text' | 'file' | 'image' | 'audio' | 'sticker' | 'location' | 'customize',
-  content: string, clientId: string | number | undefined,
+  ctx: ConnectionContext, req: TypedRequest, target: { peerId: number } | { conversationId: number }, kind: MessageKind,
+  content: string, clientId: string | number | undefined
 ): Promise<Frame> {
   const session = ctx.requireSession()
   const { message } = await ctx.services.commands.call(Commands.message.send, {
     actorId: session.user.id,
-    peerId: receiverId,
+    ...target,
     kind,
     content,
     clientMessageId: clientId === undefined ? undefined : String(clientId),
@@ -236,6 +346,8 @@ export const typedApi: WsApi<TypedRequest> = {
   },
 
   render: (ctx, event) => renderTypedEvent(ctx.id, ctx.session?.user.id ?? 0, event),
+
+  renderRoom: (ctx, event) => renderTypedRoomEvent(ctx.id, ctx.session?.user.id ?? 0, event),
 
   revoked: () => ({ type: 'SESSION_REVOKED', payload: {} }),
 }

@@ -1,4 +1,4 @@
-import type { Message, Session, UserEvent } from '@chat/contracts'
+import type { Message, Room, RoomEvent, Session, UserEvent } from '@chat/contracts'
 import type { Frame } from '../../ws-api.js'
 
 /** A stored message as document 003 shows it, plus `conversationId`, `seq` and `editedAt`. */
@@ -13,8 +13,22 @@ export function typedMessage (m: Message): Record<string, unknown> {
     type: m.kind,
     conversationId: m.conversationId,
     seq: m.seq,
+    // Room messages have no receiver; their conversation is the room.
+    ...(m.recipientId === undefined ? { roomId: m.conversationId } : {}),
     ...(m.editedAt ? { editedAt: m.editedAt } : {}),
   }
+}
+
+/** A room as the `typed` API shows it (the contract's shape). */
+export function typedRoom (r: Room): Record<string, unknown> {
+  return { ...r }
+}
+
+/** How a new message shows on one socket: to others, to the sender elsewhere, or not at all. */
+function newMessageFrames (connectionId: string, userId: number, m: Message, origin: string | undefined): Frame[] {
+  if (m.senderId !== userId) return [{ type: 'MESSAGE_RECEIVED_OTHER', payload: typedMessage(m) }]
+  if (origin === connectionId) return []
+  return [{ type: 'MESSAGE_SENT', payload: typedMessage(m) }]
 }
 
 /** LOGIN_SUCCESS / REGISTER_SUCCESS payload. */
@@ -30,12 +44,8 @@ export function sessionPayload (s: Session): Record<string, unknown> {
  */
 export function renderTypedEvent (connectionId: string, userId: number, event: UserEvent): Frame[] {
   switch (event.kind) {
-    case 'message.new': {
-      const m = event.message
-      if (m.senderId !== userId) return [{ type: 'MESSAGE_RECEIVED_OTHER', payload: typedMessage(m) }]
-      if (event.originConnectionId === connectionId) return []
-      return [{ type: 'MESSAGE_SENT', payload: typedMessage(m) }]
-    }
+    case 'message.new':
+      return newMessageFrames(connectionId, userId, event.message, event.originConnectionId)
     case 'unread.changed':
       return [{ type: 'UNREAD_UPDATED', payload: { conversationId: event.conversationId, peerId: event.peerId ?? null, count: event.count } }]
     case 'presence.changed':
@@ -45,6 +55,48 @@ export function renderTypedEvent (connectionId: string, userId: number, event: U
       return [{ type: 'MESSAGES_CLEARED', payload: { userId, targetUserId: event.peerId, conversationId: event.conversationId } }]
     case 'contacts.changed':
       return [{ type: 'CONTACTS_CHANGED', payload: { added: event.added ?? null, removed: event.removed ?? null } }]
+    case 'message.edited':
+      if (event.originConnectionId === connectionId) return []
+      return [{ type: 'MESSAGE_EDITED', payload: typedMessage(event.message) }]
+    case 'message.deleted':
+      if (event.originConnectionId === connectionId) return []
+      return [{ type: 'MESSAGE_DELETED', payload: { messageId: event.messageId, conversationId: event.conversationId } }]
+    case 'conversation.deleted':
+      return [{ type: 'CONVERSATION_DELETED', payload: { conversationId: event.conversationId, userId, targetUserId: event.peerId } }]
+    case 'message.read':
+      return [{ type: 'MESSAGE_READ', payload: { conversationId: event.conversationId, readerId: event.readerId, seq: event.seq, messageId: event.messageId ?? null } }]
+    case 'typing':
+      return [{ type: 'TYPING', payload: { conversationId: event.conversationId, userId: event.fromUserId, typing: event.typing } }]
+    case 'membership.changed':
+      return [{ type: 'ROOM_MEMBERSHIP_CHANGED', payload: { roomId: event.roomId, member: event.member } }]
+    default:
+      return []
+  }
+}
+
+/** Pushes for a room event on one socket. Members see others come and go, not themselves. */
+export function renderTypedRoomEvent (connectionId: string, userId: number, event: RoomEvent): Frame[] {
+  switch (event.kind) {
+    case 'message.new':
+      return newMessageFrames(connectionId, userId, event.message, event.originConnectionId)
+    case 'message.edited':
+      if (event.originConnectionId === connectionId) return []
+      return [{ type: 'MESSAGE_EDITED', payload: typedMessage(event.message) }]
+    case 'message.deleted':
+      if (event.originConnectionId === connectionId) return []
+      return [{ type: 'MESSAGE_DELETED', payload: { messageId: event.messageId, conversationId: event.roomId, roomId: event.roomId } }]
+    case 'member.joined':
+    case 'member.left':
+      if (event.userId === userId) return []
+      return [{
+        type: event.kind === 'member.joined' ? 'ROOM_MEMBER_JOINED' : 'ROOM_MEMBER_LEFT',
+        payload: { roomId: event.roomId, userId: event.userId, username: event.username, nickname: event.nickname, at: event.at },
+      }]
+    case 'room.deleted':
+      return [{ type: 'ROOM_DELETED', payload: { roomId: event.roomId } }]
+    case 'typing':
+      if (event.fromUserId === userId) return []
+      return [{ type: 'TYPING', payload: { conversationId: event.roomId, roomId: event.roomId, userId: event.fromUserId, typing: event.typing } }]
     default:
       return []
   }

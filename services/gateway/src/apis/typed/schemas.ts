@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Avatar, ClientMessageId, Email, Id, MessageKind, Password, Username } from '@chat/contracts'
+import { Avatar, ClientMessageId, Email, Geolocation, Id, MessageKind, Password, RoomName, RoomVisibility, Username } from '@chat/contracts'
 
 /**
  * Request payloads of the `typed` API (document 003 plus our documented
@@ -52,6 +52,56 @@ export const TypedRequests = {
   }),
   /** Extension: the user's non-zero unread counts. */
   LOAD_UNREAD: Type.Object({}),
+
+  // Rooms (extension).
+  CREATE_ROOM: Type.Object({
+    name: RoomName,
+    capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000 })),
+    geolocation: Type.Optional(Geolocation),
+    visibility: Type.Optional(RoomVisibility),
+  }),
+  LOAD_ROOMS: Type.Object({
+    /** `visible` (default): public rooms and the user's; `mine`; `public`. */
+    scope: Type.Optional(Type.Union([Type.Literal('mine'), Type.Literal('public'), Type.Literal('visible')])),
+    beforeId: Type.Optional(Id),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 200 })),
+  }),
+  JOIN_ROOM: Type.Object({ roomId: Id }),
+  LEAVE_ROOM: Type.Object({ roomId: Id }),
+  DELETE_ROOM: Type.Object({ roomId: Id }),
+  LOAD_ROOM_MEMBERS: Type.Object({ roomId: Id }),
+  SEND_ROOM_MESSAGE: Type.Object({
+    messageId: Type.Optional(ClientId),
+    senderId: Id,
+    roomId: Id,
+    content: Type.String(),
+    type: Type.Optional(MessageKind),
+  }),
+  LOAD_ROOM_MESSAGES: Type.Object({
+    roomId: Id,
+    beforeId: Type.Optional(Id),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  }),
+
+  // The message lifecycle (extension).
+  EDIT_MESSAGE: Type.Object({ messageId: Id, content: Type.String() }),
+  DELETE_MESSAGE: Type.Object({ messageId: Id }),
+  DELETE_CONVERSATION: Type.Object({ userId: Id, targetUserId: Id }),
+  TYPING: Type.Object({ targetId: Type.Optional(Id), roomId: Type.Optional(Id), typing: Type.Boolean() }),
+
+  // People (extension).
+  BLOCK_USER: Type.Object({ userId: Id, targetId: Id }),
+  UNBLOCK_USER: Type.Object({ userId: Id, targetId: Id }),
+  LOAD_BLOCKED: Type.Object({}),
+  SEARCH_USERS: Type.Object({
+    query: Type.String({ minLength: 1, maxLength: 64 }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
+  }),
+  LOAD_CONVERSATIONS: Type.Object({
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+    cursor: Type.Optional(Type.String({ maxLength: 128 })),
+  }),
 } satisfies Record<string, TSchema>
 
 export type TypedRequestType = keyof typeof TypedRequests
@@ -80,6 +130,23 @@ export const FailureTypes: Record<TypedRequestType, string> = {
   CLEAR_MESSAGES: 'MESSAGES_CLEAR_FAILURE',
   SYNC: 'SYNC_FAILURE',
   LOAD_UNREAD: 'UNREAD_LOAD_FAILURE',
+  CREATE_ROOM: 'ROOM_CREATE_FAILURE',
+  LOAD_ROOMS: 'ROOMS_LOAD_FAILURE',
+  JOIN_ROOM: 'ROOM_JOIN_FAILURE',
+  LEAVE_ROOM: 'ROOM_LEAVE_FAILURE',
+  DELETE_ROOM: 'ROOM_DELETE_FAILURE',
+  LOAD_ROOM_MEMBERS: 'ROOM_MEMBERS_LOAD_FAILURE',
+  SEND_ROOM_MESSAGE: 'MESSAGE_SEND_FAILURE',
+  LOAD_ROOM_MESSAGES: 'MESSAGES_LOAD_FAILURE',
+  EDIT_MESSAGE: 'MESSAGE_EDIT_FAILURE',
+  DELETE_MESSAGE: 'MESSAGE_DELETE_FAILURE',
+  DELETE_CONVERSATION: 'CONVERSATION_DELETE_FAILURE',
+  TYPING: 'TYPING_FAILURE',
+  BLOCK_USER: 'USER_BLOCK_FAILURE',
+  UNBLOCK_USER: 'USER_UNBLOCK_FAILURE',
+  LOAD_BLOCKED: 'BLOCKED_LOAD_FAILURE',
+  SEARCH_USERS: 'USERS_SEARCH_FAILURE',
+  LOAD_CONVERSATIONS: 'CONVERSATIONS_LOAD_FAILURE',
 }
 
 /** Requests allowed before login. */

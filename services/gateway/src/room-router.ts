@@ -1,0 +1,99 @@
+import type { RoomEvent, Subjects } from '@chat/contracts'
+import type { Logger, NatsConnection, Subscription } from '@chat/runtime'
+
+/**
+ * Room fan-out on one gateway. A room's events are published once, on the
+ * room's subject; this replica subscribes to it while it holds at least one
+ * member of the room, and hands each event to those members' sockets. So a
+ * room message costs one NATS message per interested replica, whatever the
+ * room's size, and nothing for replicas without members.
+ */
+export class RoomRouter {
+  private readonly rooms = new Map<number, { users: Set<number>, sub: Subscription }>()
+  private readonly roomsOfUser = new Map<number, Set<number>>()
+  private readonly decoder = new TextDecoder()
+
+  constructor (private readonly opts: {
+    nc: NatsConnection
+    subjects: Subjects
+    /** Hands a room event to one local user's sockets. */
+    deliver: (userId: number, event: RoomEvent) => void
+    logger: Logger
+  }) {}
+
+  /** Rooms currently subscribed, for metrics. */
+  get size (): number {
+    return this.rooms.size
+  }
+
+  add (roomId: number, userId: number): void {
+    let room = this.rooms.get(roomId)
+    if (!room) {
+      const sub = this.opts.nc.subscribe(this.opts.subjects.roomEvents(roomId), {
+        callback: (err, msg) => {
+          if (err) return
+          let event: RoomEvent
+          try {
+            event = JSON.parse(this.decoder.decode(msg.data)) as RoomEvent
+          } catch (e) {
+            this.opts.logger.warn({ err: e, subject: msg.subject }, 'malformed room event')
+            return
+          }
+          this.dispatch(roomId, event)
+        },
+      })
+      room = { users: new Set(), sub }
+      this.rooms.set(roomId, room)
+    }
+    room.users.add(userId)
+    let mine = this.roomsOfUser.get(userId)
+    if (!mine) this.roomsOfUser.set(userId, (mine = new Set()))
+    mine.add(roomId)
+  }
+
+  remove (roomId: number, userId: number): void {
+    const room = this.rooms.get(roomId)
+    room?.users.delete(userId)
+    this.roomsOfUser.get(userId)?.delete(roomId)
+    if (room && room.users.size === 0) {
+      room.sub.unsubscribe()
+      this.rooms.delete(roomId)
+    }
+  }
+
+  /** The user's last socket here closed. */
+  removeUser (userId: number): void {
+    for (const roomId of this.roomsOfUser.get(userId) ?? []) this.remove(roomId, userId)
+    this.roomsOfUser.delete(userId)
+  }
+
+  /** Replaces what is known of a user's rooms with a fresh list. */
+  reset (userId: number, roomIds: number[]): void {
+    const wanted = new Set(roomIds)
+    for (const roomId of [...this.roomsOfUser.get(userId) ?? []]) {
+      if (!wanted.has(roomId)) this.remove(roomId, userId)
+    }
+    for (const roomId of wanted) this.add(roomId, userId)
+  }
+
+  private dispatch (roomId: number, event: RoomEvent): void {
+    const room = this.rooms.get(roomId)
+    if (!room) return
+    for (const userId of [...room.users]) {
+      try {
+        this.opts.deliver(userId, event)
+      } catch (e) {
+        this.opts.logger.error({ err: e, kind: event.kind }, 'room event delivery failed')
+      }
+    }
+    if (event.kind === 'room.deleted') {
+      for (const userId of [...room.users]) this.remove(roomId, userId)
+    }
+  }
+
+  close (): void {
+    for (const room of this.rooms.values()) room.sub.unsubscribe()
+    this.rooms.clear()
+    this.roomsOfUser.clear()
+  }
+}
