@@ -127,7 +127,7 @@ process.on('SIGINT', () => {
   }
   void shutdown(0)
 })
-process.on('SIGTERM', () => void shutdown(0))
+process.on('SIGTERM', () => { void shutdown(0) })
 // Last resort if we die on an exception: don't leave detached children behind.
 process.on('exit', () => {
   for (const c of children) if (c.child.exitCode === null) c.child.kill('SIGTERM')

@@ -39,7 +39,7 @@ t.test('stopProcess escalates to SIGKILL and keeps output', async (t) => {
   const script = 'process.on("SIGTERM", () => console.log("ignoring TERM")); console.log("up"); setInterval(() => {}, 1000)'
   const p = spawnManaged('stubborn', process.execPath, ['-e', script])
   // Wait until its SIGTERM handler is installed (node may start slowly under load).
-  for (let i = 0; i < 200 && !p.lines.includes('up'); i++) await new Promise((r) => setTimeout(r, 50))
+  for (let i = 0; i < 200 && !p.lines.includes('up'); i++) await new Promise((resolve) => setTimeout(resolve, 50))
   const exit = await stopProcess(p, 'SIGTERM', 500)
   t.equal(exit.signal, 'SIGKILL')
   t.match(p.tail(), /up/)
@@ -64,7 +64,7 @@ t.test('ws client: request, buffering, noFrame, raw input, close', async (t) => 
   })
 
   const ws = await connectWs(`ws://127.0.0.1:${port}/ws`)
-  await new Promise((r) => setTimeout(r, 100)) // hello arrives before we ask
+  await new Promise((resolve) => setTimeout(resolve, 100)) // hello arrives before we ask
   t.same((await ws.next('hello')).payload, { n: 1 }, 'buffered frame')
   const reply = await ws.request('echo', { a: 1 })
   t.equal(reply.type, 'echo.ok')

@@ -10,7 +10,7 @@ export interface HttpResult<T = any> {
 
 export async function http<T = any> (
   url: string,
-  opts: { method?: string, json?: unknown, headers?: Record<string, string>, timeoutMs?: number } = {},
+  opts: { method?: string, json?: unknown, headers?: Record<string, string>, timeoutMs?: number } = {}
 ): Promise<HttpResult<T>> {
   const headers: Record<string, string> = { ...opts.headers }
   let body: string | undefined

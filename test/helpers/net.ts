@@ -42,6 +42,6 @@ export async function waitForPort (port: number, host = '127.0.0.1', timeoutMs =
   const deadline = Date.now() + timeoutMs
   while (!(await portAnswers(port, host))) {
     if (Date.now() > deadline) throw new Error(`nothing answered on ${host}:${port} within ${timeoutMs} ms`)
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
 }

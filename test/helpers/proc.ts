@@ -56,7 +56,7 @@ export function spawnManaged (
   name: string,
   command: string,
   args: string[],
-  opts: { env?: Record<string, string>, cwd?: string } = {},
+  opts: { env?: Record<string, string>, cwd?: string } = {}
 ): ManagedProcess {
   const child = spawn(command, args, {
     cwd: opts.cwd ?? REPO_ROOT,

@@ -151,7 +151,7 @@ async function waitReady (proc: ManagedProcess, port: number): Promise<void> {
     } catch (err) {
       last = (err as Error).message
     }
-    await new Promise((r) => setTimeout(r, 100))
+    await new Promise((resolve) => setTimeout(resolve, 100))
   }
   throw new Error(`${proc.name} not ready on ${url} after ${READY_TIMEOUT_MS} ms (last: ${last}); output:\n${proc.tail()}`)
 }

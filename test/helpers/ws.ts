@@ -128,7 +128,7 @@ export async function connectWs (url: string, opts: ConnectOptions = {}): Promis
     noFrame: async (match, ms = 500) => {
       const test = toTest(match)
       const since = seq
-      await new Promise((r) => setTimeout(r, ms))
+      await new Promise((resolve) => setTimeout(resolve, ms))
       const hit = buffer.find((b) => b.seq > since && test(b.frame))
       if (hit !== undefined) throw new Error(`expected no ${describe(match)} within ${ms} ms, got ${JSON.stringify(hit.frame)}`)
     },

@@ -8,7 +8,7 @@ export const BaseConfig = {
   NATS_REQUEST_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, description: 'How long a command waits for its reply' }),
   LOG_LEVEL: Type.Union(
     ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
-    { default: 'info' },
+    { default: 'info' }
   ),
   HTTP_HOST: Type.String({ default: '0.0.0.0', description: 'Interface of the health/metrics (or gateway) HTTP server' }),
 }
@@ -40,7 +40,7 @@ export const JwtConfig = {
  */
 export function loadConfig<P extends TProperties> (
   properties: P,
-  env: Record<string, string | undefined> = process.env,
+  env: Record<string, string | undefined> = process.env
 ): Readonly<Static<TObject<P>>> {
   const schema = Type.Object(properties)
   const config = envSchema<Static<TObject<P>>>({

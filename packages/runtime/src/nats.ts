@@ -49,7 +49,7 @@ function errorFromHeaders (h: MsgHdrs | undefined, body: Msg): ChatError | undef
   const code = h.get(ERROR_CODE_HEADER)
   const status = h.get(SERVICE_ERROR_CODE_HEADER)
   if (code === '' && status === '') return undefined
-  let message = h.get(SERVICE_ERROR_HEADER)
+  const message = h.get(SERVICE_ERROR_HEADER)
   try {
     const data = body.json<{ code?: unknown, message?: unknown }>()
     return ChatError.fromData({ code: data.code ?? code, message: data.message ?? message })
@@ -68,7 +68,7 @@ export interface CommandClient {
 
 export function createCommandClient (
   nc: NatsConnection,
-  opts: { prefix: string, timeoutMs: number, registry?: Registry },
+  opts: { prefix: string, timeoutMs: number, registry?: Registry }
 ): CommandClient {
   const subjects = createSubjects(opts.prefix)
   const duration = opts.registry
@@ -133,7 +133,7 @@ export interface CommandServer {
  */
 export function serveCommands (
   nc: NatsConnection,
-  opts: { prefix: string, queue: string, handlers: CommandHandlers, logger: Logger, registry?: Registry },
+  opts: { prefix: string, queue: string, handlers: CommandHandlers, logger: Logger, registry?: Registry }
 ): CommandServer {
   const subjects = createSubjects(opts.prefix)
   const inflight = new Set<Promise<void>>()

@@ -37,7 +37,8 @@ export const opsRoutes: FastifyPluginAsync<OpsOptions> = async (app, opts) => {
 
 /** The small HTTP server a NATS service runs for its probes and metrics. */
 export async function startOpsServer (opts: OpsOptions & { host: string, port: number, logger: Logger }): Promise<FastifyInstance> {
-  const app = Fastify({ loggerInstance: opts.logger.child({ component: 'ops-http' }) as FastifyBaseLogger,
+  const app = Fastify({
+    loggerInstance: opts.logger.child({ component: 'ops-http' }) as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
   })
   await app.register(opsRoutes, opts)
