@@ -4,6 +4,7 @@ import {
   type ServiceDeps, type ServiceParts, type TokenSettings,
 } from '@chat/runtime'
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.js'
+import { pageOf, searchPage, searchPattern } from './search.js'
 import { toOwnUser, toPublicUser, UserStore, type UserDoc } from './store.js'
 
 export interface AuthOptions {
@@ -116,6 +117,15 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         const seen = new Map<number, UserDoc>()
         for (const u of [...byId, ...byName]) seen.set(u._id, u)
         return { users: [...seen.values()].map(toPublicUser) }
+      },
+
+      // Anyone logged in may search; the actor is not left out (they may find themselves).
+      [Commands.auth.searchUsers]: async (req) => {
+        const pattern = searchPattern(req.query)
+        if (pattern === undefined) return { users: [], hasMore: false }
+        const { limit, offset } = searchPage(req)
+        const page = pageOf(await store.search(pattern, offset, limit + 1), limit)
+        return { users: page.items.map(toPublicUser), hasMore: page.hasMore }
       },
     },
   }

@@ -84,6 +84,24 @@ export class UserStore {
   }
 
   /**
+   * Users whose `usernameKey` matches `pattern` (an escaped, lower-cased
+   * search text: see search.ts), in `usernameKey` order, skipping `skip` and
+   * returning at most `limit`. The unique index on `usernameKey` serves both
+   * the match and the order: MongoDB tests an unanchored pattern against the
+   * index keys (a scan of the index, not of the documents) in index order
+   * and stops once it has skip+limit matches, so no sort happens in memory.
+   * Only matching documents are fetched.
+   */
+  search (pattern: string, skip: number, limit: number): Promise<UserDoc[]> {
+    return this.users
+      .find({ usernameKey: { $regex: pattern } })
+      .sort({ usernameKey: 1 })
+      .skip(skip)
+      .limit(limit)
+      .toArray()
+  }
+
+  /**
    * Claims an address for a user. A claim left behind by a registration that
    * failed half-way (its user doesn't exist) is taken over.
    */

@@ -3,6 +3,8 @@ import {
   type ContactsChangedEvent, type PresenceChangedEvent,
 } from '@chat/contracts'
 import { Counter, publishJson, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { BlockCache } from './block-cache.js'
+import { BlockStore, presenceAudience } from './blocks.js'
 import { startPeriodic } from './periodic.js'
 import { PresenceStore } from './presence.js'
 import { ContactStore } from './store.js'
@@ -21,6 +23,11 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
   const { nc, subjects, client, logger } = deps
   const store = new ContactStore(deps.db)
   await store.init()
+  const blocks = new BlockStore(deps.db)
+  await blocks.init()
+  const blockCache = new BlockCache(deps.redis, (blocker, blocked) => blocks.isBlocked(blocker, blocked), {
+    onError: (err) => logger.warn({ err }, 'block cache unavailable; answered from MongoDB'),
+  })
   const presence = new PresenceStore(deps.redis, opts.presenceTtlMs)
   const transitions = new Counter({
     name: 'chat_presence_transitions_total',
@@ -29,13 +36,43 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
     registers: [deps.registry],
   })
 
-  /** Tells everyone who has these users as contacts that their presence changed. */
+  /** Tells `watcherId` that `contactId` is (shown as) online or offline. */
+  function tellPresence (watcherId: number, contactId: number, online: boolean): void {
+    const event: PresenceChangedEvent = { kind: 'presence.changed', userId: watcherId, contactId, online }
+    publishJson(nc, subjects.userEvent(watcherId, UserEventKinds.presenceChanged), event)
+  }
+
+  /**
+   * Tells everyone who has these users as contacts that their presence
+   * changed, except watchers the user has blocked (see presenceAudience:
+   * two queries per batch, whatever its size).
+   */
   async function announce (userIds: readonly number[], online: boolean): Promise<void> {
     if (userIds.length === 0) return
     transitions.inc({ to: online ? 'online' : 'offline' }, userIds.length)
-    for (const watch of await store.watchersOf(userIds)) {
-      const event: PresenceChangedEvent = { kind: 'presence.changed', userId: watch.userId, contactId: watch.contactId, online }
-      publishJson(nc, subjects.userEvent(watch.userId, UserEventKinds.presenceChanged), event)
+    for (const watch of await presenceAudience(store, blocks, userIds)) tellPresence(watch.userId, watch.contactId, online)
+  }
+
+  /**
+   * After `blockerId` blocked or unblocked `targetId`: if the target has the
+   * blocker as a contact, tell them what they may now see of the blocker's
+   * presence (offline while blocked, the real state once unblocked). The
+   * block is already stored, so a failure here is logged, not returned: the
+   * command did what it was asked, and the target's contact list (which
+   * applies blocks when read) still shows the right state.
+   */
+  async function presenceAfterBlockChange (blockerId: number, targetId: number, blocked: boolean): Promise<void> {
+    try {
+      const [watching, [online = false]] = await Promise.all([store.has(targetId, blockerId), presence.isOnline([blockerId])])
+      if (!watching) return
+      if (blocked) {
+        // Only an online blocker needs hiding: the target already sees an offline one as offline.
+        if (online) tellPresence(targetId, blockerId, false)
+      } else {
+        tellPresence(targetId, blockerId, online)
+      }
+    } catch (err) {
+      logger.error({ err, blockerId, targetId, blocked }, 'presence notice after a block change failed')
     }
   }
 
@@ -60,7 +97,7 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
   const sweeper = startPeriodic(
     opts.presenceSweepMs,
     async () => { await announceLogged(await presence.sweep(), false) },
-    (err) => logger.warn({ err }, 'presence sweep failed'),
+    (err) => logger.warn({ err }, 'presence sweep failed')
   )
 
   return {
@@ -69,8 +106,12 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
       [Commands.contact.list]: async (req) => {
         const docs = await store.list(req.actorId)
         const ids = docs.map((d) => d.contactId)
-        const [users, online] = await Promise.all([fetchUsers(client, ids), presence.isOnline(ids)])
-        return { contacts: joinContacts(docs, users, online) }
+        const [users, online, blockers] = await Promise.all([
+          fetchUsers(client, ids), presence.isOnline(ids), blocks.blockersAmong(req.actorId, ids),
+        ])
+        // A contact who blocked the lister is shown offline: their presence is hidden from them.
+        const shown = docs.map((d, i) => (online[i] ?? false) && !blockers.has(d.contactId))
+        return { contacts: joinContacts(docs, users, shown) }
       },
 
       [Commands.contact.add]: async (req) => {
@@ -79,9 +120,12 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
         if ('id' in ref && ref.id === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
         const user = await resolveTarget(client, ref)
         if (user.id === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
-        // Read presence before inserting, so nothing after the insert can fail and leave a
-        // contact the client was told was not added.
-        const [online = false] = await presence.isOnline([user.id])
+        // Read presence (and the block) before inserting, so nothing after the insert can
+        // fail and leave a contact the client was told was not added.
+        const [blocked, [online = false]] = await Promise.all([
+          blocks.isBlocked(user.id, req.actorId), presence.isOnline([user.id]),
+        ])
+        if (blocked) throw new ChatError('CHAT_BLOCKED')
         const doc = await store.add(req.actorId, user.id)
         contactsChanged({ kind: 'contacts.changed', userId: req.actorId, added: user.id })
         return { contact: toContact(doc, user, online) }
@@ -109,6 +153,35 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
       [Commands.contact.presenceHeartbeat]: async (req) => {
         await announceLogged(await presence.heartbeat(req.gatewayId, req.userIds), true)
         return {}
+      },
+
+      [Commands.contact.block]: async (req) => {
+        if (req.targetId === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
+        await resolveTarget(client, { id: req.targetId })
+        const added = await blocks.block(req.actorId, req.targetId)
+        // Always, even when nothing changed: a retry after a failed invalidation heals the cache.
+        await blockCache.invalidate(req.actorId, req.targetId)
+        // Blocking an already blocked user announces nothing.
+        if (added) await presenceAfterBlockChange(req.actorId, req.targetId, true)
+        return {}
+      },
+
+      // No user lookup: unblocking someone never blocked (or no longer existing) is simply done.
+      [Commands.contact.unblock]: async (req) => {
+        const removed = await blocks.unblock(req.actorId, req.targetId)
+        await blockCache.invalidate(req.actorId, req.targetId)
+        if (removed) await presenceAfterBlockChange(req.actorId, req.targetId, false)
+        return {}
+      },
+
+      [Commands.contact.listBlocked]: async (req) => {
+        return { userIds: await blocks.listBlocked(req.actorId) }
+      },
+
+      // On the message service's send path: one Redis round trip when cached, else one
+      // primary-key lookup (see block-cache.ts for how the cache stays exact).
+      [Commands.contact.checkBlocked]: async (req) => {
+        return { blocked: await blockCache.isBlocked(req.blockerId, req.blockedId) }
       },
     },
   }

@@ -64,6 +64,11 @@ export class ContactStore {
     return result.deletedCount === 1
   }
 
+  /** Whether `userId` has `contactId` as a contact: one primary-key lookup. */
+  async has (userId: number, contactId: number): Promise<boolean> {
+    return await this.contacts.findOne({ _id: contactDocId(userId, contactId) }, { projection: { _id: 1 } }) !== null
+  }
+
   /** Everyone who has any of `contactIds` as a contact: one query for a whole batch of presence changes. */
   async watchersOf (contactIds: readonly number[]): Promise<Watch[]> {
     if (contactIds.length === 0) return []

@@ -76,11 +76,16 @@ export class ConnectionHub {
     return n
   }
 
-  attach (member: HubMember): void {
+  /**
+   * Adds a socket. Resolves once the user's presence is recorded, so a
+   * client told it is logged in is already seen online everywhere (and a
+   * quick disconnect elsewhere can't be overtaken by this report).
+   */
+  attach (member: HubMember): Promise<void> {
     const entry = this.users.get(member.userId)
     if (entry) {
       entry.members.add(member)
-      return
+      return this.presence.get(member.userId) ?? Promise.resolve()
     }
     const sub = this.opts.nc.subscribe(this.opts.subjects.userEvents(member.userId), {
       callback: (err, msg) => {
@@ -103,8 +108,8 @@ export class ConnectionHub {
       },
     })
     this.users.set(member.userId, { members: new Set([member]), sub })
-    this.report(member.userId, Commands.contact.presenceOnline)
     void this.loadRooms(member.userId)
+    return this.report(member.userId, Commands.contact.presenceOnline)
   }
 
   /** Subscribes to the rooms of a user who just got their first socket here. */
@@ -144,7 +149,7 @@ export class ConnectionHub {
     this.report(member.userId, Commands.contact.presenceOffline)
   }
 
-  private report (userId: number, command: typeof Commands.contact.presenceOnline | typeof Commands.contact.presenceOffline): void {
+  private report (userId: number, command: typeof Commands.contact.presenceOnline | typeof Commands.contact.presenceOffline): Promise<void> {
     const previous = this.presence.get(userId) ?? Promise.resolve()
     const next = previous
       .then(() => this.opts.commands.call(command, { userId, gatewayId: this.opts.gatewayId }))
@@ -156,6 +161,7 @@ export class ConnectionHub {
         if (this.presence.get(userId) === next) this.presence.delete(userId)
       })
     this.presence.set(userId, next)
+    return next
   }
 
   private sendHeartbeat (): void {

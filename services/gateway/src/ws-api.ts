@@ -21,8 +21,8 @@ export interface ConnectionContext {
   readonly services: ApiServices
   /** The logged-in session; throws CHAT_UNAUTHENTICATED otherwise. */
   requireSession(): Session
-  /** Binds the socket to a session: it starts receiving that user's events. */
-  login(session: Session): void
+  /** Binds the socket to a session: it starts receiving that user's events and counts as online. */
+  login(session: Session): Promise<void>
   /** Unbinds the socket from its session; it may log in again. */
   logout(): void
   /** Updates the profile fields cached in the session after a change. */

@@ -72,7 +72,7 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     return this.session
   }
 
-  login (session: Session): void {
+  async login (session: Session): Promise<void> {
     if (this.session) this.hub.detach(this)
     this.session = session
     clearTimeout(this.authTimer)
@@ -80,7 +80,7 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     const ttl = Date.parse(session.expiresAt) - Date.now()
     this.expiryTimer = setTimeout(() => this.close(CloseCodes.sessionExpired, 'session expired'), Math.max(0, Math.min(ttl, 2 ** 31 - 1)))
     this.expiryTimer.unref()
-    if (!this.closed) this.hub.attach(this)
+    if (!this.closed) await this.hub.attach(this)
   }
 
   logout (): void {

@@ -36,6 +36,6 @@ export function registerWsApi<Req> (app: FastifyInstance, path: string, api: WsA
       opts.logger.child({ api: api.name })
     )
     const session = upgradeSessions.get(req)
-    if (session) connection.login(session)
+    if (session) void connection.login(session)
   })
 }

@@ -42,19 +42,19 @@ type Handler<T extends TypedRequestType> = (ctx: ConnectionContext, p: TypedPayl
 const handlers: { [T in TypedRequestType]: Handler<T> } = {
   async REGISTER (ctx, p, req) {
     const session = await ctx.services.commands.call(Commands.auth.register, p)
-    ctx.login(session)
+    await ctx.login(session)
     return answer(req, 'REGISTER_SUCCESS', sessionPayload(session))
   },
 
   async LOGIN (ctx, p, req) {
     const session = await ctx.services.commands.call(Commands.auth.login, { login: p.username, password: p.password })
-    ctx.login(session)
+    await ctx.login(session)
     return answer(req, 'LOGIN_SUCCESS', sessionPayload(session))
   },
 
   async LOGIN_BY_TOKEN (ctx, p, req) {
     const session = await ctx.services.authenticate(p.token)
-    ctx.login(session)
+    await ctx.login(session)
     return answer(req, 'LOGIN_SUCCESS', sessionPayload(session))
   },
 
@@ -66,7 +66,7 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
     try {
       await ctx.services.commands.call(Commands.auth.logout, { actorId: session.user.id, token: session.token })
     } catch (err) {
-      ctx.login(session)
+      await ctx.login(session)
       throw err
     }
     return answer(req, 'LOGOUT_SUCCESS', {})

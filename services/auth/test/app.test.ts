@@ -1,0 +1,146 @@
+// The auth service in-process against the real NATS, Redis and MongoDB-wire
+// server: user search (auth.users.search). Everything is namespaced by a
+// random NATS prefix, database and Redis key prefix, and removed afterwards.
+import t from 'tap'
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import { ChatError, Commands, QueueGroups, type PublicUser, type SearchUsersRequest } from '@chat/contracts'
+import { connectMongo, connectNats, createCommandClient, createLogger, encodeJson, startService } from '@chat/runtime'
+import { loadAuthConfig } from '../src/config.js'
+import { buildAuthService } from '../src/app.js'
+
+const run = randomBytes(5).toString('hex')
+const config = loadAuthConfig({
+  ...process.env,
+  NATS_PREFIX: `test_auth_${run}`,
+  MONGO_DB: `test_auth_${run}`,
+  REDIS_PREFIX: `test:auth-app:${run}:`,
+  HTTP_HOST: '127.0.0.1',
+  HTTP_PORT: '0',
+  LOG_LEVEL: process.env.TEST_VERBOSE ? 'debug' : 'silent',
+})
+const logger = createLogger('auth-test', config.LOG_LEVEL)
+
+const service = await startService({
+  name: 'auth',
+  queue: QueueGroups.auth,
+  config,
+  logger,
+  setup: (deps) => buildAuthService(deps, {
+    tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
+    tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+  }),
+})
+const nc = await connectNats(config.NATS_URL, 'auth-test', logger)
+const client = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: 10000 })
+
+t.teardown(async () => {
+  await service.close()
+  await nc.drain()
+  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, 'auth-test')
+  await mongo.db.dropDatabase().catch(() => undefined)
+  await mongo.client.close()
+  const raw = new Redis(config.REDIS_URL)
+  const keys = await raw.keys(`${config.REDIS_PREFIX}*`)
+  if (keys.length > 0) await raw.unlink(...keys)
+  await raw.quit()
+})
+
+async function code (p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+    return 'ok'
+  } catch (err) {
+    return err instanceof ChatError ? err.code : String(err)
+  }
+}
+
+const names = [
+  'alice', 'Alicia', 'ALINA', 'bob', 'a.b', 'axb', 'x.*y', 'x(y', 'x[y', 'back\\slash', '$gt', 'dollar$gt',
+  'Ünïcödé', '\u00e9mile', 'caret^al', 'pipe|bob', '名前',
+]
+const paged = Array.from({ length: 25 }, (_, i) => `Page${String(i + 1).padStart(2, '0')}`)
+const ids = new Map<string, number>()
+// Registered a few at a time: scrypt is deliberately slow.
+for (let i = 0; i < names.length + paged.length; i += 6) {
+  const batch = [...names, ...paged].slice(i, i + 6)
+  const sessions = await Promise.all(batch.map((username) => client.call(Commands.auth.register, { username, password: 'secret-pw' })))
+  for (const s of sessions) ids.set(s.user.username, s.user.id)
+}
+const actorId = ids.get('alice') ?? 0
+
+async function search (query: string, page: Omit<SearchUsersRequest, 'actorId' | 'query'> = {}) {
+  return await client.call(Commands.auth.searchUsers, { actorId, query, ...page })
+}
+const usernames = (users: PublicUser[]) => users.map((u) => u.username)
+
+t.test('substring, case-insensitive, sorted by username; the actor is included', async (t) => {
+  const r = await search('ali')
+  t.same(usernames(r.users), ['alice', 'Alicia', 'ALINA'])
+  t.equal(r.hasMore, false)
+  t.same(r.users[0], { id: actorId, username: 'alice', nickname: '', avatar: '' }, 'public fields only')
+  t.same(usernames((await search('ALI')).users), ['alice', 'Alicia', 'ALINA'])
+  t.same(usernames((await search('LiN')).users), ['ALINA'], 'inside the name')
+  t.same(usernames((await search('bob')).users), ['bob', 'pipe|bob'])
+  t.same((await search('zzz-nobody')).users, [])
+})
+
+t.test('the query is literal text, never a pattern', async (t) => {
+  t.same(usernames((await search('.')).users), ['a.b', 'x.*y'], '. is a dot')
+  t.same(usernames((await search('.*')).users), ['x.*y'], '.* matches only itself')
+  t.same(usernames((await search('a.b')).users), ['a.b'], 'not axb')
+  t.same(usernames((await search('(')).users), ['x(y'], 'an unbalanced ( is no error')
+  t.same(usernames((await search('[')).users), ['x[y'])
+  t.same(usernames((await search('\\')).users), ['back\\slash'])
+  t.same(usernames((await search('\\s')).users), ['back\\slash'], '\\s is a backslash and an s, not whitespace')
+  t.same(usernames((await search('$gt')).users), ['$gt', 'dollar$gt'])
+  t.same(usernames((await search('^al')).users), ['caret^al'], '^ is no anchor')
+  t.same(usernames((await search('b|x')).users), [], '| is no alternation')
+  t.same(usernames((await search('|')).users), ['pipe|bob'])
+  t.same(usernames((await search('{"$gt": ""}')).users), [])
+  t.same((await search('\u0000')).users, [], 'a NUL byte matches nothing and is no error')
+})
+
+t.test('unicode: case folding and normalisation like stored keys', async (t) => {
+  t.same(usernames((await search('ÜNÏ')).users), ['Ünïcödé'])
+  t.same(usernames((await search('cödé')).users), ['Ünïcödé'])
+  t.same(usernames((await search('E\u0301MI')).users), ['\u00e9mile'], 'a decomposed query finds the composed name')
+  t.same(usernames((await search('名')).users), ['名前'])
+})
+
+t.test('paging: limit, offset, hasMore', async (t) => {
+  const first = await search('page')
+  t.equal(first.users.length, 20, 'default page size 20')
+  t.equal(first.hasMore, true)
+  const rest = await search('page', { offset: 20 })
+  t.same(usernames([...first.users, ...rest.users]), paged, 'sorted, nothing missed or repeated')
+  t.equal(rest.hasMore, false)
+  t.equal((await search('page', { limit: 25 })).hasMore, false, 'exactly the last one: no more')
+  t.equal((await search('page', { limit: 24 })).hasMore, true)
+  t.equal((await search('page', { limit: 50 })).users.length, 25)
+  const walked: string[] = []
+  for (let offset = 0, more = true; more; offset += 7) {
+    const r = await search('PAGE', { limit: 7, offset })
+    walked.push(...usernames(r.users))
+    more = r.hasMore
+  }
+  t.same(walked, paged, 'walking pages of 7')
+  t.same(await search('page', { offset: 100 }), { users: [], hasMore: false }, 'past the end')
+})
+
+t.test('bad requests are refused by the schema before any query', async (t) => {
+  const raw = async (payload: unknown) => {
+    const msg = await nc.request(client.subjects.command(Commands.auth.searchUsers), encodeJson(payload), { timeout: 10000 })
+    return msg.headers?.get('Chat-Error-Code') ?? 'ok'
+  }
+  t.equal(await raw({ actorId, query: { $gt: '' } }), 'CHAT_BAD_REQUEST', 'an operator object is not a string')
+  t.equal(await raw({ actorId, query: ['a'] }), 'CHAT_BAD_REQUEST')
+  t.equal(await raw({ actorId, query: 'a', limit: { $gt: 0 } }), 'CHAT_BAD_REQUEST')
+  t.equal(await raw({ actorId, query: 'a', $where: '1' }), 'CHAT_BAD_REQUEST', 'no extra fields')
+  t.equal(await raw({ actorId, query: 'ali' }), 'ok', 'the same request, well-formed, works')
+  t.equal(await code(search('')), 'CHAT_BAD_REQUEST', 'empty query')
+  t.equal(await code(search('x'.repeat(65))), 'CHAT_BAD_REQUEST', 'query too long')
+  t.equal(await code(search('a', { limit: 51 })), 'CHAT_BAD_REQUEST', 'limit above 50')
+  t.equal(await code(search('a', { limit: 0 })), 'CHAT_BAD_REQUEST')
+  t.equal(await code(search('a', { offset: -1 })), 'CHAT_BAD_REQUEST')
+})
