@@ -8,9 +8,9 @@
 // and memory. Prints a report and writes it as JSON to bench/results/.
 //
 // Env: BENCH_USERS (40), BENCH_MESSAGES (4000, total), BENCH_INFLIGHT (8 per
-// sender socket), BENCH_DURATION_MS (unset: stop sending after this long even
-// if fewer messages went out), BENCH_TIMEOUT_MS (180000, hard bound). Plain Node ESM: run it with
-// `pnpm bench` (builds first) or `node bench/run.mjs` after `pnpm build`.
+// sender socket), BENCH_DURATION_MS (unset; stop sending after this long even
+// if fewer messages went out), BENCH_TIMEOUT_MS (180000, hard bound). Plain
+// Node ESM: `pnpm bench` (builds first) or `node bench/run.mjs` after a build.
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
@@ -72,12 +72,30 @@ const procs = []
 const clients = []
 const lat = { register: [], ack: [], deliver: [], history: [] }
 const st = {
-  phase: 'start', sent: 0, acked: 0, failed: 0, unanswered: 0, failures: [],
-  firstSendAt: 0, lastAckAt: 0, outOfOrder: 0, pushes: {},
-  ackedKeys: new Set(), delivered: new Map(), // key "pair:n" → times delivered
-  history: null, memory: null, stop: null, cleanup: null,
+  phase: 'start',
+  sent: 0,
+  acked: 0,
+  failed: 0,
+  unanswered: 0,
+  failures: [], // things that went wrong outside sending
+  sendFailures: {}, // why sends failed → how often
+  firstSendAt: 0,
+  lastAckAt: 0,
+  outOfOrder: 0,
+  lateAnswers: 0, // answers that came after our call had given up
+  pushes: {},
+  ackedKeys: new Set(),
+  failedKeys: new Set(),
+  unansweredKeys: new Set(),
+  delivered: new Map(), // key "pair:n" → times delivered
+  history: null,
+  memory: null,
+  stop: null,
+  cleanup: null,
 }
 let stopping = false
+// Loops test this between awaits, so a stop set meanwhile ends them.
+const alive = () => !stopping
 
 // ---------------------------------------------------------------- processes
 async function freePort () {
@@ -164,7 +182,10 @@ async function connect (url) {
   const c = {
     ws,
     onPush: () => {},
-    call (type, payload, timeoutMs = 30_000) {
+    // Only a safety net: the gateway answers every request, at worst with
+    // CHAT_TIMEOUT per queued request, so a pipelined answer can take
+    // inflight × NATS_REQUEST_TIMEOUT_MS.
+    call (type, payload, timeoutMs = 120_000) {
       const id = ++nextId
       ws.send(JSON.stringify({ type, id, payload }))
       return new Promise((resolve, reject) => {
@@ -176,7 +197,8 @@ async function connect (url) {
   ws.on('message', (data) => {
     const f = JSON.parse(data.toString())
     const w = f.id === undefined ? undefined : pending.get(f.id)
-    if (w !== undefined) { pending.delete(f.id); w.resolve(f) } else c.onPush(f)
+    if (w !== undefined) { pending.delete(f.id); w.resolve(f) } else if (f.id !== undefined) st.lateAnswers++
+    else c.onPush(f)
   })
   ws.on('error', () => {}) // surfaces as 'close'
   ws.on('close', (code) => {
@@ -202,7 +224,7 @@ async function register (gw, i) {
 async function pool (items, limit, fn, more = () => true) {
   let next = 0
   const out = []
-  const worker = async () => { while (next < items.length && !stopping && more()) { const i = next++; out[i] = await fn(items[i], i) } }
+  const worker = async () => { while (next < items.length && alive() && more()) { const i = next++; out[i] = await fn(items[i], i) } }
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker))
   return out
 }
@@ -258,18 +280,22 @@ async function run () {
           receiverId: pair.recipient.userId,
           content: `bench ${key} ${t0.toFixed(3)}`,
         })
-        if (f.type !== 'MESSAGE_RECEIVED_SELF') throw new Error(`${f.type} ${f.payload?.code ?? ''} ${f.payload?.error ?? ''}`)
+        if (f.type !== 'MESSAGE_RECEIVED_SELF') throw new Error(`${f.type} ${f.payload?.code}`)
         st.lastAckAt = performance.now()
         lat.ack.push(st.lastAckAt - t0)
         st.acked++
         st.ackedKeys.add(key)
       } catch (err) {
-        if (stopping) { st.unanswered++; return } // cut off by our own stop, not a system failure
+        // Cut off by our own stop: not a system failure, but it may still be delivered.
+        if (stopping) { st.unanswered++; st.unansweredKeys.add(key); return }
         st.failed++
-        if (st.failures.length < 10) st.failures.push(`send ${key}: ${err.message}`)
+        st.failedKeys.add(key)
+        st.sendFailures[err.message] = (st.sendFailures[err.message] ?? 0) + 1
       }
     }, inTime)
   }))
+  if (stopping) return
+  st.sendEndAt = performance.now()
   st.sendingEndedBy = inTime() ? 'count' : 'duration'
 
   // Deliveries may trail the acks: wait until each acked message arrived,
@@ -277,7 +303,7 @@ async function run () {
   phase('draining deliveries')
   let last = -1
   let quietSince = performance.now()
-  while (![...st.ackedKeys].every((k) => st.delivered.has(k)) && performance.now() - quietSince < 5000 && !stopping) {
+  while (![...st.ackedKeys].every((k) => st.delivered.has(k)) && performance.now() - quietSince < 5000 && alive()) {
     if (st.delivered.size !== last) { last = st.delivered.size; quietSince = performance.now() }
     await sleep(50)
   }
@@ -288,18 +314,35 @@ async function run () {
   const ask = { userId: recipient.userId, targetId: sender.userId }
   // First page through everything once: what is stored must be what was acked.
   const ids = new Set()
+  const keys = new Set() // "pair:n" from the content, to compare with the acks
+  const order = [] // [seq, n]: is the stored order the order sent?
   let beforeId
   for (;;) {
     const f = await recipient.c.call('LOAD_MESSAGES', { ...ask, limit: 100, ...(beforeId === undefined ? {} : { beforeId }) })
     if (f.type !== 'MESSAGES_LOADED') throw new Error(`LOAD_MESSAGES failed: ${JSON.stringify(f)}`)
-    for (const m of f.payload) ids.add(m.id)
+    for (const m of f.payload) {
+      const key = m.content.split(' ')[1]
+      ids.add(m.id)
+      keys.add(key)
+      order.push([m.seq, Number(key.split(':')[1])])
+    }
     if (!f.meta?.hasMore || f.payload.length === 0) break
     beforeId = f.payload[0].id
   }
-  const expected = [...st.ackedKeys].filter((k) => k.startsWith('0:')).length
-  st.history = { conversationMessages: ids.size, expected, calls: 0, badAnswers: 0 }
+  // Every acked message must be stored once; a send that failed may be stored too.
+  const acked = [...st.ackedKeys].filter((k) => k.startsWith('0:'))
+  st.history = {
+    conversationMessages: ids.size,
+    ackedMissing: acked.filter((k) => !keys.has(k)).length,
+    storedTwice: ids.size - keys.size,
+    storedDespiteFailure: [...keys].filter((k) => st.failedKeys.has(k)).length,
+    // Messages stored (by seq) after one the sender sent later.
+    storedOutOfOrder: countLate(order.sort((a, b) => a[0] - b[0]).map(([, n]) => n)),
+    calls: 0,
+    badAnswers: 0,
+  }
   // Then the timed part: the default call a client makes on opening a chat.
-  for (let i = 0; i < cfg.historyCalls && !stopping; i++) {
+  for (let i = 0; i < cfg.historyCalls && alive(); i++) {
     const t0 = performance.now()
     const f = await recipient.c.call('LOAD_MESSAGES', ask)
     lat.history.push(performance.now() - t0)
@@ -307,6 +350,13 @@ async function run () {
     if (f.type !== 'MESSAGES_LOADED' || f.payload.length !== Math.min(50, ids.size)) st.history.badAnswers++
   }
   phase('done')
+}
+// How many numbers come after a larger one (sent earlier, arrived/stored later).
+function countLate (ns) {
+  let max = -Infinity
+  let late = 0
+  for (const n of ns) { if (n < max) late++; else max = n }
+  return late
 }
 // After a timeout run() is left running while we stop; this ends it at the
 // next phase instead of letting it go on against a dying system.
@@ -325,7 +375,7 @@ async function memory () {
     let metricsRss = null
     try { // every process serves Prometheus /metrics on its port
       const text = await (await fetch(`http://127.0.0.1:${p.port}/metrics`, { signal: AbortSignal.timeout(2000) })).text()
-      metricsRss = Number(/^process_resident_memory_bytes\s+(\S+)/m.exec(text)?.[1] ?? NaN) || null
+      metricsRss = Number(/^process_resident_memory_bytes(?:\{[^}]*\})?\s+(\S+)/m.exec(text)?.[1] ?? NaN) || null
     } catch {}
     out[p.name] = { pid: p.pid, rss: rssOf(p.pid), metricsRss }
   }))
@@ -341,25 +391,38 @@ const round2 = (x) => x === null ? null : Math.round(x * 100) / 100
 const dist = (arr) => ({ n: arr.length, p50: round2(pct(arr, 50)), p95: round2(pct(arr, 95)), p99: round2(pct(arr, 99)), max: round2(pct(arr, 100)) })
 
 function summarize (error) {
-  let once = 0; let dup = 0; let missing = 0; let unexpected = 0
+  let once = 0; let dup = 0; let missing = 0
+  const despite = { failed: 0, unanswered: 0, unknown: 0 }
   for (const k of st.ackedKeys) {
     const n = st.delivered.get(k) ?? 0
     if (n === 1) once++
     else if (n === 0) missing++
     else dup++
   }
-  for (const k of st.delivered.keys()) if (!st.ackedKeys.has(k)) unexpected++
-  const secs = st.lastAckAt > st.firstSendAt ? (st.lastAckAt - st.firstSendAt) / 1000 : null
+  // Delivered without an ack: the sender was told it failed (or never heard).
+  for (const k of st.delivered.keys()) {
+    if (st.ackedKeys.has(k)) continue
+    despite[st.failedKeys.has(k) ? 'failed' : st.unansweredKeys.has(k) ? 'unanswered' : 'unknown']++
+  }
+  // Throughput over the whole sending window (to the stop, if it came first).
+  const secs = st.firstSendAt > 0 ? ((st.sendEndAt ?? stoppedAt) - st.firstSendAt) / 1000 : null
   const problems = []
   if (error) problems.push(error)
   if (st.phase !== 'done') problems.push(`stopped during: ${st.phase}`)
   if (st.failed > 0) problems.push(`${st.failed} sends failed`)
-  if (once !== st.sent) problems.push(`delivered exactly once ${once} ≠ sent ${st.sent}`)
-  if (st.history && st.history.conversationMessages !== st.history.expected) problems.push(`history holds ${st.history.conversationMessages}, expected ${st.history.expected}`)
+  // Sends our own stop cut off can't be judged; every other one must arrive once.
+  const judged = st.sent - st.unanswered
+  if (once !== judged) problems.push(`delivered exactly once ${once} ≠ sent ${judged}` + (st.unanswered ? ` (+${st.unanswered} cut off by the stop)` : ''))
+  if (st.history?.ackedMissing) problems.push(`${st.history.ackedMissing} acked messages missing from the history`)
+  if (st.history?.storedTwice) problems.push(`${st.history.storedTwice} messages stored twice`)
   if (st.history?.badAnswers) problems.push(`${st.history.badAnswers} bad LOAD_MESSAGES answers`)
   for (const p of procs) if (p.exit?.unexpected) problems.push(`${p.name} exited during the run (${p.exit.code ?? p.exit.signal})`)
   for (const p of procs) if (p.killed) problems.push(`${p.name} needed SIGKILL`)
-  problems.push(...st.failures.filter((f) => !f.startsWith('send ')))
+  for (const p of procs) {
+    const bad = (p.output.error ?? 0) + (p.output.fatal ?? 0)
+    if (bad > 0) problems.push(`${p.name} logged ${bad} errors`)
+  }
+  problems.push(...st.failures)
   return {
     ok: problems.length === 0,
     problems,
@@ -367,7 +430,7 @@ function summarize (error) {
     config: { ...cfg, pairs: cfg.users / 2, runId, node: process.version },
     phase: st.phase, // the phase reached ("done" when complete)
     sendingEndedBy: st.sendingEndedBy ?? null, // BENCH_MESSAGES reached, or BENCH_DURATION_MS
-    messages: { sent: st.sent, acked: st.acked, failed: st.failed, unansweredAtStop: st.unanswered, deliveredExactlyOnce: once, duplicates: dup, missing, unexpected, outOfOrder: st.outOfOrder, failureSamples: st.failures.filter((f) => f.startsWith('send ')) },
+    messages: { sent: st.sent, acked: st.acked, failed: st.failed, unansweredAtStop: st.unanswered, deliveredExactlyOnce: once, duplicates: dup, missing, deliveredDespiteFailure: despite.failed, deliveredUnansweredAtStop: despite.unanswered, deliveredNeverSent: despite.unknown, outOfOrder: st.outOfOrder, lateAnswers: st.lateAnswers, sendFailures: st.sendFailures },
     throughput: { ackedPerSec: secs ? Math.round(st.acked / secs) : null, seconds: secs && Math.round(secs * 100) / 100 },
     // Whether sending got slower as messages piled up (acks are in completion order).
     ackTrend: { firstTenthP50: round2(pct(lat.ack.slice(0, Math.ceil(lat.ack.length / 10)), 50)), lastTenthP50: round2(pct(lat.ack.slice(-Math.ceil(lat.ack.length / 10)), 50)) },
@@ -391,15 +454,16 @@ function print (r) {
     `                  p50 of the first tenth of acks ${r.ackTrend.firstTenthP50} ms, of the last tenth ${r.ackTrend.lastTenthP50} ms`,
     `  send→delivery   ${ms(r.latencyMs.sendToDelivery)}`,
     `  throughput      ${r.throughput.ackedPerSec ?? '?'} acked msg/s (${m.acked} in ${r.throughput.seconds ?? '?'} s; sending ended by ${r.sendingEndedBy ?? 'the stop'})`,
-    `  delivery        sent ${m.sent}, acked ${m.acked}, failed ${m.failed}, unanswered at stop ${m.unansweredAtStop}; exactly once ${m.deliveredExactlyOnce}, duplicates ${m.duplicates}, missing ${m.missing}, unexpected ${m.unexpected}, out of order ${m.outOfOrder}`,
-    `  LOAD_MESSAGES   ${ms(r.latencyMs.loadMessages)}` + (r.history ? `  on a ${r.history.conversationMessages}-message conversation` : ''),
-    `  memory (RSS)    ` + Object.entries(r.memory ?? {}).map(([k, v]) => `${k} ${mb(v.rss)}` + (v.metricsRss ? ` (/metrics ${mb(v.metricsRss)})` : '')).join(', '),
-    `  stop            ` + r.processes.map((p) => `${p.name} ${p.exit ? (p.exit.code ?? p.exit.signal) : 'running'} in ${p.stopMs ?? '?'} ms`).join(', '),
+    `  delivery        sent ${m.sent}, acked ${m.acked}, failed ${m.failed}, unanswered at stop ${m.unansweredAtStop}; exactly once ${m.deliveredExactlyOnce}, duplicates ${m.duplicates}, missing ${m.missing}, out of order ${m.outOfOrder}, late answers ${m.lateAnswers}`,
+    `                  delivered although the send failed ${m.deliveredDespiteFailure}, delivered but unanswered at stop ${m.deliveredUnansweredAtStop}, never sent ${m.deliveredNeverSent}`,
+    `  LOAD_MESSAGES   ${ms(r.latencyMs.loadMessages)}` + (r.history ? `  on a ${r.history.conversationMessages}-message conversation (${r.history.storedDespiteFailure} stored although the send failed, ${r.history.storedOutOfOrder} out of order)` : ''),
+    '  memory (RSS)    ' + Object.entries(r.memory ?? {}).map(([k, v]) => `${k} ${mb(v.rss)}` + (v.metricsRss ? ` (/metrics ${mb(v.metricsRss)})` : '')).join(', '),
+    '  stop            ' + r.processes.map((p) => `${p.name} ${p.exit ? (p.exit.code ?? p.exit.signal) : 'running'} in ${p.stopMs ?? '?'} ms`).join(', '),
   ]
   for (const p of r.processes) {
     if (Object.keys(p.output).length > 0) lines.push(`  output ${p.name}: ${JSON.stringify(p.output)}\n    ${p.samples.join('\n    ')}`)
   }
-  if (m.failureSamples.length > 0) lines.push(`  send failures: ${m.failureSamples.join('; ')}`)
+  if (m.failed > 0) lines.push(`  send failures   ${JSON.stringify(m.sendFailures)}`)
   lines.push(`  cleanup         ${r.cleanup}`)
   lines.push(r.ok ? 'OK' : `FAILED: ${r.problems.join('; ')}`)
   console.log(lines.join('\n'))
@@ -449,6 +513,7 @@ try {
   error = err.message
 }
 clearTimeout(timer)
+const stoppedAt = performance.now()
 // Memory "at the end": measured while everything still runs, even after a failure.
 st.memory = await memory()
 stopping = true

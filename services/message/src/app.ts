@@ -1,9 +1,11 @@
 import { Commands } from '@chat/contracts'
 import { createIdGenerator, publishJson, type ServiceDeps, type ServiceParts } from '@chat/runtime'
-import { ChatService, type ChatEvent } from './chat.js'
+import { ChatService, type ChatPorts } from './chat.js'
 import { ConversationStore } from './conversations.js'
 import { FileStore, toFileInfo } from './files.js'
 import { MessageStore } from './messages.js'
+import { RoomService } from './room-service.js'
+import { RoomStore } from './rooms.js'
 import { MongoUnreadSource, UnreadCache } from './unread.js'
 
 export interface MessageOptions {
@@ -16,20 +18,31 @@ export interface MessageOptions {
 /** NATS' own default max_payload, used until the server has said its own. */
 const DEFAULT_MAX_PAYLOAD = 1024 * 1024
 
+/**
+ * A room seat whose holder is not a member is taken back after this long:
+ * far beyond the milliseconds a join holds a seat before its membership
+ * exists, so only seats left by a crashed join or leave qualify.
+ */
+const ORPHAN_SEAT_GRACE_MS = 60_000
+
 /** Builds the message service's command handlers over its open connections. */
 export async function buildMessageService (deps: ServiceDeps, opts: MessageOptions): Promise<ServiceParts> {
   const { nc, subjects } = deps
   const conversations = new ConversationStore(deps.db)
   const messages = new MessageStore(deps.db)
   const files = new FileStore(deps.db, conversations, { maxBytes: opts.fileMaxBytes })
-  await Promise.all([conversations.init(), messages.init(), files.init()])
+  const rooms = new RoomStore(deps.db, conversations, { orphanGraceMs: ORPHAN_SEAT_GRACE_MS })
+  await Promise.all([conversations.init(), messages.init(), files.init(), rooms.init()])
   const ids = await createIdGenerator(deps.redis, deps.logger)
   const unreadSource = new MongoUnreadSource(conversations, messages)
 
-  const chat = new ChatService({
+  // Headroom for the reply's envelope and headers.
+  const replyBudgetBytes = Math.floor((nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) * 0.9)
+  const ports: ChatPorts = {
     conversations,
     messages,
     files,
+    rooms,
     unread: new UnreadCache(deps.redis, unreadSource),
     unreadSource,
     newId: () => ids.next(),
@@ -37,15 +50,22 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
       const { users } = await deps.client.call(Commands.auth.getUsers, { ids: [userId] })
       return users.some((u) => u.id === userId)
     },
-    publish (event: ChatEvent) {
+    async users (userIds) {
+      return (await deps.client.call(Commands.auth.getUsers, { ids: userIds })).users
+    },
+    async isBlocked (blockerId, blockedId) {
+      return (await deps.client.call(Commands.contact.checkBlocked, { blockerId, blockedId })).blocked
+    },
+    publish (event) {
       publishJson(nc, subjects.userEvent(event.userId, event.kind), event)
     },
+    publishRoom (event) {
+      publishJson(nc, subjects.roomEvent(event.roomId, event.kind), event)
+    },
     logger: deps.logger,
-  }, {
-    maxLength: opts.maxLength,
-    // Headroom for the reply's envelope and headers.
-    replyBudgetBytes: Math.floor((nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) * 0.9),
-  })
+  }
+  const chat = new ChatService(ports, { maxLength: opts.maxLength, replyBudgetBytes })
+  const roomService = new RoomService(ports, { replyBudgetBytes })
 
   return {
     close: () => ids.close(),
@@ -57,6 +77,20 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
       [Commands.message.clear]: (req) => chat.clear(req),
       [Commands.message.sync]: (req) => chat.sync(req),
       [Commands.message.unread]: (req) => chat.unreadCounts(req),
+      [Commands.message.edit]: (req) => chat.edit(req),
+      [Commands.message.delete]: (req) => chat.deleteMessage(req),
+      [Commands.message.deleteConversation]: (req) => chat.deleteConversation(req),
+      [Commands.message.typing]: (req) => chat.typing(req),
+      [Commands.message.listConversations]: (req) => chat.listConversations(req),
+
+      [Commands.message.roomCreate]: (req) => roomService.create(req),
+      [Commands.message.roomGet]: (req) => roomService.get(req),
+      [Commands.message.roomList]: (req) => roomService.list(req),
+      [Commands.message.roomJoin]: (req) => roomService.join(req),
+      [Commands.message.roomLeave]: (req) => roomService.leave(req),
+      [Commands.message.roomDelete]: (req) => roomService.delete(req),
+      [Commands.message.roomMembers]: (req) => roomService.members(req),
+      [Commands.message.roomMemberships]: (req) => roomService.memberships(req),
 
       [Commands.message.fileCreate]: async (req) => {
         const file = await files.create(ids.next(), req.actorId, req.name, req.contentType, req.size)

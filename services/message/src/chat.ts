@@ -1,21 +1,35 @@
 import {
-  ChatError, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SYNC_DEFAULT_LIMIT,
-  type ClearReply, type ClearRequest, type HistoryReply, type HistoryRequest, type Message,
-  type MessageNewEvent, type MessagesClearedEvent, type ReadReply, type ReadRequest,
-  type SendMessageReply, type SendMessageRequest, type SyncReply, type SyncRequest,
-  type UnreadChangedEvent, type UnreadReply, type UnreadRequest,
+  ChatError, CONVERSATION_LIST_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SYNC_DEFAULT_LIMIT,
+  type ClearReply, type ClearRequest, type ConversationDeletedEvent, type ConversationSummary,
+  type DeleteConversationReply, type DeleteConversationRequest, type DeleteMessageReply, type DeleteMessageRequest,
+  type EditMessageReply, type EditMessageRequest, type HistoryReply, type HistoryRequest,
+  type LastMessage as WireLastMessage, type ListConversationsReply, type ListConversationsRequest,
+  type MembershipChangedEvent, type Message, type MessageDeletedEvent, type MessageEditedEvent, type MessageKind,
+  type MessageNewEvent, type MessageReadEvent, type MessagesClearedEvent, type PublicUser, type ReadReply, type ReadRequest,
+  type RoomEvent, type SendMessageReply, type SendMessageRequest, type SyncReply, type SyncRequest,
+  type TypingEvent, type TypingRequest, type UnreadChangedEvent, type UnreadReply, type UnreadRequest,
 } from '@chat/contracts'
 import { isDuplicateKeyError, type Logger } from '@chat/runtime'
 import { checkContent } from './content.js'
-import { peerOf, type ConversationDoc, type ConversationStore, type Marks } from './conversations.js'
+import { peerOf, readMark, type ConversationDoc, type ConversationStore, type LastMessage, type Marks } from './conversations.js'
 import type { FileStore } from './files.js'
 import { dedupeKey } from './keys.js'
+import { decodeConversationCursor, encodeConversationCursor } from './lists.js'
 import { toMessage, type MessageDoc, type MessageStore } from './messages.js'
 import { fitToBudget, historyPage, historyRange, pageLimit, syncPage, syncRange } from './paging.js'
+import type { RoomStore } from './rooms.js'
 import type { UnreadCache, UnreadSource } from './unread.js'
 
-/** Events this service sends to users. */
-export type ChatEvent = MessageNewEvent | UnreadChangedEvent | MessagesClearedEvent
+/** Events this service sends to users (on `evt.user.<userId>.<kind>`). */
+export type ChatEvent =
+  | MessageNewEvent | UnreadChangedEvent | MessagesClearedEvent
+  | MessageEditedEvent | MessageDeletedEvent | ConversationDeletedEvent
+  | MessageReadEvent | TypingEvent | MembershipChangedEvent
+
+/** Message kinds whose content may be edited: text-like ones (not a file reference). */
+export const EDITABLE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>(['text', 'customize', 'sticker', 'location'])
+
+export const CONVERSATION_LIST_DEFAULT = 20
 
 /** What the chat logic needs from the outside world; app.ts wires NATS in, tests fakes. */
 export interface ChatPorts {
@@ -29,8 +43,15 @@ export interface ChatPorts {
   newId: () => number
   /** Whether a user exists (asks the auth service). */
   userExists: (userId: number) => Promise<boolean>
+  /** Public profiles of users (one auth.users.get call); unknown ones left out. */
+  users: (ids: number[]) => Promise<PublicUser[]>
+  /** Whether `blockerId` has blocked `blockedId` (asks the contact service). */
+  isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
+  rooms: RoomStore
   /** Delivers an event to `event.userId`. Fire-and-forget. */
   publish: (event: ChatEvent) => void
+  /** Publishes an event once on its room's subject. Fire-and-forget. */
+  publishRoom: (event: RoomEvent) => void
   logger: Logger
 }
 
@@ -53,6 +74,15 @@ const MAX_SEQ_ATTEMPTS = 32
 /** JSON size of a message in a reply (UTF-8 bytes plus a separator). */
 function messageBytes (m: Message): number {
   return Buffer.byteLength(JSON.stringify(m)) + 1
+}
+
+/** The stored summary of a message, for conversation lists. */
+function lastMessageOf (doc: MessageDoc): LastMessage {
+  return { id: doc._id, seq: doc.seq, senderId: doc.senderId, kind: doc.kind, content: doc.content, createdAt: doc.createdAt }
+}
+
+function toWireLastMessage (last: LastMessage): WireLastMessage {
+  return { id: last.id, senderId: last.senderId, kind: last.kind, content: last.content, createdAt: last.createdAt.toISOString() }
 }
 
 /**
@@ -100,7 +130,13 @@ export class ChatService {
 
     let conv: ConversationDoc
     if (req.peerId !== undefined) {
-      const existing = await this.directWith(req.actorId, req.peerId)
+      if (req.peerId === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
+      // Both lookups at once: a blocked sender creates nothing, not even an empty conversation.
+      const [existing, blocked] = await Promise.all([
+        this.directWith(req.actorId, req.peerId),
+        this.ports.isBlocked(req.peerId, req.actorId),
+      ])
+      if (blocked) throw new ChatError('CHAT_BLOCKED')
       if (existing) {
         // Users are never deleted, so a peer once checked stays valid and
         // the common case costs no round trip to auth.
@@ -111,6 +147,8 @@ export class ChatService {
       }
     } else {
       conv = (await this.memberOf(req.actorId, req.conversationId as number)).conv
+      const peerId = peerOf(conv, req.actorId)
+      if (peerId !== undefined && await this.ports.isBlocked(peerId, req.actorId)) throw new ChatError('CHAT_BLOCKED')
     }
 
     // Linked before the message exists, so every recipient who sees the
@@ -135,10 +173,21 @@ export class ChatService {
     const stored = await this.insertNumbered(draft, req.clientMessageId !== undefined)
     if ('duplicate' in stored) return { message: toMessage(stored.duplicate), duplicate: true }
     const doc = stored.doc
+    // A conversation (or room) deleted while this was being stored: the
+    // deleter removes the conversation document before its messages, so
+    // either it is gone now and this message is withdrawn here, or it was
+    // still there after the insert and the deleter's sweep takes the message.
+    if (!await conversations.exists(conv._id)) {
+      await messages.deleteOwn(doc._id, req.actorId)
+      throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    }
     const message = toMessage(doc)
     // The message is stored: from here on nothing may fail the send, or the
     // client would retry and get `duplicate`, and nobody would be told.
-    await this.afterStore(conv, doc, message, req.originConnectionId).catch((err: unknown) => {
+    const after = conv.kind === 'room'
+      ? this.afterStoreRoom(conv, doc, message, req.originConnectionId)
+      : this.afterStore(conv, doc, message, req.originConnectionId)
+    await after.catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: id, conversationId: conv._id }, 'post-send bookkeeping failed')
     })
     return { message, duplicate: false }
@@ -234,6 +283,52 @@ export class ChatService {
     }
   }
 
+  /**
+   * afterStore for a room: the member ids in one query, every other
+   * member's activity in one update, every other member's unread count in
+   * one Redis round trip, and the message published once on the room's
+   * subject (each gateway holding members hands it to their sockets).
+   * unread.changed goes to each member's own subject: only gateways holding
+   * that member receive it.
+   */
+  private async afterStoreRoom (conv: ConversationDoc, doc: MessageDoc, message: Message, originConnectionId: string | undefined): Promise<void> {
+    const { conversations, unread, logger } = this.ports
+    const log = (what: string) => (err: unknown) => {
+      logger.error({ err, messageId: doc._id, conversationId: conv._id }, `after room send: ${what} failed`)
+    }
+    const memberIds = await conversations.memberIdsOf(conv)
+    const others = memberIds.filter((uid) => uid !== doc.senderId)
+
+    await Promise.all([
+      conversations.setLastMessage(conv._id, lastMessageOf(doc)).catch(log('lastMessage')),
+      conversations.markRead(conv, doc.senderId, doc.seq, doc.createdAt).catch(log('sender read mark')),
+      conversations.touchRoomMembers(conv._id, doc.senderId, doc.createdAt).catch(log('member activity')),
+    ])
+
+    let counts = new Map<number, number | undefined>()
+    try {
+      counts = await unread.incrementMany(others, conv._id)
+    } catch (err) {
+      log('unread increment')(err)
+      await unread.forgetMany(others).catch(() => undefined)
+    }
+
+    const event: RoomEvent = { kind: 'message.new', roomId: conv._id, message }
+    if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
+    this.ports.publishRoom(event)
+    for (const userId of others) {
+      const count = counts.get(userId)
+      if (count !== undefined) this.publishUnread(userId, conv, count)
+    }
+
+    try {
+      const before = await unread.peek(doc.senderId, conv._id)
+      if (before !== undefined && before > 0) this.publishUnread(doc.senderId, conv, await unread.refresh(doc.senderId, conv._id))
+    } catch (err) {
+      log('sender unread')(err)
+    }
+  }
+
   private publishUnread (userId: number, conv: ConversationDoc, count: number): void {
     const event: UnreadChangedEvent = { kind: 'unread.changed', userId, conversationId: conv._id, count }
     const peerId = peerOf(conv, userId)
@@ -278,33 +373,57 @@ export class ChatService {
       throw new ChatError('CHAT_BAD_REQUEST', 'give conversationId or peerId, not both')
     }
 
-    let conv: ConversationDoc | undefined
+    let found: { conv: ConversationDoc, marks: Marks } | undefined
     if (req.peerId !== undefined) {
-      const found = await this.directWith(req.actorId, req.peerId)
-      if (!found) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
-      conv = found
+      const conv = await this.directWith(req.actorId, req.peerId)
+      if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+      found = { conv, marks: await this.ports.conversations.marksOf(conv, req.actorId) ?? { lastReadSeq: 0, clearedSeq: 0 } }
     } else if (req.conversationId !== undefined) {
-      conv = (await this.memberOf(req.actorId, req.conversationId)).conv
+      found = await this.memberOf(req.actorId, req.conversationId)
     }
 
     let upTo: number
+    let newestRead: number | undefined
     if (req.messageId !== undefined) {
       const message = await this.ports.messages.byId(req.messageId)
       if (!message) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
       // Also given a conversation: it must be the message's.
-      if (conv && conv._id !== message.conversationId) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
-      conv ??= (await this.memberOf(req.actorId, message.conversationId)).conv
+      if (found && found.conv._id !== message.conversationId) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+      found ??= await this.memberOf(req.actorId, message.conversationId)
       upTo = message.seq
+      newestRead = message._id
     } else {
-      upTo = await this.latestSeq(conv as ConversationDoc)
+      const target = (found as { conv: ConversationDoc }).conv
+      const newest = await this.ports.messages.newest(target._id)
+      upTo = Math.max(target.seq, newest?.seq ?? 0)
+      if (newest && newest.seq === upTo) newestRead = newest._id
     }
-    const target = conv as ConversationDoc
+    const { conv: target, marks } = found as { conv: ConversationDoc, marks: Marks }
 
     // $max: a late or repeated read never moves the mark back.
     await this.ports.conversations.markRead(target, req.actorId, upTo)
     const count = await this.unreadRefresh(req.actorId, target._id)
     this.publishUnread(req.actorId, target, count)
+    if (upTo > marks.lastReadSeq) {
+      await this.sendReceipts(target, req.actorId, marks.lastReadSeq, upTo, newestRead).catch((err: unknown) => {
+        this.ports.logger.warn({ err, conversationId: target._id }, 'read receipts failed')
+      })
+    }
     return { conversationId: target._id, unread: count }
+  }
+
+  /**
+   * Read receipts: the mark moved from `fromSeq` to `upTo`, so each distinct
+   * sender of a message in between (one query) is told, on their own
+   * subject. In a direct conversation that is at most the peer.
+   */
+  private async sendReceipts (conv: ConversationDoc, readerId: number, fromSeq: number, upTo: number, messageId: number | undefined): Promise<void> {
+    const senders = await this.ports.messages.sendersBetween(conv._id, fromSeq, upTo, readerId)
+    for (const userId of senders) {
+      const event: MessageReadEvent = { kind: 'message.read', userId, conversationId: conv._id, readerId, seq: upTo }
+      if (messageId !== undefined) event.messageId = messageId
+      this.ports.publish(event)
+    }
   }
 
   /**
@@ -384,11 +503,247 @@ export class ChatService {
     const ids = [...counts.keys()]
     const marks = await this.ports.conversations.marksMany(ids, req.actorId)
     return {
-      conversations: ids.map((conversationId) => {
+      // A count left in Redis for a conversation the user no longer belongs
+      // to (deleted, or a room left, racing a message) is not reported.
+      conversations: ids.filter((id) => marks.has(id)).map((conversationId) => {
         const peerId = marks.get(conversationId)?.peerId
         const count = counts.get(conversationId) as number
         return peerId === undefined ? { conversationId, count } : { conversationId, peerId, count }
       }),
+    }
+  }
+
+  // ------------------------------------------------------------------- edit
+
+  /** The actor's own message in a conversation they (still) belong to. */
+  private async ownMessage (actorId: number, messageId: number): Promise<{ doc: MessageDoc, conv: ConversationDoc }> {
+    const doc = await this.ports.messages.byId(messageId)
+    if (!doc) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    if (doc.senderId !== actorId) throw new ChatError('CHAT_FORBIDDEN', 'Only the sender may do this')
+    const { conv } = await this.memberOf(actorId, doc.conversationId)
+    return { doc, conv }
+  }
+
+  async edit (req: EditMessageRequest): Promise<EditMessageReply> {
+    const { doc, conv } = await this.ownMessage(req.actorId, req.messageId)
+    if (!EDITABLE_KINDS.has(doc.kind)) throw new ChatError('CHAT_BAD_REQUEST', `kind: a ${doc.kind} message cannot be edited`)
+    checkContent(doc.kind, req.content, this.opts.maxLength)
+    const editedAt = new Date()
+    if (!await this.ports.messages.edit(doc._id, req.actorId, req.content, editedAt)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    const message = toMessage({ ...doc, content: req.content, editedAt })
+    await this.ports.conversations.editLastMessage(conv._id, doc._id, req.content).catch((err: unknown) => {
+      this.ports.logger.error({ err, messageId: doc._id }, 'after edit: lastMessage failed')
+    })
+    if (conv.kind === 'room') {
+      const event: RoomEvent = { kind: 'message.edited', roomId: conv._id, message }
+      if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
+      this.ports.publishRoom(event)
+    } else {
+      for (const userId of conv.memberIds) {
+        const event: MessageEditedEvent = { kind: 'message.edited', userId, message }
+        if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
+        this.ports.publish(event)
+      }
+    }
+    return { message }
+  }
+
+  // ----------------------------------------------------------------- delete
+
+  /**
+   * Deletes the actor's message for everyone. A hard delete: history, sync
+   * and every unread count (Redis rebuilds included) simply no longer find
+   * it. The seq stays used (the counter is raised past it) so a later
+   * message never takes the number of a deleted one.
+   */
+  async deleteMessage (req: DeleteMessageRequest): Promise<DeleteMessageReply> {
+    const { doc, conv } = await this.ownMessage(req.actorId, req.messageId)
+    // The delete decides between concurrent deletes: one does the rest.
+    if (!await this.ports.messages.deleteOwn(doc._id, req.actorId)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    await this.afterDelete(conv, doc).catch((err: unknown) => {
+      this.ports.logger.error({ err, messageId: doc._id, conversationId: conv._id }, 'after delete: bookkeeping failed')
+    })
+    if (conv.kind === 'room') {
+      const event: RoomEvent = { kind: 'message.deleted', roomId: conv._id, messageId: doc._id }
+      if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
+      this.ports.publishRoom(event)
+    } else {
+      for (const userId of conv.memberIds) {
+        const event: MessageDeletedEvent = { kind: 'message.deleted', userId, conversationId: conv._id, messageId: doc._id }
+        if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
+        this.ports.publish(event)
+      }
+    }
+    return { conversationId: conv._id, messageId: doc._id }
+  }
+
+  /**
+   * The seq counter, lastMessage and the unread counts of those who had not
+   * read the message. A direct peer is recounted exactly; room members who
+   * had not read it (one query) lose one each in one Redis round trip.
+   */
+  private async afterDelete (conv: ConversationDoc, doc: MessageDoc): Promise<void> {
+    const { conversations, messages, unread } = this.ports
+    await conversations.raiseSeq(conv._id, doc.seq)
+    if (conv.lastMessage?.id === doc._id) {
+      const newest = await messages.newest(conv._id)
+      await conversations.replaceLastMessage(conv._id, doc._id, newest ? lastMessageOf(newest) : null)
+    }
+    if (conv.kind === 'direct') {
+      const peerId = peerOf(conv, doc.senderId)
+      if (peerId === undefined) return
+      const marks = await conversations.marksOf(conv, peerId)
+      if (marks && readMark(marks) < doc.seq) this.publishUnread(peerId, conv, await this.unreadRefresh(peerId, conv._id))
+      return
+    }
+    const behind = await conversations.membersBehind(conv._id, doc.seq, doc.senderId)
+    let counts = new Map<number, number | undefined>()
+    try {
+      counts = await unread.decrementMany(behind, conv._id)
+    } catch (err) {
+      this.ports.logger.warn({ err, conversationId: conv._id }, 'unread decrement failed; dropping the caches')
+      await unread.forgetMany(behind).catch(() => undefined)
+    }
+    for (const userId of behind) {
+      const count = counts.get(userId)
+      if (count !== undefined) this.publishUnread(userId, conv, count)
+    }
+  }
+
+  // ---------------------------------------------------- conversation delete
+
+  /**
+   * Deletes a direct conversation for both sides: the conversation document
+   * first (so a concurrent send withdraws its message, see send), then its
+   * messages and member documents, then the unread counts. A later message
+   * between the two starts a new conversation (new id, fresh marks).
+   */
+  async deleteConversation (req: DeleteConversationRequest): Promise<DeleteConversationReply> {
+    ChatService.exactlyOne('conversationId, peerId', req.conversationId, req.peerId)
+    let conv: ConversationDoc | null
+    if (req.peerId !== undefined) {
+      conv = await this.directWith(req.actorId, req.peerId)
+      if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    } else {
+      conv = await this.ports.conversations.byId(req.conversationId as number)
+      if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+      if (conv.kind !== 'direct') throw new ChatError('CHAT_BAD_REQUEST', 'conversationId: rooms are deleted with room.delete')
+      if (!conv.memberIds.includes(req.actorId)) throw new ChatError('CHAT_NOT_MEMBER')
+    }
+    const peerId = peerOf(conv, req.actorId) as number
+    const { conversations, messages, unread } = this.ports
+    // Only the delete that removed the document tells anyone; a concurrent
+    // one still sweeps (idempotent) and answers the same.
+    const deleted = await conversations.deleteConversation(conv._id, 'direct')
+    await messages.deleteConversation(conv._id)
+    await conversations.deleteMembers(conv._id)
+    let old = new Map<number, number | undefined>()
+    try {
+      old = await unread.dropMany(conv.memberIds, conv._id)
+    } catch (err) {
+      this.ports.logger.warn({ err, conversationId: conv._id }, 'unread drop failed; dropping the caches')
+      await unread.forgetMany(conv.memberIds).catch(() => undefined)
+    }
+    if (deleted) {
+      for (const userId of conv.memberIds) {
+        const peer = peerOf(conv, userId) as number
+        const event: ConversationDeletedEvent = { kind: 'conversation.deleted', userId, conversationId: conv._id, peerId: peer }
+        this.ports.publish(event)
+        if ((old.get(userId) ?? 0) > 0) this.publishUnread(userId, conv, 0)
+      }
+    }
+    return { conversationId: conv._id, peerId }
+  }
+
+  // ----------------------------------------------------------------- typing
+
+  /**
+   * Pushes a typing notice; nothing is stored. The common case is one read
+   * by primary key (the actor's member document says room or peer).
+   */
+  async typing (req: TypingRequest): Promise<Record<string, never>> {
+    ChatService.exactlyOne('conversationId, peerId', req.conversationId, req.peerId)
+    if (req.peerId !== undefined) {
+      const conv = await this.directWith(req.actorId, req.peerId)
+      if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+      this.publishTyping(req.actorId, req.peerId, conv._id, req.typing)
+      return {}
+    }
+    const conversationId = req.conversationId as number
+    const member = await this.ports.conversations.member(conversationId, req.actorId)
+    if (member?.kind === 'room') {
+      this.ports.publishRoom({ kind: 'typing', roomId: conversationId, fromUserId: req.actorId, typing: req.typing })
+      return {}
+    }
+    if (member?.peerId !== undefined) {
+      this.publishTyping(req.actorId, member.peerId, conversationId, req.typing)
+      return {}
+    }
+    // No member document: a direct conversation missing one, or no member at all.
+    const conv = await this.ports.conversations.byId(conversationId)
+    if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    const peerId = conv.memberIds.includes(req.actorId) ? peerOf(conv, req.actorId) : undefined
+    if (peerId === undefined) throw new ChatError('CHAT_NOT_MEMBER')
+    this.publishTyping(req.actorId, peerId, conversationId, req.typing)
+    return {}
+  }
+
+  private publishTyping (fromUserId: number, userId: number, conversationId: number, typing: boolean): void {
+    this.ports.publish({ kind: 'typing', userId, conversationId, fromUserId, typing })
+  }
+
+  // ------------------------------------------------------ conversation list
+
+  /**
+   * The actor's conversations, most recently active first: one range of the
+   * members index {userId, lastActivityAt, conversationId} after the cursor,
+   * the page's conversations by id, the peers' names in one auth call and
+   * the unread counts in one Redis read. Nothing scales with the number of
+   * conversations the user has, only with the page.
+   */
+  async listConversations (req: ListConversationsRequest): Promise<ListConversationsReply> {
+    const limit = pageLimit(req.limit, CONVERSATION_LIST_DEFAULT, CONVERSATION_LIST_MAX)
+    const after = req.cursor === undefined ? undefined : decodeConversationCursor(req.cursor)
+    const rows = await this.ports.conversations.recentOf(req.actorId, after, limit + 1)
+    const page = rows.slice(0, limit)
+    const ids = page.map((r) => r.conversationId)
+    const peerIds = [...new Set(page.map((r) => r.peerId).filter((p): p is number => p !== undefined))]
+    const [convs, users, counts] = await Promise.all([
+      this.ports.conversations.byIds(ids),
+      peerIds.length > 0 ? this.ports.users(peerIds) : Promise.resolve([]),
+      this.unreadOf(req.actorId, ids),
+    ])
+    const names = new Map(users.map((u) => [u.id, u.username]))
+    const conversations: ConversationSummary[] = []
+    for (const row of page) {
+      const conv = convs.get(row.conversationId)
+      // A member document outliving its conversation (a delete racing a send) is skipped.
+      if (!conv) continue
+      const last = conv.lastMessage && conv.lastMessage.seq > row.clearedSeq ? toWireLastMessage(conv.lastMessage) : null
+      const summary: ConversationSummary = {
+        conversationId: conv._id,
+        kind: conv.kind,
+        name: conv.kind === 'room' ? conv.name ?? '' : names.get(row.peerId as number) ?? '',
+        lastMessage: last,
+        lastActivityAt: row.lastActivityAt.toISOString(),
+        unread: counts.get(conv._id) ?? 0,
+      }
+      if (conv.kind === 'direct' && row.peerId !== undefined) summary.peerId = row.peerId
+      conversations.push(summary)
+    }
+    const tail = page.at(-1)
+    const next = rows.length > limit && tail ? encodeConversationCursor(tail) : null
+    return { conversations, next }
+  }
+
+  /** Unread counts of some of a user's conversations: one Redis read, a rebuild if the hash is missing. */
+  private async unreadOf (userId: number, conversationIds: number[]): Promise<Map<number, number>> {
+    if (conversationIds.length === 0) return new Map()
+    try {
+      return await this.ports.unread.peekMany(userId, conversationIds) ?? await this.ports.unread.all(userId)
+    } catch (err) {
+      this.ports.logger.warn({ err, userId }, 'unread cache unavailable; counting from MongoDB')
+      return this.ports.unreadSource.countAll(userId)
     }
   }
 }

@@ -20,9 +20,7 @@ const FILE_URL = /(^|\/)files\/(\d+)$/
 
 /** Number of characters (code points, so an emoji counts once). */
 export function characterCount (s: string): number {
-  let n = 0
-  for (const _ of s) n++
-  return n
+  return [...s].length
 }
 
 /**

@@ -1,7 +1,8 @@
 import type { Collection, Db } from 'mongodb'
-import { ChatError, type MessageKind } from '@chat/contracts'
+import { ChatError, type Geolocation, type MessageKind, type RoomVisibility } from '@chat/contracts'
 import { isDuplicateKeyError } from '@chat/runtime'
 import { directKey, memberKey } from './keys.js'
+import { afterCursorFilter, type ConversationCursor } from './lists.js'
 import { retryOnDuplicate } from './retry.js'
 
 /** A summary of the newest stored message, for conversation lists. */
@@ -33,6 +34,28 @@ export interface ConversationDoc {
   lastMessage?: LastMessage
   lastActivityAt: Date
   createdAt: Date
+  // Rooms only (see rooms.ts):
+  name?: string
+  ownerId?: number
+  /** Most members at once; null: unlimited. Enforced by seats, never by memberCount. */
+  capacity?: number | null
+  geolocation?: Geolocation | null
+  visibility?: RoomVisibility
+  /** A recount after each join and leave: shown, never trusted. */
+  memberCount?: number
+  /** When the count in memberCount was started (ms); an older count never overwrites a newer one. */
+  memberCountAt?: number
+}
+
+/** A room: a conversation with the room fields present. */
+export type RoomDoc = ConversationDoc & {
+  kind: 'room'
+  name: string
+  ownerId: number
+  capacity: number | null
+  geolocation: Geolocation | null
+  visibility: RoomVisibility
+  memberCount: number
 }
 
 /**
@@ -46,6 +69,11 @@ export interface MemberDoc {
   userId: number
   /** The other user, for direct conversations. */
   peerId?: number
+  /** Set on room memberships (so a user's rooms are one index range). */
+  kind?: 'room'
+  /** The room seat held (rooms with a capacity): its slot and the claim that took it. */
+  seat?: number
+  seatClaim?: number
   lastReadSeq: number
   clearedSeq: number
   joinedAt: Date
@@ -53,7 +81,7 @@ export interface MemberDoc {
 }
 
 /** The marks that decide what a member has read and still sees. */
-export type Marks = Pick<MemberDoc, 'lastReadSeq' | 'clearedSeq' | 'peerId'>
+export type Marks = Pick<MemberDoc, 'lastReadSeq' | 'clearedSeq' | 'peerId' | 'kind'>
 
 /** The seq below which (inclusive) nothing counts as unread for a member. */
 export function readMark (m: Pick<MemberDoc, 'lastReadSeq' | 'clearedSeq'>): number {
@@ -79,14 +107,26 @@ export class ConversationStore {
   async init (): Promise<void> {
     await Promise.all([
       this.conversations.createIndex({ directKey: 1 }, { unique: true, name: 'direct_key_unique' }),
-      // A user's conversations, most recently active first.
-      this.members.createIndex({ userId: 1, lastActivityAt: -1 }, { name: 'user_activity' }),
-      this.members.createIndex({ conversationId: 1 }, { name: 'conversation' }),
+      // Public rooms, newest first (direct conversations have no visibility).
+      this.conversations.createIndex({ visibility: 1, _id: -1 }, { name: 'visibility_newest' }),
+      // A user's conversations, most recently active first, ties broken by
+      // id so the conversation list pages stably without an in-memory sort.
+      // (Supersedes the former {userId, lastActivityAt} index `user_activity`.)
+      this.members.createIndex({ userId: 1, lastActivityAt: -1, conversationId: -1 }, { name: 'user_activity_conversation' }),
+      // A user's rooms (memberships, room lists).
+      this.members.createIndex({ userId: 1, kind: 1, conversationId: -1 }, { name: 'user_rooms' }),
+      // A conversation's members, in joining order.
+      this.members.createIndex({ conversationId: 1, joinedAt: 1 }, { name: 'conversation_joined' }),
     ])
   }
 
   byId (id: number): Promise<ConversationDoc | null> {
     return this.conversations.findOne({ _id: id })
+  }
+
+  /** Whether the conversation still exists (a send re-checks after storing; see ChatService.send). */
+  async exists (id: number): Promise<boolean> {
+    return (await this.conversations.countDocuments({ _id: id }, { limit: 1 })) > 0
   }
 
   byDirectKey (a: number, b: number): Promise<ConversationDoc | null> {
@@ -151,7 +191,7 @@ export class ConversationStore {
     await retryOnDuplicate(() => this.members.updateOne(
       { _id: memberKey(conv._id, userId) },
       { $setOnInsert: this.memberDefaults(conv, userId, new Date()) },
-      { upsert: true },
+      { upsert: true }
     ))
   }
 
@@ -211,7 +251,7 @@ export class ConversationStore {
       { _id: conversationId },
       { $inc: { seq: 1 }, $max: { lastActivityAt: now } },
       // No projection: FerretDB does not implement one on findAndModify.
-      { returnDocument: 'after' },
+      { returnDocument: 'after' }
     )
     if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     return conv.seq
@@ -231,31 +271,49 @@ export class ConversationStore {
   async setLastMessage (conversationId: number, last: LastMessage): Promise<void> {
     await this.conversations.updateOne(
       { _id: conversationId, $or: [{ lastMessage: { $exists: false } }, { 'lastMessage.seq': { $lt: last.seq } }] },
-      { $set: { lastMessage: last } },
+      { $set: { lastMessage: last } }
     )
   }
 
   /**
    * A member read up to `seq`; with `activityAt`, they also just sent it
-   * (sending reads the conversation). Upserts, so a missing member document
-   * heals.
+   * (sending reads the conversation). In a direct conversation it upserts,
+   * so a missing member document heals; in a room the member document is
+   * the membership (and holds the seat), so it is never created here: a
+   * read racing a leave must not make the user a member again.
    */
   async markRead (conv: ConversationDoc, userId: number, seq: number, activityAt?: Date): Promise<void> {
     const max: Pick<MemberDoc, 'lastReadSeq'> & Partial<Pick<MemberDoc, 'lastActivityAt'>> = { lastReadSeq: seq }
     if (activityAt) max.lastActivityAt = activityAt
+    if (conv.kind === 'room') {
+      await this.members.updateOne({ _id: memberKey(conv._id, userId) }, { $max: max })
+      return
+    }
     await retryOnDuplicate(() => this.members.updateOne(
       { _id: memberKey(conv._id, userId) },
       { $max: max, $setOnInsert: this.memberDefaults(conv, userId, new Date(), Object.keys(max) as Array<keyof MemberDoc>) },
-      { upsert: true },
+      { upsert: true }
     ))
+  }
+
+  /**
+   * A room's activity for every member but the sender, in one update that
+   * never creates a member (conversation lists sort on it).
+   */
+  async touchRoomMembers (conversationId: number, senderId: number, now: Date): Promise<void> {
+    await this.members.updateMany({ conversationId, userId: { $ne: senderId } }, { $max: { lastActivityAt: now } })
   }
 
   /** Bumps the activity time of members other than the sender, for conversation lists. */
   async touchMembers (conv: ConversationDoc, userIds: number[], now: Date): Promise<void> {
+    if (conv.kind === 'room') {
+      await this.touchRoomMembers(conv._id, -1, now)
+      return
+    }
     await Promise.all(userIds.map((uid) => retryOnDuplicate(() => this.members.updateOne(
       { _id: memberKey(conv._id, uid) },
       { $max: { lastActivityAt: now }, $setOnInsert: this.memberDefaults(conv, uid, now, ['lastActivityAt']) },
-      { upsert: true },
+      { upsert: true }
     ))))
   }
 
@@ -267,7 +325,7 @@ export class ConversationStore {
     await retryOnDuplicate(() => this.members.updateOne(
       { _id: memberKey(conv._id, userId) },
       { $max: { clearedSeq: seq, lastReadSeq: seq }, $setOnInsert: this.memberDefaults(conv, userId, new Date(), ['clearedSeq', 'lastReadSeq']) },
-      { upsert: true },
+      { upsert: true }
     ))
   }
 
@@ -276,4 +334,58 @@ export class ConversationStore {
     return this.members.find({ userId }, { projection: { conversationId: 1, lastReadSeq: 1, clearedSeq: 1, peerId: 1 } }).toArray()
   }
 
+  /**
+   * Up to `fetch` of a user's memberships, most recently active first,
+   * after a cursor: one range of the {userId, lastActivityAt, conversationId}
+   * index, whatever the number of conversations.
+   */
+  recentOf (userId: number, after: ConversationCursor | undefined, fetch: number): Promise<MemberDoc[]> {
+    const filter = after ? { userId, ...afterCursorFilter(after) } : { userId }
+    return this.members.find(filter).sort({ lastActivityAt: -1, conversationId: -1 }).limit(fetch).toArray()
+  }
+
+  /**
+   * Members other than `exceptUserId` who had not read up to `seq` (and
+   * had not cleared it): whose unread count included that message.
+   */
+  async membersBehind (conversationId: number, seq: number, exceptUserId: number): Promise<number[]> {
+    const docs = await this.members.find(
+      { conversationId, userId: { $ne: exceptUserId }, lastReadSeq: { $lt: seq }, clearedSeq: { $lt: seq } },
+      { projection: { userId: 1 } }
+    ).toArray()
+    return docs.map((d) => d.userId)
+  }
+
+  /** Conversations by id, keyed by id (missing ones left out). */
+  async byIds (ids: readonly number[]): Promise<Map<number, ConversationDoc>> {
+    const out = new Map<number, ConversationDoc>()
+    if (ids.length === 0) return out
+    for (const c of await this.conversations.find({ _id: { $in: [...ids] } }).toArray()) out.set(c._id, c)
+    return out
+  }
+
+  /**
+   * Deletes a conversation document; true for the one caller that deleted
+   * it (a delete is a reliable arbiter, also on FerretDB).
+   */
+  async deleteConversation (id: number, kind: ConversationDoc['kind']): Promise<boolean> {
+    return (await this.conversations.deleteOne({ _id: id, kind })).deletedCount === 1
+  }
+
+  /** Deletes every member document of a conversation. */
+  async deleteMembers (conversationId: number): Promise<void> {
+    await this.members.deleteMany({ conversationId })
+  }
+
+  /** Re-points lastMessage after the message it names was deleted (only if it still names it). */
+  async replaceLastMessage (conversationId: number, deletedId: number, last: LastMessage | null): Promise<void> {
+    const filter = { _id: conversationId, 'lastMessage.id': deletedId }
+    if (last) await this.conversations.updateOne(filter, { $set: { lastMessage: last } })
+    else await this.conversations.updateOne(filter, { $unset: { lastMessage: '' } })
+  }
+
+  /** Updates lastMessage's content after an edit, if it names the edited message. */
+  async editLastMessage (conversationId: number, messageId: number, content: string): Promise<void> {
+    await this.conversations.updateOne({ _id: conversationId, 'lastMessage.id': messageId }, { $set: { 'lastMessage.content': content } })
+  }
 }

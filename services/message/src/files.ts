@@ -56,7 +56,7 @@ export class FileStore {
   constructor (
     db: Db,
     private readonly conversations: ConversationStore,
-    private readonly opts: { maxBytes: number, chunkSize?: number },
+    private readonly opts: { maxBytes: number, chunkSize?: number }
   ) {
     this.files = db.collection<FileDoc>('fs.files')
     this.chunks = db.collection<ChunkDoc>('fs.chunks')
@@ -114,7 +114,7 @@ export class FileStore {
     await retryOnDuplicate(() => this.chunks.updateOne(
       { files_id: fileId, n },
       { $set: { data: new Binary(data) } },
-      { upsert: true },
+      { upsert: true }
     ))
   }
 

@@ -89,6 +89,40 @@ export class MessageStore {
     return top[0]?.seq ?? 0
   }
 
+  /** The newest stored message of a conversation, or null. */
+  async newest (conversationId: number): Promise<MessageDoc | null> {
+    const top = await this.messages.find({ conversationId }).sort({ seq: -1 }).limit(1).toArray()
+    return top[0] ?? null
+  }
+
+  /** Changes a message's content; false when it is gone (or not the sender's). */
+  async edit (id: number, senderId: number, content: string, editedAt: Date): Promise<boolean> {
+    return (await this.messages.updateOne({ _id: id, senderId }, { $set: { content, editedAt } })).matchedCount === 1
+  }
+
+  /**
+   * Deletes one message (hard delete: history, sync and unread counts simply
+   * no longer find it). True for the one caller that deleted it.
+   */
+  async deleteOwn (id: number, senderId: number): Promise<boolean> {
+    return (await this.messages.deleteOne({ _id: id, senderId })).deletedCount === 1
+  }
+
+  /** Deletes every message of a conversation. */
+  async deleteConversation (conversationId: number): Promise<void> {
+    await this.messages.deleteMany({ conversationId })
+  }
+
+  /**
+   * The distinct senders, other than `readerId`, of the messages with seq in
+   * (afterSeq, upToSeq]: who gets a read receipt. One index range.
+   */
+  async sendersBetween (conversationId: number, afterSeq: number, upToSeq: number, readerId: number): Promise<number[]> {
+    if (upToSeq <= afterSeq) return []
+    const ids = await this.messages.distinct('senderId', { conversationId, seq: { $gt: afterSeq, $lte: upToSeq }, senderId: { $ne: readerId } })
+    return ids.filter((x): x is number => typeof x === 'number')
+  }
+
   /**
    * Unread counts of one user in many conversations with one aggregation:
    * an $or of per-conversation seq ranges, each one index range on

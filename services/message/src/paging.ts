@@ -65,7 +65,7 @@ export function fitToBudget<T> (
   items: readonly T[],
   sizeOf: (item: T) => number,
   budget: number,
-  keepFromEnd: boolean,
+  keepFromEnd: boolean
 ): { items: T[], truncated: boolean, used: number } {
   const order = keepFromEnd ? [...items].reverse() : [...items]
   const kept: T[] = []

@@ -51,7 +51,7 @@ export class MongoUnreadSource implements UnreadSource {
     private readonly conversations: ConversationStore,
     private readonly messages: MessageStore,
     /** Conversations counted per aggregation. */
-    private readonly batchSize = 200,
+    private readonly batchSize = 200
   ) {}
 
   async countAll (userId: number): Promise<Map<number, number>> {
@@ -76,8 +76,8 @@ export class MongoUnreadSource implements UnreadSource {
 
 /** A Lua script run by SHA, loaded on first use or after a SCRIPT FLUSH. */
 class Script {
-  private readonly sha: string
-  constructor (private readonly source: string) {
+  readonly sha: string
+  constructor (readonly source: string) {
     this.sha = createHash('sha1').update(source).digest('hex')
   }
 
@@ -115,6 +115,53 @@ redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], '${UNREAD_SENTINEL}', '1')
 for i = 1, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 return 1`)
+
+/**
+ * The many-user forms (a room message, a deletion, a room removed): one
+ * script call per batch of users, every batch in one pipeline, so the whole
+ * change is one round trip whatever the room's size. Each key is handled as
+ * by the single-user scripts; -1 marks a user whose hash is missing (it is
+ * left alone: its rebuild counts from MongoDB, which already has the change).
+ */
+const INCREMENT_MANY = new Script(`
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('HEXISTS', key, '${UNREAD_SENTINEL}') == 0 then out[i] = -1
+  else out[i] = redis.call('HINCRBY', key, ARGV[1], ARGV[2]) end
+end
+return out`)
+
+/** Takes one off a count (never below zero, zeros deleted). */
+const DECREMENT_MANY = new Script(`
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('HEXISTS', key, '${UNREAD_SENTINEL}') == 0 then out[i] = -1
+  else
+    local n = 0
+    if redis.call('HEXISTS', key, ARGV[1]) == 1 then
+      n = redis.call('HINCRBY', key, ARGV[1], -1)
+      if n <= 0 then redis.call('HDEL', key, ARGV[1]); n = 0 end
+    end
+    out[i] = n
+  end
+end
+return out`)
+
+/** Removes a conversation's count; returns what it was (0 when none). */
+const DROP_MANY = new Script(`
+local out = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('HEXISTS', key, '${UNREAD_SENTINEL}') == 0 then out[i] = -1
+  else
+    local old = tonumber(redis.call('HGET', key, ARGV[1]) or '0')
+    redis.call('HDEL', key, ARGV[1])
+    out[i] = old
+  end
+end
+return out`)
+
+/** Keys per script call: bounds how long one call holds Redis. */
+const MANY_BATCH = 500
 
 /** The Redis side of unread counts; rebuilds from its source when a hash is missing. */
 export class UnreadCache {
@@ -156,9 +203,96 @@ export class UnreadCache {
     return this.source.countAll(userId)
   }
 
+  /**
+   * Adds to one conversation's count of many users in one round trip (a
+   * room message). Users whose hash is missing are skipped (undefined): the
+   * message is stored, so their rebuild on next use counts it.
+   */
+  incrementMany (userIds: readonly number[], conversationId: number, by = 1): Promise<Map<number, number | undefined>> {
+    return this.many(INCREMENT_MANY, userIds, [String(conversationId), by])
+  }
+
+  /** Takes one off many users' counts of a conversation (a message they had not read was deleted). */
+  decrementMany (userIds: readonly number[], conversationId: number): Promise<Map<number, number | undefined>> {
+    return this.many(DECREMENT_MANY, userIds, [String(conversationId)])
+  }
+
+  /** Removes a conversation's count from many users (it was deleted, or they left); returns the old counts. */
+  dropMany (userIds: readonly number[], conversationId: number): Promise<Map<number, number | undefined>> {
+    return this.many(DROP_MANY, userIds, [String(conversationId)])
+  }
+
+  /**
+   * Several cached counts of one user in one round trip, without
+   * rebuilding; undefined when the hash is missing.
+   */
+  async peekMany (userId: number, conversationIds: readonly number[]): Promise<Map<number, number> | undefined> {
+    if (conversationIds.length === 0) return new Map()
+    const values = await this.redis.hmget(unreadKey(userId), UNREAD_SENTINEL, ...conversationIds.map(String))
+    if (values[0] === null) return undefined
+    const out = new Map<number, number>()
+    conversationIds.forEach((id, i) => {
+      const v = values[i + 1]
+      out.set(id, v === null || v === undefined ? 0 : Math.max(0, Number(v)))
+    })
+    return out
+  }
+
+  /**
+   * Runs a many-key script over batches of users in one pipeline. A batch
+   * refused with NOSCRIPT did nothing, so only those are sent again (with the
+   * source); the others must not run twice.
+   */
+  private async many (script: Script, userIds: readonly number[], args: Array<string | number>): Promise<Map<number, number | undefined>> {
+    const out = new Map<number, number | undefined>()
+    if (userIds.length === 0) return out
+    const batches: number[][] = []
+    for (let i = 0; i < userIds.length; i += MANY_BATCH) batches.push(userIds.slice(i, i + MANY_BATCH))
+    const keysOf = (batch: number[]) => batch.map(unreadKey)
+    const pipeline = this.redis.pipeline()
+    for (const batch of batches) pipeline.evalsha(script.sha, batch.length, ...keysOf(batch), ...args)
+    const results = (await pipeline.exec()) ?? []
+    const record = (batch: number[], value: unknown) => {
+      const values = Array.isArray(value) ? value : []
+      batch.forEach((uid, i) => {
+        const n = Number(values[i])
+        out.set(uid, Number.isFinite(n) && n >= 0 ? n : undefined)
+      })
+    }
+    const retry: number[][] = []
+    batches.forEach((batch, i) => {
+      const [err, value] = results[i] ?? [new Error('no reply'), undefined]
+      if (err) {
+        if (err instanceof Error && err.message.startsWith('NOSCRIPT')) retry.push(batch)
+        else throw err
+      } else {
+        record(batch, value)
+      }
+    })
+    if (retry.length > 0) {
+      const again = this.redis.pipeline()
+      for (const batch of retry) again.eval(script.source, batch.length, ...keysOf(batch), ...args)
+      const replies = (await again.exec()) ?? []
+      retry.forEach((batch, i) => {
+        const [err, value] = replies[i] ?? [new Error('no reply'), undefined]
+        if (err) throw err
+        record(batch, value)
+      })
+    }
+    return out
+  }
+
   /** Drops a user's hash; the next use rebuilds it. */
   async forget (userId: number): Promise<void> {
     await this.redis.del(unreadKey(userId))
+  }
+
+  /** Drops many users' hashes in one round trip. */
+  async forgetMany (userIds: readonly number[]): Promise<void> {
+    if (userIds.length === 0) return
+    const pipeline = this.redis.pipeline()
+    for (let i = 0; i < userIds.length; i += MANY_BATCH) pipeline.del(...userIds.slice(i, i + MANY_BATCH).map(unreadKey))
+    await pipeline.exec()
   }
 
   private async fill (userId: number, counts: Map<number, number>): Promise<boolean> {

@@ -12,6 +12,7 @@ import { ConversationStore } from '../src/conversations.js'
 import { FileStore } from '../src/files.js'
 import { memberKey } from '../src/keys.js'
 import { MessageStore } from '../src/messages.js'
+import { RoomStore } from '../src/rooms.js'
 import { MongoUnreadSource, UnreadCache, unreadKey } from '../src/unread.js'
 
 const MONGO_URL = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017'
@@ -63,7 +64,12 @@ const chat = new ChatService({
   unreadSource,
   newId: () => ids.next(),
   userExists: async (id) => knownUsers.has(id),
+  // Rooms, blocking and profiles are covered by rooms.test.ts and lifecycle.test.ts.
+  users: async () => [],
+  isBlocked: async () => false,
+  rooms: new RoomStore(db, conversations, { orphanGraceMs: 60_000 }),
   publish: (e) => { events.push(e) },
+  publishRoom: () => undefined,
   logger,
 }, { maxLength: 4000, replyBudgetBytes: 900_000 })
 

@@ -1,0 +1,320 @@
+import {
+  ChatError, ROOM_LIST_MAX,
+  type CreateRoomRequest, type JoinRoomReply, type ListRoomsReply, type ListRoomsRequest,
+  type MembershipsReply, type MembershipsRequest, type RoomMember, type RoomMemberEvent,
+  type RoomMembersReply, type RoomReply, type RoomRef,
+} from '@chat/contracts'
+import type { ChatPorts } from './chat.js'
+import type { MemberDoc, RoomDoc } from './conversations.js'
+import { memberKey, roomKey } from './keys.js'
+import { mergeNewestFirst } from './lists.js'
+import { fitToBudget, pageLimit } from './paging.js'
+import { toRoom, toRoomMember } from './rooms.js'
+import { seatKey } from './seats.js'
+
+export const ROOM_LIST_DEFAULT = 50
+
+export interface RoomOptions {
+  /** Largest reply payload in bytes (see ChatOptions.replyBudgetBytes). */
+  replyBudgetBytes: number
+}
+
+/** JSON size of a member in a reply. */
+function memberBytes (m: RoomMember): number {
+  return Buffer.byteLength(JSON.stringify(m)) + 1
+}
+
+/**
+ * The room commands. Membership is the member document (`kind: 'room'`);
+ * a room with a capacity also needs a seat, claimed before the membership
+ * (see RoomStore). Joins and leaves publish `member.joined`/`member.left`
+ * on the room's subject and `membership.changed` on the user's own, so the
+ * gateways holding that user start or stop listening to the room.
+ */
+export class RoomService {
+  constructor (private readonly ports: ChatPorts, private readonly opts: RoomOptions) {}
+
+  private memberDoc (room: RoomDoc, userId: number, now: Date, lastReadSeq: number, seat?: { slot: number, claim: number }): MemberDoc {
+    const doc: MemberDoc = {
+      _id: memberKey(room._id, userId),
+      conversationId: room._id,
+      userId,
+      kind: 'room',
+      lastReadSeq,
+      clearedSeq: 0,
+      joinedAt: now,
+      lastActivityAt: now,
+    }
+    if (seat) {
+      doc.seat = seat.slot
+      doc.seatClaim = seat.claim
+    }
+    return doc
+  }
+
+  /** Public rooms are open to anyone; private ones to members and the owner. */
+  private static mayView (room: RoomDoc, actorId: number, member: MemberDoc | null): boolean {
+    return room.visibility === 'public' || member !== null || room.ownerId === actorId
+  }
+
+  // ----------------------------------------------------------------- create
+
+  async create (req: CreateRoomRequest): Promise<RoomReply> {
+    const { rooms, newId } = this.ports
+    const now = new Date()
+    const id = newId()
+    const room: RoomDoc = {
+      _id: id,
+      kind: 'room',
+      directKey: roomKey(id),
+      memberIds: [],
+      seq: 0,
+      lastActivityAt: now,
+      createdAt: now,
+      name: req.name,
+      ownerId: req.actorId,
+      capacity: req.capacity ?? null,
+      geolocation: req.geolocation ?? null,
+      visibility: req.visibility ?? 'public',
+      memberCount: 1,
+      memberCountAt: now.getTime(),
+    }
+    // The room first: a crash before the owner's membership leaves an empty
+    // room its owner can still join (private or not).
+    await rooms.insert(room)
+    let seat: { slot: number, claim: number } | undefined
+    if (room.capacity !== null) {
+      seat = { slot: 1, claim: newId() }
+      await rooms.seats.insertOne({ _id: seatKey(id, 1), roomId: id, slot: 1, userId: req.actorId, claim: seat.claim, at: now })
+    }
+    await rooms.insertMember(this.memberDoc(room, req.actorId, now, 0, seat))
+    await this.warmUnread(req.actorId)
+    this.ports.publish({ kind: 'membership.changed', userId: req.actorId, roomId: id, member: true })
+    return { room: toRoom(room) }
+  }
+
+  // -------------------------------------------------------------- get, list
+
+  async get (req: RoomRef): Promise<RoomReply> {
+    const { rooms } = this.ports
+    const [room, member] = await Promise.all([rooms.byId(req.roomId), rooms.member(req.roomId, req.actorId)])
+    if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if (!RoomService.mayView(room, req.actorId, member)) throw new ChatError('CHAT_NOT_MEMBER')
+    return { room: toRoom(room) }
+  }
+
+  /**
+   * Newest first (ids are time-ordered). `visible` merges the two sorted
+   * sources (public rooms, the actor's rooms), each read up to one past the
+   * page, so neither is read further than the page needs.
+   */
+  async list (req: ListRoomsRequest): Promise<ListRoomsReply> {
+    const { rooms } = this.ports
+    const limit = pageLimit(req.limit, ROOM_LIST_DEFAULT, ROOM_LIST_MAX)
+    const fetch = limit + 1
+    let page: { items: RoomDoc[], hasMore: boolean }
+    switch (req.scope) {
+      case 'public':
+        page = mergeNewestFirst(await rooms.publicRooms(req.beforeId, fetch), [], limit)
+        break
+      case 'mine':
+        page = mergeNewestFirst(await rooms.roomsOf(req.actorId, req.beforeId, fetch), [], limit)
+        break
+      case 'visible': {
+        const [open, mine] = await Promise.all([rooms.publicRooms(req.beforeId, fetch), rooms.roomsOf(req.actorId, req.beforeId, fetch)])
+        page = mergeNewestFirst(open, mine, limit)
+        break
+      }
+      default: {
+        const never: never = req.scope
+        throw new ChatError('CHAT_BAD_REQUEST', `scope: unknown scope ${String(never)}`)
+      }
+    }
+    return { rooms: page.items.map(toRoom), hasMore: page.hasMore }
+  }
+
+  // ------------------------------------------------------------------- join
+
+  async join (req: RoomRef): Promise<JoinRoomReply> {
+    const { rooms, conversations, messages, newId } = this.ports
+    const { actorId, roomId } = req
+    const [room, existing] = await Promise.all([rooms.byId(roomId), rooms.member(roomId, actorId)])
+    if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if (existing) return { room: toRoom(room), member: toRoomMember(existing), joined: false }
+    // No invitations yet: a private room is joined only by its owner (again).
+    if (room.visibility === 'private' && room.ownerId !== actorId) throw new ChatError('CHAT_FORBIDDEN', 'The room is private')
+
+    const now = new Date()
+    let seat: { slot: number, claim: number } | undefined
+    if (room.capacity !== null) {
+      const claim = newId()
+      const slot = await rooms.claimSeat(room, actorId, claim)
+      if (slot === null) {
+        // Full, unless the seat went to a concurrent join of this same user.
+        const member = await rooms.member(roomId, actorId)
+        if (member) return { room: toRoom(room), member: toRoomMember(member), joined: false }
+        throw new ChatError('CHAT_ROOM_FULL')
+      }
+      seat = { slot, claim }
+    }
+    const release = async (): Promise<void> => {
+      if (seat) await rooms.releaseSeat(roomId, seat.slot, seat.claim)
+    }
+
+    let doc: MemberDoc
+    try {
+      // Joining reads nothing: what was said before counts as read (it stays in history).
+      const latest = Math.max(room.seq, await messages.latestSeq(roomId))
+      doc = this.memberDoc(room, actorId, now, latest, seat)
+      if (!await rooms.insertMember(doc)) {
+        // A concurrent join of the same user won; this one gives its seat back.
+        await release()
+        const winner = await rooms.member(roomId, actorId)
+        if (!winner) throw new ChatError('CHAT_UNAVAILABLE', 'the membership changed meanwhile; try again')
+        return { room: toRoom(room), member: toRoomMember(winner), joined: false }
+      }
+    } catch (err) {
+      await release().catch(() => undefined)
+      throw err
+    }
+    // The room deleted meanwhile: room.delete removes the room document
+    // before the members, so either it is gone now and this join undoes
+    // itself, or the deleter's sweep comes after this membership.
+    if (!await conversations.exists(roomId)) {
+      await rooms.deleteMember(roomId, actorId)
+      await release()
+      throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    }
+
+    const [memberCount, profile] = await Promise.all([
+      rooms.refreshMemberCount(roomId).catch((err: unknown) => {
+        this.ports.logger.warn({ err, roomId }, 'member count refresh failed')
+        return room.memberCount + 1
+      }),
+      this.profile(actorId),
+    ])
+    await this.warmUnread(actorId)
+    this.publishMember('member.joined', roomId, actorId, profile, now)
+    this.ports.publish({ kind: 'membership.changed', userId: actorId, roomId, member: true })
+    return { room: toRoom({ ...room, memberCount }), member: toRoomMember(doc), joined: true }
+  }
+
+  // ------------------------------------------------------------------ leave
+
+  async leave (req: RoomRef): Promise<Record<string, never>> {
+    const { rooms, unread } = this.ports
+    const { actorId, roomId } = req
+    const [room, member] = await Promise.all([rooms.byId(roomId), rooms.member(roomId, actorId)])
+    if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    // The delete decides between concurrent leaves; the seat goes after the
+    // membership, so members never outnumber seats.
+    if (!member || !await rooms.deleteMember(roomId, actorId)) throw new ChatError('CHAT_NOT_MEMBER')
+    if (member.seat !== undefined && member.seatClaim !== undefined) {
+      await rooms.releaseSeat(roomId, member.seat, member.seatClaim).catch((err: unknown) => {
+        // Left as an orphan seat: the next joiner to find the room full takes it back.
+        this.ports.logger.warn({ err, roomId }, 'seat release failed')
+      })
+    }
+    const now = new Date()
+    const [, profile, old] = await Promise.all([
+      rooms.refreshMemberCount(roomId).catch((err: unknown) => {
+        this.ports.logger.warn({ err, roomId }, 'member count refresh failed')
+      }),
+      this.profile(actorId),
+      unread.dropMany([actorId], roomId).catch(async (err: unknown) => {
+        this.ports.logger.warn({ err, roomId }, 'unread drop failed; dropping the cache')
+        await unread.forget(actorId).catch(() => undefined)
+        return new Map<number, number | undefined>()
+      }),
+    ])
+    this.publishMember('member.left', roomId, actorId, profile, now)
+    this.ports.publish({ kind: 'membership.changed', userId: actorId, roomId, member: false })
+    if ((old.get(actorId) ?? 0) > 0) this.ports.publish({ kind: 'unread.changed', userId: actorId, conversationId: roomId, count: 0 })
+    return {}
+  }
+
+  // ----------------------------------------------------------------- delete
+
+  /**
+   * Owner only. The room document goes first (joins and sends racing it undo
+   * themselves, see join and ChatService.send), then its members are read
+   * (so everyone who joined before is told) and swept with the seats and
+   * the messages.
+   */
+  async delete (req: RoomRef): Promise<Record<string, never>> {
+    const { rooms, conversations, messages, unread } = this.ports
+    const room = await rooms.byId(req.roomId)
+    if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if (room.ownerId !== req.actorId) throw new ChatError('CHAT_FORBIDDEN', 'Only the owner may delete the room')
+    if (!await conversations.deleteConversation(room._id, 'room')) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    const memberIds = await conversations.memberIdsOf(room)
+    await Promise.all([rooms.deleteRoomParts(room._id), messages.deleteConversation(room._id)])
+    let old = new Map<number, number | undefined>()
+    try {
+      old = await unread.dropMany(memberIds, room._id)
+    } catch (err) {
+      this.ports.logger.warn({ err, roomId: room._id }, 'unread drop failed; dropping the caches')
+      await unread.forgetMany(memberIds).catch(() => undefined)
+    }
+    this.ports.publishRoom({ kind: 'room.deleted', roomId: room._id })
+    for (const userId of memberIds) {
+      this.ports.publish({ kind: 'membership.changed', userId, roomId: room._id, member: false })
+      if ((old.get(userId) ?? 0) > 0) this.ports.publish({ kind: 'unread.changed', userId, conversationId: room._id, count: 0 })
+    }
+    return {}
+  }
+
+  // ---------------------------------------------------------------- members
+
+  /**
+   * Members in joining order, for members (and anyone, for a public room).
+   * A reply must fit in one NATS message: past the budget the list is cut
+   * (about 14 000 members per MiB); the contract has no paging yet.
+   */
+  async members (req: RoomRef): Promise<RoomMembersReply> {
+    const { rooms } = this.ports
+    const [room, member] = await Promise.all([rooms.byId(req.roomId), rooms.member(req.roomId, req.actorId)])
+    if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if (!RoomService.mayView(room, req.actorId, member)) throw new ChatError('CHAT_NOT_MEMBER')
+    const all = (await rooms.membersOf(room._id)).map(toRoomMember)
+    const fitted = fitToBudget(all, memberBytes, this.opts.replyBudgetBytes, false)
+    if (fitted.truncated) this.ports.logger.warn({ roomId: room._id, members: all.length }, 'room member list cut to fit one reply')
+    return { roomId: room._id, members: fitted.items }
+  }
+
+  /** Asked by a gateway when a user's first socket arrives there. */
+  async memberships (req: MembershipsRequest): Promise<MembershipsReply> {
+    const [roomIds] = await Promise.all([this.ports.rooms.roomIdsOf(req.actorId), this.warmUnread(req.actorId)])
+    return { roomIds }
+  }
+
+  /**
+   * Room sends count unread for every member in one Redis round trip and
+   * skip members whose cached counts are missing (no database work per
+   * member). So the cache is built whenever a user joins a room or comes
+   * online, and room messages then update it live; after Redis lost it, the
+   * rebuild happens here, once per user, instead of on the send path.
+   */
+  private async warmUnread (userId: number): Promise<void> {
+    await this.ports.unread.all(userId).then(() => undefined, (err: unknown) => {
+      this.ports.logger.warn({ err, userId }, 'could not build the unread cache')
+    })
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /** Username and nickname for member events; a failed lookup must not fail a join already stored. */
+  private async profile (userId: number): Promise<{ username: string, nickname: string }> {
+    try {
+      const [user] = await this.ports.users([userId])
+      if (user) return { username: user.username, nickname: user.nickname }
+    } catch (err) {
+      this.ports.logger.warn({ err, userId }, 'user lookup for a member event failed')
+    }
+    return { username: '', nickname: '' }
+  }
+
+  private publishMember (kind: RoomMemberEvent['kind'], roomId: number, userId: number, profile: { username: string, nickname: string }, at: Date): void {
+    this.ports.publishRoom({ kind, roomId, userId, username: profile.username, nickname: profile.nickname, at: at.toISOString() })
+  }
+}
