@@ -3,7 +3,7 @@ import {
   ChatError, CommandSpecs, createSubjects, createValidator,
   type CommandReply, type CommandRequest, type CommandSubject, type Subjects,
 } from '@chat/contracts'
-import { Histogram, type Registry } from 'prom-client'
+import { Counter, Histogram, type Registry } from 'prom-client'
 import type { Logger } from './logger.js'
 import { toChatError } from './errors.js'
 
@@ -11,6 +11,13 @@ export type { NatsConnection, Msg, Subscription }
 
 /** Header carrying our stable error code next to nats.js services' own error headers. */
 export const ERROR_CODE_HEADER = 'Chat-Error-Code'
+/**
+ * When the caller stops waiting (Unix ms). A service skips a command whose
+ * caller has already given up: under overload, work nobody awaits would
+ * only delay the requests still worth answering, and a send the client was
+ * told had failed should not be stored behind its back.
+ */
+export const DEADLINE_HEADER = 'Chat-Deadline'
 const SERVICE_ERROR_CODE_HEADER = 'Nats-Service-Error-Code'
 const SERVICE_ERROR_HEADER = 'Nats-Service-Error'
 
@@ -84,11 +91,12 @@ export function createCommandClient (
     subjects,
     async call (subject, request, callOpts) {
       const end = duration?.startTimer({ command: subject })
+      const timeout = callOpts?.timeoutMs ?? opts.timeoutMs
+      const h = headers()
+      h.set(DEADLINE_HEADER, String(Date.now() + timeout))
       let reply: Msg
       try {
-        reply = await nc.request(subjects.command(subject), encodeJson(request), {
-          timeout: callOpts?.timeoutMs ?? opts.timeoutMs,
-        })
+        reply = await nc.request(subjects.command(subject), encodeJson(request), { timeout, headers: h })
       } catch (err) {
         end?.({ outcome: 'unavailable' })
         if (err instanceof errors.TimeoutError) throw new ChatError('CHAT_TIMEOUT', undefined, { cause: err })
@@ -147,12 +155,26 @@ export function serveCommands (
     })
     : undefined
 
+  const expired = opts.registry
+    ? new Counter({
+      name: 'chat_command_expired_total',
+      help: 'Commands skipped because their caller had stopped waiting (overload)',
+      labelNames: ['command'],
+      registers: [opts.registry],
+    })
+    : undefined
+
   const subscriptions = Object.entries(opts.handlers).map(([name, handler]) => {
     const command = name as CommandSubject
     const validate = createValidator(CommandSpecs[command].request)
     const run = handler as (req: unknown, ctx: CommandContext) => Promise<unknown>
     const logger = opts.logger.child({ command })
     const handle = async (msg: Msg): Promise<void> => {
+      const deadline = Number(msg.headers?.get(DEADLINE_HEADER))
+      if (deadline > 0 && Date.now() > deadline) {
+        expired?.inc({ command })
+        return
+      }
       const end = duration?.startTimer({ command })
       try {
         let body: unknown
