@@ -26,7 +26,7 @@ const HEARTBEAT_BATCH = 5000
  * anywhere in the cluster.
  */
 export class ConnectionHub {
-  private readonly users = new Map<number, { members: Set<HubMember>, sub: Subscription }>()
+  private readonly users = new Map<number, { members: Set<HubMember>, sub: Subscription, rooms: Promise<void> }>()
   /** Presence reports per user run in order, so an offline never overtakes its online. */
   private readonly presence = new Map<number, Promise<void>>()
   private readonly revocations: Subscription
@@ -77,15 +77,16 @@ export class ConnectionHub {
   }
 
   /**
-   * Adds a socket. Resolves once the user's presence is recorded, so a
-   * client told it is logged in is already seen online everywhere (and a
-   * quick disconnect elsewhere can't be overtaken by this report).
+   * Adds a socket. Resolves once the user's presence is recorded and their
+   * rooms are followed, so a client told it is logged in is already seen
+   * online everywhere (a quick disconnect elsewhere can't overtake this
+   * report) and already receives its rooms' messages.
    */
   attach (member: HubMember): Promise<void> {
     const entry = this.users.get(member.userId)
     if (entry) {
       entry.members.add(member)
-      return this.presence.get(member.userId) ?? Promise.resolve()
+      return Promise.all([this.presence.get(member.userId), entry.rooms]).then(() => undefined)
     }
     const sub = this.opts.nc.subscribe(this.opts.subjects.userEvents(member.userId), {
       callback: (err, msg) => {
@@ -107,9 +108,9 @@ export class ConnectionHub {
         }
       },
     })
-    this.users.set(member.userId, { members: new Set([member]), sub })
-    void this.loadRooms(member.userId)
-    return this.report(member.userId, Commands.contact.presenceOnline)
+    const rooms = this.loadRooms(member.userId)
+    this.users.set(member.userId, { members: new Set([member]), sub, rooms })
+    return Promise.all([this.report(member.userId, Commands.contact.presenceOnline), rooms]).then(() => undefined)
   }
 
   /** Subscribes to the rooms of a user who just got their first socket here. */
