@@ -2,58 +2,21 @@
 // server: user search (auth.users.search). Everything is namespaced by a
 // random NATS prefix, database and Redis key prefix, and removed afterwards.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
-import { ChatError, Commands, QueueGroups, type PublicUser, type SearchUsersRequest } from '@chat/contracts'
-import { connectMongo, connectNats, createCommandClient, createLogger, encodeJson, startService } from '@chat/runtime'
+import { Commands, QueueGroups, type PublicUser, type SearchUsersRequest } from '@chat/contracts'
+import { encodeJson } from '@chat/runtime'
+import { outcome as code, startServiceUnderTest } from '@chat/runtime/testing'
 import { loadAuthConfig } from '../src/config.js'
 import { buildAuthService } from '../src/app.js'
 
-const run = randomBytes(5).toString('hex')
-const config = loadAuthConfig({
-  ...process.env,
-  NATS_PREFIX: `test_auth_${run}`,
-  MONGO_DB: `test_auth_${run}`,
-  REDIS_PREFIX: `test:auth-app:${run}:`,
-  HTTP_HOST: '127.0.0.1',
-  HTTP_PORT: '0',
-  LOG_LEVEL: process.env.TEST_VERBOSE ? 'debug' : 'silent',
-})
-const logger = createLogger('auth-test', config.LOG_LEVEL)
-
-const service = await startService({
+const { nc, client } = await startServiceUnderTest(t, {
   name: 'auth',
   queue: QueueGroups.auth,
-  config,
-  logger,
-  setup: (deps) => buildAuthService(deps, {
+  configFor: loadAuthConfig,
+  setup: (deps, config) => buildAuthService(deps, {
     tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
   }),
 })
-const nc = await connectNats(config.NATS_URL, 'auth-test', logger)
-const client = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: 10000 })
-
-t.teardown(async () => {
-  await service.close()
-  await nc.drain()
-  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, 'auth-test')
-  await mongo.db.dropDatabase().catch(() => undefined)
-  await mongo.client.close()
-  const raw = new Redis(config.REDIS_URL)
-  const keys = await raw.keys(`${config.REDIS_PREFIX}*`)
-  if (keys.length > 0) await raw.unlink(...keys)
-  await raw.quit()
-})
-
-async function code (p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    return err instanceof ChatError ? err.code : String(err)
-  }
-}
 
 const names = [
   'alice', 'Alicia', 'ALINA', 'bob', 'a.b', 'axb', 'x.*y', 'x(y', 'x[y', 'back\\slash', '$gt', 'dollar$gt',

@@ -3,29 +3,11 @@
 // Everything is namespaced by a random NATS prefix, database and Redis key
 // prefix, and removed afterwards.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
-import { ChatError, Commands, QueueGroups, type PublicUser, type UserEvent } from '@chat/contracts'
-import {
-  connectMongo, connectNats, createCommandClient, createLogger, serveCommands, startService,
-} from '@chat/runtime'
+import { Commands, QueueGroups, type PublicUser, type UserEvent } from '@chat/contracts'
+import { outcome as code, startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
 import { loadContactConfig } from '../src/config.js'
 import { buildContactService } from '../src/app.js'
-
-const run = randomBytes(5).toString('hex')
-const config = loadContactConfig({
-  ...process.env,
-  NATS_PREFIX: `test_contact_${run}`,
-  MONGO_DB: `test_contact_${run}`,
-  REDIS_PREFIX: `test:contact-app:${run}:`,
-  HTTP_HOST: '127.0.0.1',
-  HTTP_PORT: '0',
-  LOG_LEVEL: process.env.TEST_VERBOSE ? 'debug' : 'silent',
-  PRESENCE_TTL_MS: '1000',
-  PRESENCE_SWEEP_MS: '100',
-})
-const logger = createLogger('contact-test', config.LOG_LEVEL)
 
 const known: PublicUser[] = [
   { id: 1, username: 'alice', nickname: 'Alice', avatar: 'a.png' },
@@ -35,20 +17,13 @@ const known: PublicUser[] = [
 ]
 let authCalls = 0
 
-const service = await startService({
+const harness = await startServiceUnderTest(t, {
   name: 'contact',
   queue: QueueGroups.contact,
-  config,
-  logger,
-  setup: (deps) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS }),
-})
-
-const nc = await connectNats(config.NATS_URL, 'contact-test', logger)
-const auth = serveCommands(nc, {
-  prefix: config.NATS_PREFIX,
-  queue: QueueGroups.auth,
-  logger,
-  handlers: {
+  configFor: loadContactConfig,
+  env: { PRESENCE_TTL_MS: '1000', PRESENCE_SWEEP_MS: '100' },
+  setup: (deps, config) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS }),
+  stubs: {
     [Commands.auth.getUsers]: async (req) => {
       authCalls++
       const ids = new Set(req.ids ?? [])
@@ -56,27 +31,10 @@ const auth = serveCommands(nc, {
       return { users: known.filter((u) => ids.has(u.id) || names.has(u.username.toLowerCase())) }
     },
   },
+  timeoutMs: 5000,
 })
-const client = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: 5000 })
-
-const events: Array<{ subject: string, event: UserEvent }> = []
-nc.subscribe(`${client.subjects.base}.evt.>`, {
-  callback: (_err, msg) => { events.push({ subject: msg.subject, event: msg.json<UserEvent>() }) },
-})
-await nc.flush()
-
-t.teardown(async () => {
-  await service.close()
-  await auth.stop()
-  await nc.drain()
-  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, 'contact-test')
-  await mongo.db.dropDatabase().catch(() => undefined)
-  await mongo.client.close()
-  const raw = new Redis(config.REDIS_URL)
-  const keys = await raw.keys(`${config.REDIS_PREFIX}*`)
-  if (keys.length > 0) await raw.unlink(...keys)
-  await raw.quit()
-})
+const { config, service, client } = harness
+const events = harness.events as Array<CapturedEvent<UserEvent>>
 
 /** Waits until an event matching `pred` has arrived; returns it. */
 async function waitEvent (pred: (e: UserEvent, subject: string) => boolean, timeoutMs = 5000): Promise<UserEvent> {
@@ -89,15 +47,6 @@ async function waitEvent (pred: (e: UserEvent, subject: string) => boolean, time
     }
     if (Date.now() > deadline) throw new Error('event did not arrive')
     await sleep(20)
-  }
-}
-
-async function code (p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    return err instanceof ChatError ? err.code : String(err)
   }
 }
 

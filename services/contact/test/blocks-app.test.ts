@@ -4,47 +4,25 @@
 // lasts a minute here, so nothing expires while a slow machine runs a test;
 // each test uses its own user ids.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { ChatError, Commands, QueueGroups, type PublicUser, type UserEvent } from '@chat/contracts'
-import {
-  connectMongo, connectNats, createCommandClient, createLogger, encodeJson, serveCommands, startService,
-} from '@chat/runtime'
+import { Commands, QueueGroups, type PublicUser, type UserEvent } from '@chat/contracts'
+import { encodeJson } from '@chat/runtime'
+import { outcome as code, startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
 import { loadContactConfig } from '../src/config.js'
 import { buildContactService } from '../src/app.js'
-
-const run = randomBytes(5).toString('hex')
-const config = loadContactConfig({
-  ...process.env,
-  NATS_PREFIX: `test_blocks_${run}`,
-  MONGO_DB: `test_blocks_${run}`,
-  REDIS_PREFIX: `test:contact-blocks:${run}:`,
-  HTTP_HOST: '127.0.0.1',
-  HTTP_PORT: '0',
-  LOG_LEVEL: process.env.TEST_VERBOSE ? 'debug' : 'silent',
-  PRESENCE_TTL_MS: '60000',
-  PRESENCE_SWEEP_MS: '100',
-})
-const logger = createLogger('contact-blocks-test', config.LOG_LEVEL)
 
 /** Users 1–99 exist (username `user<id>`); higher ids don't. */
 const userOf = (id: number): PublicUser | undefined => id < 100 ? { id, username: `user${id}`, nickname: '', avatar: '' } : undefined
 
-const service = await startService({
+const harness = await startServiceUnderTest(t, {
   name: 'contact',
   queue: QueueGroups.contact,
-  config,
-  logger,
-  setup: (deps) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS }),
-})
-
-const nc = await connectNats(config.NATS_URL, 'contact-blocks-test', logger)
-const auth = serveCommands(nc, {
-  prefix: config.NATS_PREFIX,
-  queue: QueueGroups.auth,
-  logger,
-  handlers: {
+  tag: 'contact-blocks',
+  configFor: loadContactConfig,
+  env: { PRESENCE_TTL_MS: '60000', PRESENCE_SWEEP_MS: '100' },
+  setup: (deps, config) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS }),
+  stubs: {
     [Commands.auth.getUsers]: async (req) => {
       const fromNames = (req.usernames ?? []).map((n) => /^user(\d+)$/i.exec(n)).map((m) => Number(m?.[1] ?? 0))
       const users = [...new Set([...(req.ids ?? []), ...fromNames])].map(userOf).filter((u) => u !== undefined)
@@ -52,35 +30,8 @@ const auth = serveCommands(nc, {
     },
   },
 })
-const client = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: 10000 })
-
-const events: Array<{ subject: string, event: UserEvent }> = []
-nc.subscribe(`${client.subjects.base}.evt.>`, {
-  callback: (_err, msg) => { events.push({ subject: msg.subject, event: msg.json<UserEvent>() }) },
-})
-await nc.flush()
-
-t.teardown(async () => {
-  await service.close()
-  await auth.stop()
-  await nc.drain()
-  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, 'contact-blocks-test')
-  await mongo.db.dropDatabase().catch(() => undefined)
-  await mongo.client.close()
-  const raw = new Redis(config.REDIS_URL)
-  const keys = await raw.keys(`${config.REDIS_PREFIX}*`)
-  if (keys.length > 0) await raw.unlink(...keys)
-  await raw.quit()
-})
-
-async function code (p: Promise<unknown>): Promise<string> {
-  try {
-    await p
-    return 'ok'
-  } catch (err) {
-    return err instanceof ChatError ? err.code : String(err)
-  }
-}
+const { config, nc, client } = harness
+const events = harness.events as Array<CapturedEvent<UserEvent>>
 
 /** Presence events addressed to `watcher`, as [contactId, online], in arrival order; taken off the queue. */
 function presenceFor (watcher: number): Array<[number, boolean]> {

@@ -5,44 +5,22 @@
 // requests are validated against the contract. Namespaced by a random NATS
 // prefix, database and Redis key prefix, removed afterwards.
 import t from 'tap'
-import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Redis } from 'ioredis'
 import { ChatError, Commands, QueueGroups, type PublicUser } from '@chat/contracts'
-import { connectMongo, connectNats, createCommandClient, createLogger, serveCommands, startService } from '@chat/runtime'
+import { startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
 import { buildMessageService } from '../src/app.js'
 import { loadMessageConfig } from '../src/config.js'
-
-const run = randomBytes(5).toString('hex')
-const config = loadMessageConfig({
-  ...process.env,
-  NATS_PREFIX: `test_message_${run}`,
-  MONGO_DB: `test_message_${run}`,
-  REDIS_PREFIX: `test:message-app:${run}:`,
-  HTTP_HOST: '127.0.0.1',
-  HTTP_PORT: '0',
-  LOG_LEVEL: process.env.TEST_VERBOSE ? 'debug' : 'silent',
-})
-const logger = createLogger('message-test', config.LOG_LEVEL)
 
 const known: PublicUser[] = [1, 2, 3].map((id) => ({ id, username: `u${id}`, nickname: `N${id}`, avatar: '' }))
 const blocked = new Set<string>()
 let blockChecks = 0
 
-const service = await startService({
+const harness = await startServiceUnderTest(t, {
   name: 'message',
   queue: QueueGroups.message,
-  config,
-  logger,
-  setup: (deps) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES }),
-})
-
-const nc = await connectNats(config.NATS_URL, 'message-test', logger)
-const stubs = serveCommands(nc, {
-  prefix: config.NATS_PREFIX,
-  queue: 'stubs',
-  logger,
-  handlers: {
+  configFor: loadMessageConfig,
+  setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES }),
+  stubs: {
     [Commands.auth.getUsers]: async (req) => ({ users: known.filter((u) => (req.ids ?? []).includes(u.id)) }),
     [Commands.contact.checkBlocked]: async (req) => {
       blockChecks++
@@ -50,26 +28,8 @@ const stubs = serveCommands(nc, {
     },
   },
 })
-const client = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: 10000 })
-
-const published: Array<{ subject: string, event: { kind: string } }> = []
-nc.subscribe(`${client.subjects.base}.evt.>`, {
-  callback: (_err, msg) => { published.push({ subject: msg.subject, event: msg.json() }) },
-})
-await nc.flush()
-
-t.teardown(async () => {
-  await service.close()
-  await stubs.stop()
-  await nc.drain()
-  const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, 'message-test')
-  await mongo.db.dropDatabase().catch(() => undefined)
-  await mongo.client.close()
-  const raw = new Redis(config.REDIS_URL)
-  const keys = await raw.keys(`${config.REDIS_PREFIX}*`)
-  if (keys.length > 0) await raw.unlink(...keys)
-  await raw.quit()
-})
+const { nc, client } = harness
+const published = harness.events as Array<CapturedEvent<{ kind: string }>>
 
 async function code (p: Promise<unknown>): Promise<string | undefined> {
   try {
