@@ -55,6 +55,8 @@ export const CommandSpecs = {
   [Commands.message.roomLeave]: { request: R.RoomRef, reply: Empty },
   [Commands.message.roomMembers]: { request: R.RoomRef, reply: R.RoomMembersReply },
   [Commands.message.roomMemberships]: { request: R.MembershipsRequest, reply: R.MembershipsReply },
+  [Commands.message.openConversation]: { request: M.OpenConversationRequest, reply: M.OpenConversationReply },
+  [Commands.message.takeUnread]: { request: M.TakeUnreadRequest, reply: M.TakeUnreadReply },
 } as const satisfies Record<CommandSubject, { request: TSchema, reply: TSchema }>
 
 export type CommandSpecMap = typeof CommandSpecs

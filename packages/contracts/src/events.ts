@@ -110,6 +110,16 @@ export const MembershipChangedEvent = Type.Object({
 })
 export type MembershipChangedEvent = Static<typeof MembershipChangedEvent>
 
+/** Someone opened a direct conversation with this user (before any message). */
+export const ConversationCreatedEvent = Type.Object({
+  kind: Type.Literal('conversation.created'),
+  userId: Id,
+  conversationId: Id,
+  /** Who opened it. */
+  peerId: Id,
+})
+export type ConversationCreatedEvent = Static<typeof ConversationCreatedEvent>
+
 export const UserEvent = Type.Union([
   MessageNewEvent,
   UnreadChangedEvent,
@@ -122,6 +132,7 @@ export const UserEvent = Type.Union([
   MessageReadEvent,
   TypingEvent,
   MembershipChangedEvent,
+  ConversationCreatedEvent,
 ])
 export type UserEvent = Static<typeof UserEvent>
 

@@ -73,6 +73,8 @@ export const ConversationSummary = Type.Object({
   /** The other party's username, or the room's name. */
   name: Type.String(),
   lastMessage: Type.Union([LastMessage, Type.Null()]),
+  /** The oldest message the actor can still see in it, or null. */
+  firstMessageId: Type.Union([Id, Type.Null()]),
   lastActivityAt: Timestamp,
   unread: Type.Integer({ minimum: 0 }),
 })

@@ -34,6 +34,8 @@ export const HistoryRequest = Type.Object({
   peerId: Type.Optional(Id),
   conversationId: Type.Optional(Id),
   beforeId: Type.Optional(Id),
+  /** Skips this many of the newest messages first (page-number paging); not with `beforeId`. */
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000 })),
   limit: Type.Optional(Type.Integer({ minimum: 1, maximum: HISTORY_MAX_LIMIT })),
 }, { additionalProperties: false })
 export type HistoryRequest = Static<typeof HistoryRequest>
@@ -151,3 +153,38 @@ export type FileChunkGetRequest = Static<typeof FileChunkGetRequest>
 
 export const FileChunkGetReply = Type.Object({ data: Type.String() })
 export type FileChunkGetReply = Static<typeof FileChunkGetReply>
+
+/** Gets or creates the direct conversation with `peerId` without sending anything. */
+export const OpenConversationRequest = Type.Object({
+  actorId: Id,
+  peerId: Id,
+}, { additionalProperties: false })
+export type OpenConversationRequest = Static<typeof OpenConversationRequest>
+
+export const OpenConversationReply = Type.Object({
+  conversationId: Id,
+  /** True when this call created it (the peer is then sent `conversation.created`). */
+  created: Type.Boolean(),
+})
+export type OpenConversationReply = Static<typeof OpenConversationReply>
+
+export const TAKE_UNREAD_MAX = 100
+
+/**
+ * Returns up to `limit` of the actor's unread messages in a conversation,
+ * oldest first, and marks them read. Two devices taking at once never get
+ * the same message, and none is skipped.
+ */
+export const TakeUnreadRequest = Type.Object({
+  actorId: Id,
+  conversationId: Id,
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: TAKE_UNREAD_MAX })),
+}, { additionalProperties: false })
+export type TakeUnreadRequest = Static<typeof TakeUnreadRequest>
+
+export const TakeUnreadReply = Type.Object({
+  messages: Type.Array(Message),
+  /** Unread messages still left after this call. */
+  remaining: Type.Integer({ minimum: 0 }),
+})
+export type TakeUnreadReply = Static<typeof TakeUnreadReply>

@@ -66,6 +66,8 @@ export const Commands = {
     roomLeave: 'message.room.leave',
     roomMembers: 'message.room.members',
     roomMemberships: 'message.room.memberships',
+    openConversation: 'message.conversation.open',
+    takeUnread: 'message.unread.take',
   },
 } as const
 
@@ -87,6 +89,7 @@ export const UserEventKinds = {
   messageRead: 'message.read',
   typing: 'typing',
   membershipChanged: 'membership.changed',
+  conversationCreated: 'conversation.created',
 } as const
 
 /** Event kinds published to a room's event subject. */

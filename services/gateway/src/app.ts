@@ -15,6 +15,9 @@ import { installErrorHandler } from './http-errors.js'
 import { registerWsApi } from './ws-route.js'
 import { CloseCodes } from './ws-connection.js'
 import { typedApi } from './apis/typed/adapter.js'
+import { eventsApi } from './apis/events/adapter.js'
+import { flatApi } from './apis/flat/adapter.js'
+import { UserDirectory } from './user-directory.js'
 
 /**
  * Builds a gateway replica: HTTP and WebSocket APIs on one fastify instance.
@@ -41,7 +44,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   }))
   const files = new FileStore(commands, config.PUBLIC_URL.replace(/\/+$/, ''), config.FILE_MAX_BYTES)
   const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, logger })
-  const services = { commands, authenticate, files }
+  const services = { commands, authenticate, files, users: new UserDirectory(commands) }
   let accepting = true
   let connections = 0
 
@@ -93,6 +96,8 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   }
   await app.register(async (scope) => {
     registerWsApi(scope, '/ws', typedApi, wsOptions)
+    registerWsApi(scope, '/ws/events', eventsApi, wsOptions)
+    registerWsApi(scope, '/ws/flat', flatApi, wsOptions)
   })
   await app.register(filesRoutes, { files, auth: createHttpAuth(authenticate) })
 

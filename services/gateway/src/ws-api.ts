@@ -1,7 +1,8 @@
 import type { ChatError, RoomEvent, Session, UserEvent } from '@chat/contracts'
-import type { CommandClient } from '@chat/runtime'
+import type { CommandClient, Logger } from '@chat/runtime'
 import type { Authenticate } from './session.js'
 import type { FileStore } from './files.js'
+import type { UserDirectory } from './user-directory.js'
 
 /** One outgoing JSON frame. */
 export type Frame = Record<string, unknown>
@@ -11,6 +12,8 @@ export interface ApiServices {
   commands: CommandClient
   authenticate: Authenticate
   files: FileStore
+  /** Usernames ↔ ids, for the APIs that name users by username. */
+  users: UserDirectory
 }
 
 /** What an adapter sees of the socket it serves. */
@@ -19,6 +22,10 @@ export interface ConnectionContext {
   readonly id: string
   readonly session: Session | undefined
   readonly services: ApiServices
+  /** This socket's logger, for work nobody can be answered about (receipts, pushes). */
+  readonly logger: Logger
+  /** Per-socket state of the adapter (e.g. the `events` API's current chat); empty at connect. */
+  readonly local: Record<string, unknown>
   /** The logged-in session; throws CHAT_UNAUTHENTICATED otherwise. */
   requireSession(): Session
   /** Binds the socket to a session: it starts receiving that user's events and counts as online. */

@@ -33,6 +33,7 @@ export interface ConnectionLimits {
  */
 export class WsConnection<Req> implements HubMember, ConnectionContext {
   session: Session | undefined
+  readonly local: Record<string, unknown> = {}
   private queue: Promise<void> = Promise.resolve()
   private queued = 0
   private readonly bucket: TokenBucket
@@ -47,7 +48,7 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     readonly services: ApiServices,
     private readonly hub: ConnectionHub,
     private readonly limits: ConnectionLimits,
-    private readonly logger: Logger
+    readonly logger: Logger
   ) {
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst)
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary))

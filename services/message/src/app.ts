@@ -3,6 +3,7 @@ import { createIdGenerator, publishJson, type ServiceDeps, type ServiceParts } f
 import { ChatService, type ChatPorts } from './chat.js'
 import { ConversationStore } from './conversations.js'
 import { FileStore, toFileInfo } from './files.js'
+import { RedisLocks } from './locks.js'
 import { MessageStore } from './messages.js'
 import { RoomService } from './room-service.js'
 import { RoomStore } from './rooms.js'
@@ -45,6 +46,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     rooms,
     unread: new UnreadCache(deps.redis, unreadSource),
     unreadSource,
+    locks: new RedisLocks(deps.redis),
     newId: () => ids.next(),
     async userExists (userId) {
       const { users } = await deps.client.call(Commands.auth.getUsers, { ids: [userId] })
@@ -82,6 +84,8 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
       [Commands.message.deleteConversation]: (req) => chat.deleteConversation(req),
       [Commands.message.typing]: (req) => chat.typing(req),
       [Commands.message.listConversations]: (req) => chat.listConversations(req),
+      [Commands.message.openConversation]: (req) => chat.openConversation(req),
+      [Commands.message.takeUnread]: (req) => chat.takeUnread(req),
 
       [Commands.message.roomCreate]: (req) => roomService.create(req),
       [Commands.message.roomGet]: (req) => roomService.get(req),

@@ -1,20 +1,23 @@
 import {
-  ChatError, CONVERSATION_LIST_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SYNC_DEFAULT_LIMIT,
-  type ClearReply, type ClearRequest, type ConversationDeletedEvent, type ConversationSummary,
+  ChatError, CONVERSATION_LIST_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SYNC_DEFAULT_LIMIT, TAKE_UNREAD_MAX,
+  type ClearReply, type ClearRequest, type ConversationCreatedEvent, type ConversationDeletedEvent, type ConversationSummary,
   type DeleteConversationReply, type DeleteConversationRequest, type DeleteMessageReply, type DeleteMessageRequest,
   type EditMessageReply, type EditMessageRequest, type HistoryReply, type HistoryRequest,
   type LastMessage as WireLastMessage, type ListConversationsReply, type ListConversationsRequest,
   type MembershipChangedEvent, type Message, type MessageDeletedEvent, type MessageEditedEvent, type MessageKind,
-  type MessageNewEvent, type MessageReadEvent, type MessagesClearedEvent, type PublicUser, type ReadReply, type ReadRequest,
+  type MessageNewEvent, type MessageReadEvent, type MessagesClearedEvent,
+  type OpenConversationReply, type OpenConversationRequest, type PublicUser, type ReadReply, type ReadRequest,
   type RoomEvent, type SendMessageReply, type SendMessageRequest, type SyncReply, type SyncRequest,
+  type TakeUnreadReply, type TakeUnreadRequest,
   type TypingEvent, type TypingRequest, type UnreadChangedEvent, type UnreadReply, type UnreadRequest,
 } from '@chat/contracts'
 import { isDuplicateKeyError, type Logger } from '@chat/runtime'
 import { checkContent } from './content.js'
-import { peerOf, readMark, type ConversationDoc, type ConversationStore, type LastMessage, type Marks } from './conversations.js'
+import { peerOf, readMark, type ConversationDoc, type ConversationStore, type LastMessage, type Marks, type MemberDoc } from './conversations.js'
 import type { FileStore } from './files.js'
-import { dedupeKey } from './keys.js'
-import { decodeConversationCursor, encodeConversationCursor } from './lists.js'
+import { dedupeKey, takeLockKey } from './keys.js'
+import { decodeConversationCursor, encodeConversationCursor, firstVisibleMessage } from './lists.js'
+import type { Locks } from './locks.js'
 import { toMessage, type MessageDoc, type MessageStore } from './messages.js'
 import { fitToBudget, historyPage, historyRange, pageLimit, syncPage, syncRange } from './paging.js'
 import type { RoomStore } from './rooms.js'
@@ -24,12 +27,15 @@ import type { UnreadCache, UnreadSource } from './unread.js'
 export type ChatEvent =
   | MessageNewEvent | UnreadChangedEvent | MessagesClearedEvent
   | MessageEditedEvent | MessageDeletedEvent | ConversationDeletedEvent
-  | MessageReadEvent | TypingEvent | MembershipChangedEvent
+  | MessageReadEvent | TypingEvent | MembershipChangedEvent | ConversationCreatedEvent
 
 /** Message kinds whose content may be edited: text-like ones (not a file reference). */
 export const EDITABLE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>(['text', 'customize', 'sticker', 'location'])
 
 export const CONVERSATION_LIST_DEFAULT = 20
+
+/** unread.take's page when the request gives no limit. */
+export const TAKE_UNREAD_DEFAULT = 50
 
 /** What the chat logic needs from the outside world; app.ts wires NATS in, tests fakes. */
 export interface ChatPorts {
@@ -48,6 +54,8 @@ export interface ChatPorts {
   /** Whether `blockerId` has blocked `blockedId` (asks the contact service). */
   isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
   rooms: RoomStore
+  /** Cross-replica locks (Redis): serialise unread.take per user and conversation. */
+  locks: Locks
   /** Delivers an event to `event.userId`. Fire-and-forget. */
   publish: (event: ChatEvent) => void
   /** Publishes an event once on its room's subject. Fire-and-forget. */
@@ -244,7 +252,7 @@ export class ChatService {
     await Promise.all([
       conversations.setLastMessage(conv._id, {
         id: doc._id, seq: doc.seq, senderId: doc.senderId, kind: doc.kind, content: doc.content, createdAt: doc.createdAt,
-      }).catch(log('lastMessage')),
+      }).catch(log('lastMessage')).then(() => this.recordFirst(conv, doc)).catch(log('firstMessage')),
       conversations.markRead(conv, doc.senderId, doc.seq, doc.createdAt).catch(log('sender read mark')),
       // Before the unread counts: a rebuild counts from member documents.
       conversations.touchMembers(conv, others, doc.createdAt).catch(log('member activity')),
@@ -300,7 +308,8 @@ export class ChatService {
     const others = memberIds.filter((uid) => uid !== doc.senderId)
 
     await Promise.all([
-      conversations.setLastMessage(conv._id, lastMessageOf(doc)).catch(log('lastMessage')),
+      conversations.setLastMessage(conv._id, lastMessageOf(doc)).catch(log('lastMessage'))
+        .then(() => this.recordFirst(conv, doc)).catch(log('firstMessage')),
       conversations.markRead(conv, doc.senderId, doc.seq, doc.createdAt).catch(log('sender read mark')),
       conversations.touchRoomMembers(conv._id, doc.senderId, doc.createdAt).catch(log('member activity')),
     ])
@@ -329,6 +338,30 @@ export class ChatService {
     }
   }
 
+  /**
+   * Records the conversation's first message. Run after setLastMessage, not
+   * beside it: on FerretDB two concurrent updates of one document can lose
+   * one another. Every send after the first
+   * sees it named on the conversation it read and does nothing (no query).
+   * A conversation with neither a first nor a last message had none before
+   * this one, so it proposes itself; one with a last message but no first
+   * (stored before the field existed) gets its oldest message looked up once.
+   */
+  private async recordFirst (conv: ConversationDoc, doc: MessageDoc): Promise<void> {
+    if (conv.firstMessage && conv.firstMessage.seq < doc.seq) return
+    const { conversations, messages } = this.ports
+    let first = { id: doc._id, seq: doc.seq }
+    if (!conv.firstMessage && conv.lastMessage) {
+      const oldest = await messages.oldest(conv._id)
+      if (oldest) first = { id: oldest._id, seq: oldest.seq }
+    }
+    if (!await conversations.setFirstMessage(conv._id, first)) return
+    // Having written, check against the messages themselves: an older one
+    // stored meanwhile whose own write was lost to ours (FerretDB) is put back.
+    const oldest = await messages.oldest(conv._id)
+    if (oldest && oldest.seq < first.seq) await conversations.setFirstMessage(conv._id, { id: oldest._id, seq: oldest.seq })
+  }
+
   private publishUnread (userId: number, conv: ConversationDoc, count: number): void {
     const event: UnreadChangedEvent = { kind: 'unread.changed', userId, conversationId: conv._id, count }
     const peerId = peerOf(conv, userId)
@@ -352,13 +385,14 @@ export class ChatService {
       ({ conv, marks } = await this.memberOf(req.actorId, req.conversationId as number))
     }
 
+    if (req.offset !== undefined && req.beforeId !== undefined) throw new ChatError('CHAT_BAD_REQUEST', 'give offset or beforeId, not both')
     let beforeSeq: number | undefined
     if (req.beforeId !== undefined) {
       const before = await this.ports.messages.byId(req.beforeId)
       if (!before || before.conversationId !== conv._id) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
       beforeSeq = before.seq
     }
-    const range = historyRange({ clearedSeq: marks.clearedSeq, beforeSeq, limit })
+    const range = historyRange({ clearedSeq: marks.clearedSeq, beforeSeq, offset: req.offset, limit })
     if (!range) return { conversationId: conv._id, messages: [], hasMore: false }
     const page = historyPage(await this.ports.messages.newestFirst(conv._id, range), limit)
     const fitted = fitToBudget(page.items.map(toMessage), messageBytes, this.opts.replyBudgetBytes, true)
@@ -589,6 +623,7 @@ export class ChatService {
       const newest = await messages.newest(conv._id)
       await conversations.replaceLastMessage(conv._id, doc._id, newest ? lastMessageOf(newest) : null)
     }
+    await this.repointFirst(conv._id, doc._id)
     if (conv.kind === 'direct') {
       const peerId = peerOf(conv, doc.senderId)
       if (peerId === undefined) return
@@ -607,6 +642,27 @@ export class ChatService {
     for (const userId of behind) {
       const count = counts.get(userId)
       if (count !== undefined) this.publishUnread(userId, conv, count)
+    }
+  }
+
+  /**
+   * Moves firstMessage off a deleted message. The conversation is read
+   * afresh (not as it was before the delete): a concurrent delete of the
+   * next-oldest message either sees our re-pointing and re-points in turn,
+   * or happened before our check below, which then sees its message gone
+   * and moves on. Bounded: each round passes at least one deleted message.
+   */
+  private async repointFirst (conversationId: number, deletedId: number): Promise<void> {
+    const { conversations, messages } = this.ports
+    const now = await conversations.byId(conversationId)
+    if (now?.firstMessage?.id !== deletedId) return
+    let gone = deletedId
+    for (let round = 0; round < 8; round++) {
+      const oldest = await messages.oldest(conversationId)
+      const first = oldest ? { id: oldest._id, seq: oldest.seq } : null
+      if (!await conversations.replaceFirstMessage(conversationId, gone, first)) return
+      if (!first || await messages.byId(first.id)) return
+      gone = first.id
     }
   }
 
@@ -714,6 +770,7 @@ export class ChatService {
       this.unreadOf(req.actorId, ids),
     ])
     const names = new Map(users.map((u) => [u.id, u.username]))
+    const firsts = await this.firstMessagesOf(page, convs)
     const conversations: ConversationSummary[] = []
     for (const row of page) {
       const conv = convs.get(row.conversationId)
@@ -725,6 +782,7 @@ export class ChatService {
         kind: conv.kind,
         name: conv.kind === 'room' ? conv.name ?? '' : names.get(row.peerId as number) ?? '',
         lastMessage: last,
+        firstMessageId: firsts.get(conv._id) ?? null,
         lastActivityAt: row.lastActivityAt.toISOString(),
         unread: counts.get(conv._id) ?? 0,
       }
@@ -734,6 +792,113 @@ export class ChatService {
     const tail = page.at(-1)
     const next = rows.length > limit && tail ? encodeConversationCursor(tail) : null
     return { conversations, next }
+  }
+
+  /**
+   * The first message each member of a page still sees. Stored on the
+   * conversation (firstMessage, kept by send and delete), so a page costs
+   * no query for members who never cleared past it, which is nearly all.
+   * The rest (history cleared while newer messages exist, or conversations
+   * from before the field) cost one index seek each, all at once (see
+   * MessageStore.oldestAfterMany for why not one aggregation). Clearing
+   * needs no bookkeeping: the clear mark is the member's own, and no stored
+   * value can name "the first after my clear" before it exists.
+   * Conversations found without the field get it filled in passing, so
+   * those seeks happen once.
+   */
+  private async firstMessagesOf (page: readonly MemberDoc[], convs: Map<number, ConversationDoc>): Promise<Map<number, number>> {
+    const out = new Map<number, number>()
+    const lookups: Array<{ conversationId: number, afterSeq: number }> = []
+    for (const row of page) {
+      const conv = convs.get(row.conversationId)
+      if (!conv) continue
+      const first = firstVisibleMessage(conv, row.clearedSeq)
+      if (first === 'lookup') lookups.push({ conversationId: conv._id, afterSeq: row.clearedSeq })
+      else if (first !== null) out.set(conv._id, first)
+    }
+    if (lookups.length === 0) return out
+    const found = await this.ports.messages.oldestAfterMany(lookups)
+    for (const { conversationId, afterSeq } of lookups) {
+      const first = found.get(conversationId)
+      if (!first) continue
+      out.set(conversationId, first.id)
+      if (afterSeq === 0 && !convs.get(conversationId)?.firstMessage) {
+        this.ports.conversations.setFirstMessage(conversationId, first).catch((err: unknown) => {
+          this.ports.logger.warn({ err, conversationId }, 'could not fill in firstMessage')
+        })
+      }
+    }
+    return out
+  }
+
+  // ------------------------------------------------------ open conversation
+
+  /**
+   * Gets or creates the direct conversation with a peer without sending
+   * anything, by the rules of a first send. The peer hears of it
+   * (`conversation.created`) only from the call that created it: the unique
+   * directKey insert decides that, so concurrent opens tell them once.
+   */
+  async openConversation (req: OpenConversationRequest): Promise<OpenConversationReply> {
+    if (req.peerId === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
+    const [existing, blocked] = await Promise.all([
+      this.directWith(req.actorId, req.peerId),
+      this.ports.isBlocked(req.peerId, req.actorId),
+    ])
+    if (blocked) throw new ChatError('CHAT_BLOCKED')
+    if (existing) return { conversationId: existing._id, created: false }
+    if (!await this.ports.userExists(req.peerId)) throw new ChatError('CHAT_USER_NOT_FOUND')
+    const { conv, created } = await this.ports.conversations.openDirect(req.actorId, req.peerId, this.ports.newId)
+    if (created) {
+      const event: ConversationCreatedEvent = { kind: 'conversation.created', userId: req.peerId, conversationId: conv._id, peerId: req.actorId }
+      this.ports.publish(event)
+    }
+    return { conversationId: conv._id, created }
+  }
+
+  // ------------------------------------------------------------ unread take
+
+  /**
+   * Returns the actor's oldest unread messages and marks them read.
+   *
+   * Two devices of one user may take at once through different replicas.
+   * The read mark is a MongoDB $max, and conditional updates are no arbiter
+   * on FerretDB v1, so "read the mark, read the messages after it, move the
+   * mark" runs under a Redis lock per (user, conversation) (see locks.ts for
+   * why Redis rather than a claim document): each take starts from the mark
+   * the previous one stored, so no message is returned twice and none is
+   * passed over. Only that part is locked; the unread event and receipts
+   * follow outside it. A lock not had within ~2 s is CHAT_UNAVAILABLE.
+   *
+   * Not covered by the lock: a message whose seq was taken before a take
+   * but stored after its query (a concurrent send) is passed over, as by
+   * `read`; and on FerretDB a concurrent `read` or send by the same user
+   * may lose the $max race and move the mark back (MongoDB's $max is atomic).
+   */
+  async takeUnread (req: TakeUnreadRequest): Promise<TakeUnreadReply> {
+    const limit = pageLimit(req.limit, TAKE_UNREAD_DEFAULT, TAKE_UNREAD_MAX)
+    const { conversations, messages } = this.ports
+    const { conv, marks, taken, remaining } = await this.ports.locks.withLock(takeLockKey(req.actorId, req.conversationId), async () => {
+      const { conv, marks } = await this.memberOf(req.actorId, req.conversationId)
+      const docs = await messages.unreadOldestFirst(conv._id, req.actorId, readMark(marks), limit)
+      if (docs.length === 0) return { conv, marks, taken: [] as Message[], remaining: 0 }
+      // Oldest first, cut to the reply budget: the mark moves only past what is returned.
+      const fitted = fitToBudget(docs.map(toMessage), messageBytes, this.opts.replyBudgetBytes, false).items
+      const upTo = (fitted.at(-1) as Message).seq
+      await conversations.markRead(conv, req.actorId, upTo)
+      const remaining = await this.unreadRefresh(req.actorId, conv._id)
+      return { conv, marks, taken: fitted, remaining }
+    })
+    const last = taken.at(-1)
+    if (last) {
+      this.publishUnread(req.actorId, conv, remaining)
+      if (last.seq > marks.lastReadSeq) {
+        await this.sendReceipts(conv, req.actorId, marks.lastReadSeq, last.seq, last.id).catch((err: unknown) => {
+          this.ports.logger.warn({ err, conversationId: conv._id }, 'read receipts failed')
+        })
+      }
+    }
+    return { messages: taken, remaining }
   }
 
   /** Unread counts of some of a user's conversations: one Redis read, a rebuild if the hash is missing. */

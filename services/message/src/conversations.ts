@@ -15,6 +15,12 @@ export interface LastMessage {
   createdAt: Date
 }
 
+/** The oldest message of a conversation: its id and seq. */
+export interface FirstMessage {
+  id: number
+  seq: number
+}
+
 /**
  * A conversation. `seq` is the last sequence number handed out; messages
  * are numbered 1, 2, … per conversation (a send that failed between taking a
@@ -32,6 +38,13 @@ export interface ConversationDoc {
   memberIds: number[]
   seq: number
   lastMessage?: LastMessage
+  /**
+   * The oldest stored message (conversation lists' firstMessageId for
+   * members who never cleared past it). Set by the first send, re-pointed
+   * when that message is deleted; missing on conversations without
+   * messages, and on ones from before this field (filled lazily by the list).
+   */
+  firstMessage?: FirstMessage
   lastActivityAt: Date
   createdAt: Date
   // Rooms only (see rooms.ts):
@@ -139,8 +152,18 @@ export class ConversationStore {
    * unique directKey: the loser's insert fails and it reads the winner's.
    */
   async getOrCreateDirect (a: number, b: number, newId: () => number): Promise<ConversationDoc> {
+    return (await this.openDirect(a, b, newId)).conv
+  }
+
+  /**
+   * getOrCreateDirect, also saying whether this call created it: the unique
+   * directKey insert decides, so of concurrent callers exactly one is told
+   * `created` (a reliable arbiter on FerretDB too).
+   */
+  async openDirect (a: number, b: number, newId: () => number): Promise<{ conv: ConversationDoc, created: boolean }> {
     const key = directKey(a, b)
     let conv = await this.conversations.findOne({ directKey: key })
+    let created = false
     if (!conv) {
       const now = new Date()
       const doc: ConversationDoc = {
@@ -155,6 +178,7 @@ export class ConversationStore {
       try {
         await this.conversations.insertOne(doc)
         conv = doc
+        created = true
       } catch (err) {
         if (!isDuplicateKeyError(err)) throw err
         conv = await this.conversations.findOne({ directKey: key })
@@ -163,7 +187,7 @@ export class ConversationStore {
     }
     // Idempotent, so a crash between the two inserts heals on the next send.
     await Promise.all(conv.memberIds.map((uid) => this.ensureMember(conv, uid)))
-    return conv
+    return { conv, created }
   }
 
   /**
@@ -273,6 +297,45 @@ export class ConversationStore {
       { _id: conversationId, $or: [{ lastMessage: { $exists: false } }, { 'lastMessage.seq': { $lt: last.seq } }] },
       { $set: { lastMessage: last } }
     )
+  }
+
+  /**
+   * Records a stored message as the conversation's first one unless an
+   * older one is recorded. Only the first send(s) of a conversation match
+   * (the caller skips it when the conversation it read already names an
+   * older message), so a normal send costs nothing here.
+   *
+   * The conditional update alone is not an arbiter on servers without
+   * atomic single-document updates (FerretDB v1): two first sends racing
+   * could both match and the later seq land last. So whoever wrote reads
+   * back and writes again while a newer message is recorded. That narrows
+   * the window without closing it (a lost update can land after the
+   * read-back); on MongoDB the conditional update alone is exact. Returns
+   * whether it wrote.
+   */
+  async setFirstMessage (conversationId: number, first: FirstMessage, attempts = 4): Promise<boolean> {
+    const filter = { _id: conversationId, $or: [{ firstMessage: { $exists: false } }, { 'firstMessage.seq': { $gt: first.seq } }] }
+    let wrote = false
+    for (let i = 0; i < attempts; i++) {
+      const res = await this.conversations.updateOne(filter, { $set: { firstMessage: first } })
+      if (res.matchedCount === 0) return wrote
+      wrote = true
+      const now = await this.conversations.findOne({ _id: conversationId }, { projection: { firstMessage: 1 } })
+      if (!now?.firstMessage || now.firstMessage.seq <= first.seq) return wrote
+    }
+    return wrote
+  }
+
+  /**
+   * Re-points firstMessage after the message it names was deleted, only if
+   * it still names it (null: no messages left). Returns whether it wrote.
+   */
+  async replaceFirstMessage (conversationId: number, deletedId: number, first: FirstMessage | null): Promise<boolean> {
+    const filter = { _id: conversationId, 'firstMessage.id': deletedId }
+    const res = first
+      ? await this.conversations.updateOne(filter, { $set: { firstMessage: first } })
+      : await this.conversations.updateOne(filter, { $unset: { firstMessage: '' } })
+    return res.matchedCount === 1
   }
 
   /**

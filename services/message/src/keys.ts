@@ -38,3 +38,8 @@ export function memberKey (conversationId: number, userId: number): string {
 export function dedupeKey (senderId: number, clientMessageId: string | undefined, messageId: number): string {
   return clientMessageId === undefined ? `id:${messageId}` : `${senderId}:${clientMessageId}`
 }
+
+/** Redis key of the lock serialising `unread.take` of one user in one conversation. */
+export function takeLockKey (userId: number, conversationId: number): string {
+  return `lock:unread-take:${userId}:${conversationId}`
+}

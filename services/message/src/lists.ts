@@ -77,3 +77,22 @@ export function mergeNewestFirst<T extends { _id: number }> (a: readonly T[], b:
   }
   return { items: out.slice(0, limit), hasMore: out.length > limit }
 }
+
+/**
+ * What a conversation list says as `firstMessageId` for a member, from the
+ * conversation document alone when it can: the stored firstMessage when the
+ * member has not cleared past it; null when nothing is visible (no
+ * messages, or the newest one is cleared); otherwise 'lookup': the member
+ * cleared past the first message (or the conversation predates the stored
+ * field) and the oldest message after their clear must be read.
+ */
+export function firstVisibleMessage (
+  conv: { firstMessage?: { id: number, seq: number }, lastMessage?: { seq: number } },
+  clearedSeq: number
+): number | null | 'lookup' {
+  const { firstMessage: first, lastMessage: last } = conv
+  if (first && first.seq > clearedSeq) return first.id
+  if (last) return last.seq > clearedSeq ? 'lookup' : null
+  // A first message without a last one is a moment inside a send or a delete.
+  return first ? 'lookup' : null
+}

@@ -75,7 +75,9 @@ export class MessageStore {
 
   /** Up to `range.fetch` messages of the range, newest first (history). */
   newestFirst (conversationId: number, range: SeqRange): Promise<MessageDoc[]> {
-    return this.messages.find(this.rangeFilter(conversationId, range)).sort({ seq: -1 }).limit(range.fetch).toArray()
+    const cursor = this.messages.find(this.rangeFilter(conversationId, range)).sort({ seq: -1 })
+    if (range.skip !== undefined && range.skip > 0) cursor.skip(range.skip)
+    return cursor.limit(range.fetch).toArray()
   }
 
   /** Up to `range.fetch` messages of the range, oldest first (sync). */
@@ -87,6 +89,40 @@ export class MessageStore {
   async latestSeq (conversationId: number): Promise<number> {
     const top = await this.messages.find({ conversationId }, { projection: { seq: 1 } }).sort({ seq: -1 }).limit(1).toArray()
     return top[0]?.seq ?? 0
+  }
+
+  /** The oldest stored message of a conversation, or null. */
+  async oldest (conversationId: number): Promise<MessageDoc | null> {
+    const top = await this.messages.find({ conversationId }).sort({ seq: 1 }).limit(1).toArray()
+    return top[0] ?? null
+  }
+
+  /**
+   * The oldest message after each given seq, for several conversations
+   * (conversation lists: the first message a member who cleared still
+   * sees): one seek of the {conversationId, seq} index each, all at once.
+   * Not one aggregation: that needs $group's $first or $min, which FerretDB
+   * v1 does not implement, and would read every message after each clear
+   * instead of one. Conversations with none are left out.
+   */
+  async oldestAfterMany (ranges: ReadonlyArray<{ conversationId: number, afterSeq: number }>): Promise<Map<number, { id: number, seq: number }>> {
+    const out = new Map<number, { id: number, seq: number }>()
+    const found = await Promise.all(ranges.map((r) => this.messages
+      .find({ conversationId: r.conversationId, seq: { $gt: r.afterSeq } }, { projection: { _id: 1, seq: 1 } })
+      .sort({ seq: 1 }).limit(1).toArray()))
+    ranges.forEach((r, i) => {
+      const d = found[i]?.[0]
+      if (d) out.set(r.conversationId, { id: d._id, seq: d.seq })
+    })
+    return out
+  }
+
+  /**
+   * Up to `limit` unread messages of a member, oldest first: others'
+   * messages after `mark` (unread.take).
+   */
+  unreadOldestFirst (conversationId: number, userId: number, mark: number, limit: number): Promise<MessageDoc[]> {
+    return this.messages.find({ conversationId, seq: { $gt: mark }, senderId: { $ne: userId } }).sort({ seq: 1 }).limit(limit).toArray()
   }
 
   /** The newest stored message of a conversation, or null. */

@@ -1,3 +1,5 @@
+import { ChatError } from '@chat/contracts'
+
 /**
  * Pure paging arithmetic for history and sync, kept apart from the queries
  * so the edge cases (cleared history, the first page, limits) are unit-tested.
@@ -9,6 +11,8 @@ export interface SeqRange {
   beforeSeq?: number
   /** How many to fetch: one more than the page, to learn whether there is more. */
   fetch: number
+  /** How many of the range's first rows (in the read's order) to pass over: history's `offset`. */
+  skip?: number
 }
 
 /** Clamps a requested page size to [1, max], using the default when absent. */
@@ -20,12 +24,19 @@ export function pageLimit (requested: number | undefined, defaultLimit: number, 
 /**
  * The range of one history page, read newest first. Messages at or below the
  * actor's clearedSeq are gone from their view; `beforeSeq` is the seq of the
- * `beforeId` message when paging back. Returns undefined when the range is
+ * `beforeId` message when paging back; `offset` instead skips that many of
+ * the newest visible messages (the two exclude each other:
+ * CHAT_BAD_REQUEST). Returns undefined when the range is
  * empty (paging back past the cleared mark), so no query is needed.
  */
-export function historyRange (opts: { clearedSeq: number, beforeSeq?: number, limit: number }): SeqRange | undefined {
+export function historyRange (opts: { clearedSeq: number, beforeSeq?: number, offset?: number, limit: number }): SeqRange | undefined {
+  if (opts.beforeSeq !== undefined && opts.offset !== undefined) throw new ChatError('CHAT_BAD_REQUEST', 'give offset or beforeId, not both')
   if (opts.beforeSeq !== undefined && opts.beforeSeq <= opts.clearedSeq + 1) return undefined
-  return { afterSeq: opts.clearedSeq, beforeSeq: opts.beforeSeq, fetch: opts.limit + 1 }
+  const range: SeqRange = { afterSeq: opts.clearedSeq, beforeSeq: opts.beforeSeq, fetch: opts.limit + 1 }
+  // Page-number paging: skip the `offset` newest visible messages. Still
+  // one index range; the server walks past the skipped keys.
+  if (opts.offset !== undefined && opts.offset > 0) range.skip = Math.floor(opts.offset)
+  return range
 }
 
 /**

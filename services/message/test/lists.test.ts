@@ -1,6 +1,6 @@
 import t from 'tap'
 import { ChatError } from '@chat/contracts'
-import { afterCursorFilter, decodeConversationCursor, encodeConversationCursor, mergeNewestFirst } from '../src/lists.js'
+import { afterCursorFilter, decodeConversationCursor, encodeConversationCursor, firstVisibleMessage, mergeNewestFirst } from '../src/lists.js'
 
 function code (fn: () => unknown): string | undefined {
   try {
@@ -50,4 +50,17 @@ t.test('mergeNewestFirst merges, dedupes and pages', async (t) => {
   const one = mergeNewestFirst(ids([5, 4, 3]), [], 2)
   t.same(one.items.map((x) => x._id), [5, 4])
   t.equal(one.hasMore, true)
+})
+
+t.test('firstVisibleMessage: from the conversation when it can, a lookup when it must', async (t) => {
+  const first = { id: 101, seq: 1 }
+  t.equal(firstVisibleMessage({}, 0), null, 'no messages')
+  t.equal(firstVisibleMessage({ firstMessage: first, lastMessage: { seq: 9 } }, 0), 101, 'never cleared: the stored first')
+  t.equal(firstVisibleMessage({ firstMessage: { id: 105, seq: 5 }, lastMessage: { seq: 9 } }, 3), 105, 'cleared below the first: still it')
+  t.equal(firstVisibleMessage({ firstMessage: first, lastMessage: { seq: 9 } }, 4), 'lookup', 'cleared past the first, newer ones visible')
+  t.equal(firstVisibleMessage({ firstMessage: first, lastMessage: { seq: 9 } }, 9), null, 'cleared everything')
+  t.equal(firstVisibleMessage({ firstMessage: first, lastMessage: { seq: 9 } }, 12), null, 'cleared beyond the newest')
+  t.equal(firstVisibleMessage({ lastMessage: { seq: 3 } }, 0), 'lookup', 'a conversation from before the stored field')
+  t.equal(firstVisibleMessage({ lastMessage: { seq: 3 } }, 3), null, 'old conversation, all cleared')
+  t.equal(firstVisibleMessage({ firstMessage: first }, 1), 'lookup', 'mid-send or mid-delete: ask the messages')
 })

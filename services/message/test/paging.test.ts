@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ChatError } from '@chat/contracts'
 import { fitToBudget, historyPage, historyRange, pageLimit, syncPage, syncRange } from '../src/paging.js'
 
 t.test('pageLimit', async (t) => {
@@ -55,4 +56,16 @@ t.test('fitToBudget', async (t) => {
   t.same(fitToBudget([4, 5, 6], size, 12, true), { items: [5, 6], truncated: true, used: 11 }, 'keeps the newest, in order')
   t.same(fitToBudget([50, 1], size, 10, false), { items: [50], truncated: true, used: 50 }, 'always one item, so paging progresses')
   t.same(fitToBudget([], size, 10, true), { items: [], truncated: false, used: 0 })
+})
+
+t.test('historyRange with an offset: skips the newest visible messages', async (t) => {
+  t.same(historyRange({ clearedSeq: 0, offset: 20, limit: 10 }), { afterSeq: 0, beforeSeq: undefined, fetch: 11, skip: 20 }, 'page 3 of 10')
+  t.same(historyRange({ clearedSeq: 7, offset: 5, limit: 10 }), { afterSeq: 7, beforeSeq: undefined, fetch: 11, skip: 5 }, 'after a clear: still only visible ones')
+  t.same(historyRange({ clearedSeq: 0, offset: 0, limit: 10 }), { afterSeq: 0, beforeSeq: undefined, fetch: 11 }, 'offset 0 is the first page')
+  try {
+    historyRange({ clearedSeq: 0, beforeSeq: 10, offset: 1, limit: 10 })
+    t.fail('offset with beforeSeq must throw')
+  } catch (err) {
+    t.equal(err instanceof ChatError ? err.code : String(err), 'CHAT_BAD_REQUEST', 'offset and beforeId exclude each other')
+  }
 })

@@ -11,6 +11,7 @@ import { ChatService, type ChatEvent } from '../src/chat.js'
 import { ConversationStore } from '../src/conversations.js'
 import { FileStore } from '../src/files.js'
 import { memberKey } from '../src/keys.js'
+import { RedisLocks } from '../src/locks.js'
 import { MessageStore } from '../src/messages.js'
 import { RoomStore } from '../src/rooms.js'
 import { MongoUnreadSource, UnreadCache, unreadKey } from '../src/unread.js'
@@ -62,6 +63,7 @@ const chat = new ChatService({
   files,
   unread,
   unreadSource,
+  locks: new RedisLocks(redis),
   newId: () => ids.next(),
   userExists: async (id) => knownUsers.has(id),
   // Rooms, blocking and profiles are covered by rooms.test.ts and lifecycle.test.ts.

@@ -129,7 +129,7 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
     const session = ctx.requireSession()
     requireSelf(session, p.userId)
     const page = await ctx.services.commands.call(Commands.message.history, {
-      actorId: session.user.id, peerId: p.targetId, beforeId: p.beforeId, limit: p.limit,
+      actorId: session.user.id, peerId: p.targetId, beforeId: p.beforeId, offset: p.offset, limit: p.limit,
     })
     // The document's payload is the bare array; paging facts ride beside it.
     return answer(req, 'MESSAGES_LOADED', page.messages.map(typedMessage), {
@@ -272,6 +272,18 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
       users: r.users.map((u) => ({ userId: u.id, username: u.username, nickname: u.nickname, avatar: u.avatar })),
       hasMore: r.hasMore,
     })
+  },
+
+  async OPEN_CONVERSATION (ctx, p, req) {
+    const session = ctx.requireSession()
+    requireSelf(session, p.userId)
+    const r = await ctx.services.commands.call(Commands.message.openConversation, { actorId: session.user.id, peerId: p.targetId })
+    return answer(req, 'CONVERSATION_OPENED', { conversationId: r.conversationId, targetId: p.targetId, created: r.created })
+  },
+
+  async TAKE_UNREAD (ctx, p, req) {
+    const r = await ctx.services.commands.call(Commands.message.takeUnread, { actorId: ctx.requireSession().user.id, ...p })
+    return answer(req, 'UNREAD_TAKEN', { conversationId: p.conversationId, messages: r.messages.map(typedMessage), remaining: r.remaining })
   },
 
   async LOAD_CONVERSATIONS (ctx, p, req) {

@@ -69,6 +69,8 @@ export function renderTypedEvent (connectionId: string, userId: number, event: U
       return [{ type: 'TYPING', payload: { conversationId: event.conversationId, userId: event.fromUserId, typing: event.typing } }]
     case 'membership.changed':
       return [{ type: 'ROOM_MEMBERSHIP_CHANGED', payload: { roomId: event.roomId, member: event.member } }]
+    case 'conversation.created':
+      return [{ type: 'CONVERSATION_CREATED', payload: { conversationId: event.conversationId, userId: event.peerId } }]
     default:
       return []
   }

@@ -40,6 +40,8 @@ export const TypedRequests = {
     targetId: Id,
     /** Extension: page back from this message id. */
     beforeId: Type.Optional(Id),
+    /** Extension: skip this many of the newest messages (page-number paging); not with beforeId. */
+    offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000000 })),
     /** Extension: page size, 50 by default. */
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
   }),
@@ -98,6 +100,13 @@ export const TypedRequests = {
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
     offset: Type.Optional(Type.Integer({ minimum: 0, maximum: 10000 })),
   }),
+  /** Extension: get or create the direct conversation with a user without sending anything. */
+  OPEN_CONVERSATION: Type.Object({ userId: Id, targetId: Id }),
+  /** Extension: take (and mark read) up to `limit` unread messages of a conversation, oldest first. */
+  TAKE_UNREAD: Type.Object({
+    conversationId: Id,
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
+  }),
   LOAD_CONVERSATIONS: Type.Object({
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100 })),
     cursor: Type.Optional(Type.String({ maxLength: 128 })),
@@ -147,6 +156,8 @@ export const FailureTypes: Record<TypedRequestType, string> = {
   LOAD_BLOCKED: 'BLOCKED_LOAD_FAILURE',
   SEARCH_USERS: 'USERS_SEARCH_FAILURE',
   LOAD_CONVERSATIONS: 'CONVERSATIONS_LOAD_FAILURE',
+  OPEN_CONVERSATION: 'CONVERSATION_OPEN_FAILURE',
+  TAKE_UNREAD: 'UNREAD_TAKE_FAILURE',
 }
 
 /** Requests allowed before login. */
