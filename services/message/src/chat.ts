@@ -15,7 +15,7 @@ import { isDuplicateKeyError, type Logger } from '@chat/runtime'
 import { checkContent } from './content.js'
 import { peerOf, readMark, type ConversationDoc, type ConversationStore, type LastMessage, type Marks, type MemberDoc } from './conversations.js'
 import type { FileStore } from './files.js'
-import { dedupeKey, takeLockKey } from './keys.js'
+import { dedupeKey, readMarkLockKey } from './keys.js'
 import { decodeConversationCursor, encodeConversationCursor, firstVisibleMessage } from './lists.js'
 import type { Locks } from './locks.js'
 import { toMessage, type MessageDoc, type MessageStore } from './messages.js'
@@ -434,9 +434,15 @@ export class ChatService {
     }
     const { conv: target, marks } = found as { conv: ConversationDoc, marks: Marks }
 
-    // $max: a late or repeated read never moves the mark back.
-    await this.ports.conversations.markRead(target, req.actorId, upTo)
-    const count = await this.unreadRefresh(req.actorId, target._id)
+    // $max: a late or repeated read never moves the mark back. Under the
+    // same per-(user, conversation) lock as takes: two devices reading at
+    // once must not let the slower recount overwrite the newer one in Redis,
+    // and on servers without atomic updates a read must not interleave with
+    // a take's mark move.
+    const count = await this.ports.locks.withLock(readMarkLockKey(req.actorId, target._id), async () => {
+      await this.ports.conversations.markRead(target, req.actorId, upTo)
+      return this.unreadRefresh(req.actorId, target._id)
+    })
     this.publishUnread(req.actorId, target, count)
     if (upTo > marks.lastReadSeq) {
       await this.sendReceipts(target, req.actorId, marks.lastReadSeq, upTo, newestRead).catch((err: unknown) => {
@@ -484,8 +490,10 @@ export class ChatService {
     const conv = await this.directWith(req.actorId, req.peerId)
     if (!conv) return { conversationId: null }
     // Messages stored after this point arrived after the clear and stay.
-    await this.ports.conversations.clearUpTo(conv, req.actorId, await this.latestSeq(conv))
-    const count = await this.unreadRefresh(req.actorId, conv._id)
+    const count = await this.ports.locks.withLock(readMarkLockKey(req.actorId, conv._id), async () => {
+      await this.ports.conversations.clearUpTo(conv, req.actorId, await this.latestSeq(conv))
+      return this.unreadRefresh(req.actorId, conv._id)
+    })
     const cleared: MessagesClearedEvent = { kind: 'messages.cleared', userId: req.actorId, conversationId: conv._id, peerId: req.peerId }
     // The asking socket has its answer; the event is for the user's other sockets.
     if (req.originConnectionId !== undefined) cleared.originConnectionId = req.originConnectionId
@@ -878,7 +886,7 @@ export class ChatService {
   async takeUnread (req: TakeUnreadRequest): Promise<TakeUnreadReply> {
     const limit = pageLimit(req.limit, TAKE_UNREAD_DEFAULT, TAKE_UNREAD_MAX)
     const { conversations, messages } = this.ports
-    const { conv, marks, taken, remaining } = await this.ports.locks.withLock(takeLockKey(req.actorId, req.conversationId), async () => {
+    const { conv, marks, taken, remaining } = await this.ports.locks.withLock(readMarkLockKey(req.actorId, req.conversationId), async () => {
       const { conv, marks } = await this.memberOf(req.actorId, req.conversationId)
       const docs = await messages.unreadOldestFirst(conv._id, req.actorId, readMark(marks), limit)
       if (docs.length === 0) return { conv, marks, taken: [] as Message[], remaining: 0 }

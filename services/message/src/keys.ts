@@ -39,7 +39,7 @@ export function dedupeKey (senderId: number, clientMessageId: string | undefined
   return clientMessageId === undefined ? `id:${messageId}` : `${senderId}:${clientMessageId}`
 }
 
-/** Redis key of the lock serialising `unread.take` of one user in one conversation. */
-export function takeLockKey (userId: number, conversationId: number): string {
-  return `lock:unread-take:${userId}:${conversationId}`
+/** Redis key of the lock serialising moves of one user's read mark in one conversation (read, clear, take). */
+export function readMarkLockKey (userId: number, conversationId: number): string {
+  return `lock:read-mark:${userId}:${conversationId}`
 }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { dedupeKey, directKey, memberKey, roomKey, takeLockKey } from '../src/keys.js'
+import { dedupeKey, directKey, memberKey, roomKey, readMarkLockKey } from '../src/keys.js'
 
 t.test('directKey is the same from both sides', async (t) => {
   t.equal(directKey(5, 3), '3:5')
@@ -27,7 +27,7 @@ t.test('memberKey and dedupeKey', async (t) => {
   t.equal(dedupeKey(7, undefined, 99), 'id:99', 'no client id: derived from the unique message id')
 })
 
-t.test('takeLockKey: one per user and conversation', async (t) => {
-  t.equal(takeLockKey(5, 77), 'lock:unread-take:5:77')
-  t.not(takeLockKey(5, 77), takeLockKey(77, 5))
+t.test('readMarkLockKey: one per user and conversation', async (t) => {
+  t.equal(readMarkLockKey(5, 77), 'lock:read-mark:5:77')
+  t.not(readMarkLockKey(5, 77), readMarkLockKey(77, 5))
 })

@@ -310,6 +310,29 @@ t.test('unread.take: concurrent takes from two devices through two replicas', as
   t.notOk((await chat.unreadCounts({ actorId: a })).conversations.some((c) => c.conversationId === conversationId), 'nothing unread')
 })
 
+t.test('read: two devices marking at once through two replicas leave the newest count', async (t) => {
+  const a = fx.user()
+  const b = fx.user()
+  const replica = await fx.replica()
+  // The replica's recount answers slowly, as on a loaded server: without the
+  // per-(user, conversation) lock its stale count would land last.
+  const source = replica.ports.unreadSource
+  const countOne = source.countOne.bind(source)
+  source.countOne = async (userId, conversationId) => {
+    const n = await countOne(userId, conversationId)
+    await new Promise((resolve) => setTimeout(resolve, 300))
+    return n
+  }
+  t.teardown(() => { source.countOne = countOne })
+  const sent = await sendMany(b, a, 6, 'r')
+  const older = replica.chat.read({ actorId: a, messageId: (sent[1] as Message).id })
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  const newer = main.chat.read({ actorId: a, messageId: (sent[5] as Message).id })
+  await Promise.all([older, newer])
+  const cached = (await chat.unreadCounts({ actorId: a })).conversations.find((c) => c.conversationId === sent[0]?.conversationId)
+  t.equal(cached, undefined, 'the cached count is 0, not the slower recount\'s 4')
+})
+
 // --------------------------------------------------------------------- locks
 
 t.test('RedisLocks: exclusive, waits, gives up with CHAT_UNAVAILABLE, never frees another holder', async (t) => {
