@@ -281,14 +281,16 @@ export class ChatService {
       if (count !== undefined) this.publishUnread(userId, conv, count)
     })
 
-    // Sending reads the conversation; recount only if the sender had unread
-    // messages there (rare), so a send normally costs no count query.
-    try {
-      const before = await unread.peek(doc.senderId, conv._id)
-      if (before !== undefined && before > 0) this.publishUnread(doc.senderId, conv, await unread.refresh(doc.senderId, conv._id))
-    } catch (err) {
-      log('sender unread')(err)
-    }
+    await this.settleSenderUnread(conv, doc.senderId).catch(log('sender unread'))
+  }
+
+  /**
+   * Sending reads the conversation; recount only if the sender had unread
+   * messages there (rare), so a send normally costs no count query.
+   */
+  private async settleSenderUnread (conv: ConversationDoc, senderId: number): Promise<void> {
+    const before = await this.ports.unread.peek(senderId, conv._id)
+    if (before !== undefined && before > 0) this.publishUnread(senderId, conv, await this.ports.unread.refresh(senderId, conv._id))
   }
 
   /**
@@ -330,12 +332,7 @@ export class ChatService {
       if (count !== undefined) this.publishUnread(userId, conv, count)
     }
 
-    try {
-      const before = await unread.peek(doc.senderId, conv._id)
-      if (before !== undefined && before > 0) this.publishUnread(doc.senderId, conv, await unread.refresh(doc.senderId, conv._id))
-    } catch (err) {
-      log('sender unread')(err)
-    }
+    await this.settleSenderUnread(conv, doc.senderId).catch(log('sender unread'))
   }
 
   /**
