@@ -8,8 +8,12 @@
 //    prefixing their output with the service name, and waits for /readyz.
 // 3. Ctrl-C / SIGTERM stops everything it started, apps first; if a child dies
 //    on its own, the rest is stopped and the exit code is 1.
+//
+// With --infra-only (used by `pnpm test`), it only makes sure NATS, Redis and
+// MongoDB answer, starting the missing ones detached (logs in .data/dev/) so
+// they outlive it, like the servers a developer's machine already runs.
 import { spawn, spawnSync } from 'node:child_process'
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs'
+import { accessSync, constants, existsSync, mkdirSync, openSync } from 'node:fs'
 import net from 'node:net'
 import path from 'node:path'
 import { createInterface } from 'node:readline'
@@ -20,6 +24,7 @@ const DATA = path.join(ROOT, '.data', 'dev')
 const LOCAL = new Set(['127.0.0.1', 'localhost', '::1', '0.0.0.0', ''])
 const SERVICES = [['auth', 9101], ['contact', 9102], ['message', 9103]]
 const GATEWAY_PORT = Number(process.env.PORT || 8080)
+const INFRA_ONLY = process.argv.includes('--infra-only')
 const READY_TIMEOUT_MS = 30_000
 const STOP_GRACE_MS = 10_000
 
@@ -156,9 +161,18 @@ async function ensureInfra (name, ep, launch) {
   mkdirSync(dir, { recursive: true })
   const [command, args] = launch(host, ep.port, dir)
   say(`${name}: nothing at ${ep.url}; starting ${path.basename(command)} on ${host}:${ep.port} (data ${path.relative(ROOT, dir)})`)
-  const entry = start(name, 'infra', command, args)
+  const entry = INFRA_ONLY ? startDetached(name, command, args, path.join(dir, `${name}.log`)) : start(name, 'infra', command, args)
   await waitFor(`answer on port ${ep.port}`, entry, () => answers(ep.port, host), READY_TIMEOUT_MS)
   say(`${name}: up`)
+}
+
+/** A server that keeps running after we exit (--infra-only), its output in a log file. */
+function startDetached (name, command, args, logFile) {
+  const out = openSync(logFile, 'a')
+  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', out, out], detached: true })
+  child.unref()
+  say(`${name}: log ${path.relative(ROOT, logFile)}`)
+  return { name, kind: 'detached', child, exited: Promise.resolve() }
 }
 
 function need (bin, hint) {
@@ -201,6 +215,7 @@ async function main () {
     ['--port', String(port), '--bind', host, '--dir', dir, '--appendonly', 'no'],
   ])
   await ensureInfra('mongo', mongo, mongoLauncher())
+  if (INFRA_ONLY) return
 
   const apps = [...SERVICES, ['gateway', GATEWAY_PORT]]
   for (const [name, port] of apps) {
