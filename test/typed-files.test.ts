@@ -50,10 +50,10 @@ t.test('files', async (t) => {
     t.equal((await fetchBytes(`${a.httpUrl}${url}`)).status, 401, 'no token, no file')
     const missing = await fetch(`${a.httpUrl}/files/123456789`, { headers: { authorization: `Bearer ${alice.token}` } })
     t.equal(missing.status, 404)
-    t.match(await missing.json(), { error: 'CHAT_FILE_NOT_FOUND' })
+    t.match(await missing.json(), { error: 'file_not_found' })
     const badId = await fetch(`${a.httpUrl}/files/abc`, { headers: { authorization: `Bearer ${alice.token}` } })
     t.equal(badId.status, 400)
-    t.match(await badId.json(), { error: 'CHAT_BAD_REQUEST' })
+    t.match(await badId.json(), { error: 'bad_request' })
   })
 
   t.test('uploads over the limit or without auth are refused', async (t) => {
@@ -61,10 +61,10 @@ t.test('files', async (t) => {
       method: 'POST', body: randomBytes(2 * 1024 * 1024 + 1), headers: { authorization: `Bearer ${alice.token}`, 'content-type': 'application/octet-stream' },
     })
     t.equal(big.status, 413)
-    t.match(await big.json(), { error: 'CHAT_CONTENT_TOO_LARGE' })
+    t.match(await big.json(), { error: 'content_too_large' })
     const anon = await fetch(`${a.httpUrl}/files?name=x`, { method: 'POST', body: 'x', headers: { 'content-type': 'text/plain' } })
     t.equal(anon.status, 401)
-    t.match(await anon.json(), { error: 'CHAT_UNAUTHENTICATED' })
+    t.match(await anon.json(), { error: 'unauthenticated' })
     const forged = await fetch(`${a.httpUrl}/files?name=x`, { method: 'POST', body: 'x', headers: { authorization: 'Bearer forged', 'content-type': 'text/plain' } })
     t.equal(forged.status, 401)
   })

@@ -68,3 +68,29 @@ export const SessionRevokedEvent = Type.Object({
   expiresAt: Timestamp,
 })
 export type SessionRevokedEvent = Static<typeof SessionRevokedEvent>
+
+/** Room tickets are 20 random bytes in hex, like the `rooms` document's example token. */
+export const Ticket = Type.String({ pattern: '^[0-9a-f]{40}$' })
+
+/**
+ * Issues a single-use ticket that stands for the actor's session in one
+ * room (the `rooms` API's `GET /Room/:id`). The caller has already checked
+ * the actor may enter the room.
+ */
+export const IssueTicketRequest = Type.Object({
+  actorId: Id,
+  /** The session's token; redeeming the ticket resumes it, so a revoked session's tickets die with it. */
+  token: Type.String({ minLength: 1, maxLength: 4096 }),
+  roomId: Id,
+}, { additionalProperties: false })
+export type IssueTicketRequest = Static<typeof IssueTicketRequest>
+
+export const IssueTicketReply = Type.Object({ ticket: Ticket, expiresAt: Timestamp })
+export type IssueTicketReply = Static<typeof IssueTicketReply>
+
+/** Redeems a ticket once, on any gateway; a second redemption is CHAT_TOKEN_INVALID. */
+export const RedeemTicketRequest = Type.Object({ ticket: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
+export type RedeemTicketRequest = Static<typeof RedeemTicketRequest>
+
+export const RedeemTicketReply = Type.Object({ session: Session, roomId: Id })
+export type RedeemTicketReply = Static<typeof RedeemTicketReply>

@@ -21,6 +21,8 @@ export const CommandSpecs = {
   [Commands.auth.updateProfile]: { request: A.UpdateProfileRequest, reply: A.UpdateProfileReply },
   [Commands.auth.getUsers]: { request: A.GetUsersRequest, reply: A.GetUsersReply },
   [Commands.auth.searchUsers]: { request: S.SearchUsersRequest, reply: S.SearchUsersReply },
+  [Commands.auth.issueTicket]: { request: A.IssueTicketRequest, reply: A.IssueTicketReply },
+  [Commands.auth.redeemTicket]: { request: A.RedeemTicketRequest, reply: A.RedeemTicketReply },
   [Commands.contact.list]: { request: C.ListContactsRequest, reply: C.ListContactsReply },
   [Commands.contact.add]: { request: C.ContactTarget, reply: C.AddContactReply },
   [Commands.contact.remove]: { request: C.ContactTarget, reply: Empty },
@@ -55,6 +57,8 @@ export const CommandSpecs = {
   [Commands.message.roomLeave]: { request: R.RoomRef, reply: Empty },
   [Commands.message.roomMembers]: { request: R.RoomRef, reply: R.RoomMembersReply },
   [Commands.message.roomMemberships]: { request: R.MembershipsRequest, reply: R.MembershipsReply },
+  [Commands.message.roomEnter]: { request: R.VisitRequest, reply: R.JoinRoomReply },
+  [Commands.message.roomExit]: { request: R.VisitRequest, reply: R.ExitRoomReply },
   [Commands.message.openConversation]: { request: M.OpenConversationRequest, reply: M.OpenConversationReply },
   [Commands.message.takeUnread]: { request: M.TakeUnreadRequest, reply: M.TakeUnreadReply },
 } as const satisfies Record<CommandSubject, { request: TSchema, reply: TSchema }>

@@ -75,6 +75,15 @@ export class ChatError extends Error {
   }
 }
 
+/**
+ * The `error` field of an HTTP error body: the code without its `CHAT_`
+ * prefix, in lower case (`CHAT_ROOM_FULL` → `room_full`), the form the HTTP
+ * documents show. One rule, so both forms are equally stable.
+ */
+export function httpErrorCode (code: ErrorCode): string {
+  return code.replace(/^CHAT_/, '').toLowerCase()
+}
+
 /** Type guard for codes in the catalogue. */
 export function isErrorCode (value: unknown): value is ErrorCode {
   return typeof value === 'string' && Object.hasOwn(ErrorCatalogue, value)

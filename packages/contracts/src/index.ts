@@ -1,4 +1,4 @@
-export { ErrorCatalogue, ChatError, isErrorCode } from './errors.js'
+export { ErrorCatalogue, ChatError, isErrorCode, httpErrorCode } from './errors.js'
 export type { ErrorCode, ErrorData } from './errors.js'
 export { SUBJECT_VERSION, QueueGroups, Commands, UserEventKinds, RoomEventKinds, createSubjects } from './subjects.js'
 export type { CommandSubject, UserEventKind, RoomEventKind, Subjects } from './subjects.js'

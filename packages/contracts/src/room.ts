@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Id, Timestamp } from './common.js'
+import { ConnectionId, Id, Timestamp } from './common.js'
 
 /** A point on Earth. */
 export const Geolocation = Type.Object({
@@ -82,3 +82,23 @@ export type MembershipsRequest = Static<typeof MembershipsRequest>
 
 export const MembershipsReply = Type.Object({ roomIds: Type.Array(Id) })
 export type MembershipsReply = Static<typeof MembershipsReply>
+
+/**
+ * A visit: one socket present in a room (the `rooms` API's `/ws/room`).
+ * Entering joins the room if needed; when the last visit that a join was
+ * made for ends, the user leaves again. A user who was a member before
+ * their visits stays one.
+ */
+export const VisitRequest = Type.Object({
+  actorId: Id,
+  roomId: Id,
+  /** Cluster-unique id of the visiting socket. */
+  visitId: ConnectionId,
+}, { additionalProperties: false })
+export type VisitRequest = Static<typeof VisitRequest>
+
+export const ExitRoomReply = Type.Object({
+  /** True when this exit ended the membership its visits had made. */
+  left: Type.Boolean(),
+})
+export type ExitRoomReply = Static<typeof ExitRoomReply>

@@ -28,6 +28,8 @@ export const Commands = {
     updateProfile: 'auth.profile.update',
     getUsers: 'auth.users.get',
     searchUsers: 'auth.users.search',
+    issueTicket: 'auth.ticket.issue',
+    redeemTicket: 'auth.ticket.redeem',
   },
   contact: {
     list: 'contact.list',
@@ -66,6 +68,8 @@ export const Commands = {
     roomLeave: 'message.room.leave',
     roomMembers: 'message.room.members',
     roomMemberships: 'message.room.memberships',
+    roomEnter: 'message.room.enter',
+    roomExit: 'message.room.exit',
     openConversation: 'message.conversation.open',
     takeUnread: 'message.unread.take',
   },

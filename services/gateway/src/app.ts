@@ -1,5 +1,9 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
+import cookie from '@fastify/cookie'
+import rateLimit from '@fastify/rate-limit'
+import swagger from '@fastify/swagger'
+import swaggerUi from '@fastify/swagger-ui'
 import { ChatError, createSubjects } from '@chat/contracts'
 import {
   connectNats, createCommandClient, createLogger, createMetricsRegistry, createTokenVerifier, Gauge, opsRoutes,
@@ -8,7 +12,7 @@ import {
 import type { GatewayConfig } from './config.js'
 import { ConnectionHub } from './hub.js'
 import { createAuthenticator } from './session.js'
-import { createHttpAuth } from './http-auth.js'
+import { createHttpAuth, SessionCookie } from './http-auth.js'
 import { FileStore } from './files.js'
 import { filesRoutes } from './files-routes.js'
 import { installErrorHandler } from './http-errors.js'
@@ -17,7 +21,12 @@ import { CloseCodes } from './ws-connection.js'
 import { typedApi } from './apis/typed/adapter.js'
 import { eventsApi } from './apis/events/adapter.js'
 import { flatApi } from './apis/flat/adapter.js'
+import { roomsHttpApi } from './apis/rooms/routes.js'
+import { roomsWsApi } from './apis/rooms/ws-adapter.js'
+import { chatsHttpApi } from './apis/chats/routes.js'
 import { UserDirectory } from './user-directory.js'
+
+const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/log-level'])
 
 /**
  * Builds a gateway replica: HTTP and WebSocket APIs on one fastify instance.
@@ -33,6 +42,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
+    trustProxy: config.TRUST_PROXY,
   })
   installErrorHandler(app)
 
@@ -55,6 +65,31 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     accepting: () => accepting,
     checks: { nats: () => !nc.isClosed() && !nc.isDraining() },
   })
+
+  await app.register(cookie)
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Chat gateway HTTP APIs',
+        version: '1.0.0',
+        description: 'The `rooms` (document 002) and `chats` (document 001) HTTP APIs, and file transfer. ' +
+          'Errors are `{"error", "message"}`; see docs/errors.md. WebSocket APIs are described in docs/api-*.md.',
+      },
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          cookie: { type: 'apiKey', in: 'cookie', name: config.SESSION_COOKIE_NAME },
+        },
+      },
+    },
+    // The document covers the HTTP APIs; probes and WebSocket upgrades are not part of it.
+    transform: ({ schema, url }) => ({
+      schema: (url.startsWith('/ws') || OPS_ROUTES.has(url) ? { ...schema, hide: true } : schema) as typeof schema,
+      url,
+    }),
+  })
+  await app.register(swaggerUi, { routePrefix: '/docs' })
 
   await app.register(websocket, {
     options: { maxPayload: config.WS_MAX_FRAME_BYTES },
@@ -98,8 +133,31 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     registerWsApi(scope, '/ws', typedApi, wsOptions)
     registerWsApi(scope, '/ws/events', eventsApi, wsOptions)
     registerWsApi(scope, '/ws/flat', flatApi, wsOptions)
+    registerWsApi(scope, '/ws/room', roomsWsApi, wsOptions)
   })
-  await app.register(filesRoutes, { files, auth: createHttpAuth(authenticate) })
+  const sessionCookie = new SessionCookie({ name: config.SESSION_COOKIE_NAME })
+  const auth = createHttpAuth(authenticate, sessionCookie)
+  await app.register(async (scope) => {
+    // Per replica and in memory: a coarse guard against floods, keyed by the
+    // credential a request carries, else by the client's address.
+    await scope.register(rateLimit, {
+      max: config.HTTP_RATE_LIMIT_PER_MIN,
+      timeWindow: 60_000,
+      keyGenerator: (req) => {
+        try {
+          return auth.tokenOf(req) ?? req.ip
+        } catch {
+          return req.ip
+        }
+      },
+      // Thrown, so the error handler answers it like every other error.
+      errorResponseBuilder: (_req, ctx) => new ChatError('CHAT_RATE_LIMITED', `Too many requests; retry in ${ctx.after}`),
+    })
+    const httpApi = { services, auth, cookie: sessionCookie }
+    await scope.register(roomsHttpApi, httpApi)
+    await scope.register(chatsHttpApi, httpApi)
+    await scope.register(filesRoutes, { files, auth })
+  })
 
   app.addHook('onClose', async () => {
     accepting = false

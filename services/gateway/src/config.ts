@@ -19,6 +19,9 @@ export const GatewayConfigSchema = {
   WS_AUTH_TIMEOUT_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'An unauthenticated socket is closed after this long' }),
   FILE_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1, description: 'Largest accepted upload' }),
   PRESENCE_HEARTBEAT_MS: Type.Integer({ default: 10000, minimum: 100, description: 'How often this replica re-asserts its users are online' }),
+  SESSION_COOKIE_NAME: Type.String({ default: 'chat_session', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Cookie that carries the session set by the rooms API\'s /Login' }),
+  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* from the load balancer (client address; https → Secure cookies)' }),
+  HTTP_RATE_LIMIT_PER_MIN: Type.Integer({ default: 1200, minimum: 1, description: 'HTTP API requests per minute per client (credential, else address), per replica' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'Longest a graceful stop may take' }),
 }
 

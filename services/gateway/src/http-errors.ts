@@ -1,5 +1,5 @@
 import type { FastifyError, FastifyInstance } from 'fastify'
-import { ChatError, type ErrorCode } from '@chat/contracts'
+import { ChatError, httpErrorCode } from '@chat/contracts'
 
 /** Fastify's own error codes that mean the client sent something we refuse. */
 const CLIENT_ERRORS: Record<string, ChatError['code']> = {
@@ -10,9 +10,15 @@ const CLIENT_ERRORS: Record<string, ChatError['code']> = {
   FST_ERR_VALIDATION: 'CHAT_BAD_REQUEST',
 }
 
+/** The JSON body of every HTTP error. */
+export function errorBody (err: ChatError): { error: string, message: string } {
+  return { error: httpErrorCode(err.code), message: err.message }
+}
+
 /**
  * Every HTTP error is `{"error": <code>, "message": <text>}` with the
- * catalogue's status; bad input is never a 500.
+ * catalogue's status, the code in its HTTP form (`room_full`); bad input is
+ * never a 500.
  */
 export function installErrorHandler (app: FastifyInstance): void {
   app.setErrorHandler((err: FastifyError, req, reply) => {
@@ -25,7 +31,7 @@ export function installErrorHandler (app: FastifyInstance): void {
       req.log.error({ err }, 'request failed')
       failure = new ChatError('CHAT_INTERNAL')
     }
-    return reply.code(failure.status).send({ error: failure.code, message: failure.message })
+    return reply.code(failure.status).send(errorBody(failure))
   })
-  app.setNotFoundHandler((_req, reply) => reply.code(404).send({ error: 'CHAT_NOT_FOUND', message: 'No such route' } satisfies { error: ErrorCode, message: string }))
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody(new ChatError('CHAT_NOT_FOUND', 'No such route'))))
 }

@@ -35,6 +35,8 @@ export interface ConnectionContext {
   /** Updates the profile fields cached in the session after a change. */
   updateSession(patch: Partial<Session['user']>): void
   send(frame: Frame): void
+  /** Closes the socket (see CloseCodes); the adapter's `closed` hook still runs. */
+  close(code: number, reason: string): void
 }
 
 /**
@@ -56,4 +58,6 @@ export interface WsApi<Req> {
   renderRoom(ctx: ConnectionContext, event: RoomEvent): Frame[]
   /** The last frame before a socket is closed because its session was revoked. */
   revoked(ctx: ConnectionContext): Frame | undefined
+  /** Runs once when the socket has closed, for whatever reason, while the session is still known. */
+  closed?(ctx: ConnectionContext): void
 }

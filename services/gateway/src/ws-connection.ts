@@ -13,6 +13,8 @@ export const CloseCodes = {
   sessionRevoked: 4001,
   sessionExpired: 4002,
   authTimeout: 4003,
+  /** The room this socket was in is gone (the `rooms` API). */
+  roomGone: 4004,
 } as const
 
 export interface ConnectionLimits {
@@ -171,6 +173,11 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     this.closed = true
     clearTimeout(this.authTimer)
     clearTimeout(this.expiryTimer)
+    try {
+      this.api.closed?.(this)
+    } catch (err) {
+      this.logger.error({ err }, 'close hook failed')
+    }
     if (this.session) this.hub.detach(this)
   }
 }
