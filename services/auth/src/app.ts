@@ -6,10 +6,13 @@ import {
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.js'
 import { pageOf, searchPage, searchPattern } from './search.js'
 import { toOwnUser, toPublicUser, UserStore, type UserDoc } from './store.js'
+import { RoomTickets } from './tickets.js'
 
 export interface AuthOptions {
   tokens: TokenSettings
   tokenTtlSeconds: number
+  /** Lifetime of a room ticket (ROOM_TICKET_TTL_MS), at most 5 minutes. */
+  roomTicketTtlMs: number
 }
 
 /** Redis key marking a session revoked until its token would have expired anyway. */
@@ -22,9 +25,19 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
   await store.init()
   const ids = await createIdGenerator(redis, deps.logger)
   const verify = createTokenVerifier(opts.tokens)
+  const tickets = new RoomTickets(redis, opts.roomTicketTtlMs)
 
   async function issue (user: UserDoc): Promise<Session> {
     const { token, claims } = await signToken(opts.tokens, user._id, opts.tokenTtlSeconds)
+    return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
+  }
+
+  /** The session a token stands for, unless it is invalid, expired, revoked or its user gone. */
+  async function resume (token: string): Promise<Session> {
+    const claims = await verify(token)
+    if (await redis.exists(revokedKey(claims.sessionId)) === 1) throw new ChatError('CHAT_TOKEN_INVALID', 'The token was revoked')
+    const user = await store.byId(claims.userId)
+    if (!user) throw new ChatError('CHAT_TOKEN_INVALID', 'The user no longer exists')
     return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
   }
 
@@ -62,12 +75,22 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         return issue(user)
       },
 
-      [Commands.auth.resume]: async (req) => {
+      [Commands.auth.resume]: (req) => resume(req.token),
+
+      // The ticket carries the session's token: redeeming resumes it, so a
+      // session revoked after the ticket was issued can't use it.
+      [Commands.auth.issueTicket]: async (req) => {
         const claims = await verify(req.token)
-        if (await redis.exists(revokedKey(claims.sessionId)) === 1) throw new ChatError('CHAT_TOKEN_INVALID', 'The token was revoked')
-        const user = await store.byId(claims.userId)
-        if (!user) throw new ChatError('CHAT_TOKEN_INVALID', 'The user no longer exists')
-        return { user: toOwnUser(user), token: req.token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
+        if (claims.userId !== req.actorId) throw new ChatError('CHAT_ID_MISMATCH')
+        const { ticket, expiresAt } = await tickets.issue({ userId: req.actorId, roomId: req.roomId, token: req.token })
+        return { ticket, expiresAt: expiresAt.toISOString() }
+      },
+
+      [Commands.auth.redeemTicket]: async (req) => {
+        const grant = await tickets.redeem(req.ticket)
+        const session = await resume(grant.token)
+        if (session.user.id !== grant.userId) throw new ChatError('CHAT_TOKEN_INVALID')
+        return { session, roomId: grant.roomId }
       },
 
       [Commands.auth.logout]: async (req) => {

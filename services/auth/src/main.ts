@@ -12,6 +12,7 @@ const service = await startService({
   setup: (deps) => buildAuthService(deps, {
     tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+    roomTicketTtlMs: config.ROOM_TICKET_TTL_MS,
   }),
 })
 

@@ -15,6 +15,7 @@ const { nc, client } = await startServiceUnderTest(t, {
   setup: (deps, config) => buildAuthService(deps, {
     tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
+    roomTicketTtlMs: config.ROOM_TICKET_TTL_MS,
   }),
 })
 

@@ -8,6 +8,7 @@ import { MessageStore } from './messages.js'
 import { RoomService } from './room-service.js'
 import { RoomStore } from './rooms.js'
 import { MongoUnreadSource, UnreadCache } from './unread.js'
+import { RoomVisits } from './visits.js'
 
 export interface MessageOptions {
   /** Longest message content in characters (MESSAGE_MAX_LENGTH). */
@@ -67,7 +68,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     logger: deps.logger,
   }
   const chat = new ChatService(ports, { maxLength: opts.maxLength, replyBudgetBytes })
-  const roomService = new RoomService(ports, { replyBudgetBytes })
+  const roomService = new RoomService(ports, new RoomVisits(deps.redis), { replyBudgetBytes })
 
   return {
     close: () => ids.close(),
@@ -95,6 +96,8 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
       [Commands.message.roomDelete]: (req) => roomService.delete(req),
       [Commands.message.roomMembers]: (req) => roomService.members(req),
       [Commands.message.roomMemberships]: (req) => roomService.memberships(req),
+      [Commands.message.roomEnter]: (req) => roomService.enter(req),
+      [Commands.message.roomExit]: (req) => roomService.exit(req),
 
       [Commands.message.fileCreate]: async (req) => {
         const file = await files.create(ids.next(), req.actorId, req.name, req.contentType, req.size)

@@ -2,7 +2,7 @@ import {
   ChatError, ROOM_LIST_MAX,
   type CreateRoomRequest, type JoinRoomReply, type ListRoomsReply, type ListRoomsRequest,
   type MembershipsReply, type MembershipsRequest, type RoomMember, type RoomMemberEvent,
-  type RoomMembersReply, type RoomReply, type RoomRef,
+  type RoomMembersReply, type RoomReply, type RoomRef, type VisitRequest, type ExitRoomReply,
 } from '@chat/contracts'
 import type { ChatPorts } from './chat.js'
 import type { MemberDoc, RoomDoc } from './conversations.js'
@@ -11,6 +11,7 @@ import { mergeNewestFirst } from './lists.js'
 import { fitToBudget, pageLimit } from './paging.js'
 import { toRoom, toRoomMember } from './rooms.js'
 import { seatKey } from './seats.js'
+import type { RoomVisits } from './visits.js'
 
 export const ROOM_LIST_DEFAULT = 50
 
@@ -32,7 +33,7 @@ function memberBytes (m: RoomMember): number {
  * gateways holding that user start or stop listening to the room.
  */
 export class RoomService {
-  constructor (private readonly ports: ChatPorts, private readonly opts: RoomOptions) {}
+  constructor (private readonly ports: ChatPorts, private readonly visits: RoomVisits, private readonly opts: RoomOptions) {}
 
   private memberDoc (room: RoomDoc, userId: number, now: Date, lastReadSeq: number, seat?: { slot: number, claim: number }): MemberDoc {
     const doc: MemberDoc = {
@@ -231,6 +232,45 @@ export class RoomService {
     this.ports.publish({ kind: 'membership.changed', userId: actorId, roomId, member: false })
     if ((old.get(actorId) ?? 0) > 0) this.ports.publish({ kind: 'unread.changed', userId: actorId, conversationId: roomId, count: 0 })
     return {}
+  }
+
+  // ------------------------------------------------------------ enter, exit
+
+  /**
+   * A socket enters the room (the `rooms` API): the user joins it if they
+   * aren't a member yet. The visit is recorded first, so an exit racing
+   * this enter can't make the user leave under it.
+   */
+  async enter (req: VisitRequest): Promise<JoinRoomReply> {
+    const { actorId, roomId, visitId } = req
+    await this.visits.begin(roomId, actorId, visitId)
+    let reply: JoinRoomReply
+    try {
+      reply = await this.join({ actorId, roomId })
+    } catch (err) {
+      await this.visits.end(roomId, actorId, visitId).catch(() => false)
+      throw err
+    }
+    if (reply.joined) await this.visits.markJoined(roomId, actorId)
+    return reply
+  }
+
+  /**
+   * A socket left the room. When it was the user's last visit and a visit
+   * made them a member, they leave again; members of their own accord
+   * (joined through another API, or the owner) stay members.
+   */
+  async exit (req: VisitRequest): Promise<ExitRoomReply> {
+    const { actorId, roomId, visitId } = req
+    if (!await this.visits.end(roomId, actorId, visitId)) return { left: false }
+    try {
+      await this.leave({ actorId, roomId })
+      return { left: true }
+    } catch (err) {
+      // Already left through another API, or the room is gone.
+      if (err instanceof ChatError && (err.code === 'CHAT_NOT_MEMBER' || err.code === 'CHAT_CONVERSATION_NOT_FOUND')) return { left: false }
+      throw err
+    }
   }
 
   // ----------------------------------------------------------------- delete
