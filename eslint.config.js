@@ -11,7 +11,7 @@ export default [
   },
   {
     // TypeBox's idiom: a schema and its static type share one name.
-    files: ['packages/contracts/src/**/*.ts'],
+    files: ['packages/contracts/src/**/*.ts', 'services/*/src/**/schemas.ts'],
     rules: { '@typescript-eslint/no-redeclare': 'off' },
   },
 ]

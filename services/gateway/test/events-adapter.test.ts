@@ -54,6 +54,7 @@ function fakeSocket (reply: (subject: string, req: any) => unknown = () => ({}))
     logout () { session = undefined },
     updateSession () {},
     send (frame) { sent.push(frame) },
+    close () {},
   }
   return { ctx, calls, sent, logout: () => { session = undefined } }
 }
