@@ -18,4 +18,4 @@ export interface HttpApiOptions {
 export type HttpApi = FastifyPluginAsync<HttpApiOptions>
 
 /** OpenAPI security requirement of routes that need a session. */
-export const requiresSession = [{ bearer: [] }, { cookie: [] }]
+export const requiresSession: Array<Record<string, string[]>> = [{ bearer: [] }, { cookie: [] }]

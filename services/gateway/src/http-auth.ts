@@ -1,4 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+// The cookie plugin's declarations (reply.setCookie, req.cookies), wherever this module is compiled.
+import type {} from '@fastify/cookie'
 import { ChatError, type Session } from '@chat/contracts'
 import { tokenFromRequest, type Authenticate } from './session.js'
 

@@ -28,19 +28,19 @@ const Timestamp = Type.String({ format: 'date-time', examples: ['2026-11-21T22:1
 // ----------------------------------------------------------------- requests
 
 export const ChatIdParams = Type.Object({ chat_id: Id })
-export type ChatIdParams = Static<typeof ChatIdParams>
+export type ChatIdParamsIn = Static<typeof ChatIdParams>
 
 export const PairParams = Type.Object({ user_a_id: Id, user_b_id: Id })
-export type PairParams = Static<typeof PairParams>
+export type PairParamsIn = Static<typeof PairParams>
 
 export const RoomIdParams = Type.Object({ chat_room_id: Id })
-export type RoomIdParams = Static<typeof RoomIdParams>
+export type RoomIdParamsIn = Static<typeof RoomIdParams>
 
 export const PageQuery = Type.Object({
   count: Type.Integer({ minimum: 1, maximum: CHATS_MAX_COUNT, default: CHATS_DEFAULT_COUNT, description: 'How many messages (1–100)' }),
   offset: Type.Integer({ minimum: 1, maximum: CHATS_MAX_OFFSET, default: 1, description: 'The first message to return, 1 being the newest' }),
 })
-export type PageQuery = Static<typeof PageQuery>
+export type PageQueryIn = Static<typeof PageQuery>
 
 /** Content: the message service checks emptiness, length (413) and per-type format. */
 const Content = Type.String({ description: 'The content; `customize` content is free-form' })
@@ -50,28 +50,28 @@ export const SendChatBody = Type.Object({
   message: Content,
   type: literals(CHAT_TYPES),
 })
-export type SendChatBody = Static<typeof SendChatBody>
+export type SendChatBodyIn = Static<typeof SendChatBody>
 
 export const ReadChatBody = Type.Object({ chat_id: Id })
-export type ReadChatBody = Static<typeof ReadChatBody>
+export type ReadChatBodyIn = Static<typeof ReadChatBody>
 
 export const CreateRoomBody = Type.Object({
   title: RoomName,
   capacity: Type.Optional(Type.Integer({ minimum: 1, maximum: 100000, description: 'Most participants; unlimited when absent' })),
   geolocation: Type.Optional(Type.Union([Geolocation, Type.Null()])),
 })
-export type CreateRoomBody = Static<typeof CreateRoomBody>
+export type CreateRoomBodyIn = Static<typeof CreateRoomBody>
 
 export const SendRoomBody = Type.Object({
   message: Content,
   type: literals(ROOM_TYPES),
 })
-export type SendRoomBody = Static<typeof SendRoomBody>
+export type SendRoomBodyIn = Static<typeof SendRoomBody>
 
 // ---------------------------------------------------------------- responses
 
-export const ChatIdReply = Type.Object({ chat_id: Id })
-export const RoomIdReply = Type.Object({ chat_room_id: Id })
+export const ChatIdReply = Type.Object({ chat_id: Id }, { description: 'The chat id: the same for both users' })
+export const RoomIdReply = Type.Object({ chat_room_id: Id }, { description: 'The new room' })
 /** The body of 201 answers the document shows without one. */
 export const Created = Type.Object({}, { description: 'Done; an empty object' })
 /** 204 answers have no body. */
@@ -86,9 +86,9 @@ export const ChatMessage = Type.Object({
   message_type: Type.String(),
   server_sent_timestamp: Timestamp,
 })
-export type ChatMessage = Static<typeof ChatMessage>
+export type ChatMessageOut = Static<typeof ChatMessage>
 
-export const ChatMessages = Type.Array(ChatMessage)
+export const ChatMessages = Type.Array(ChatMessage, { description: 'Messages, newest first' })
 
 /** `/chats_v2/:chat_id`: the messages, and how many are still unread in a header. */
 export const TakenMessages = Type.Array(ChatMessage, {
@@ -106,7 +106,7 @@ export const UnreadChat = Type.Object({
   unread_count: Type.Integer({ minimum: 0 }),
   server_sent_timestamp: Timestamp,
 })
-export type UnreadChat = Static<typeof UnreadChat>
+export type UnreadChatOut = Static<typeof UnreadChat>
 
 export const ChatSummary = Type.Object({
   chat_id: Id,
@@ -121,7 +121,7 @@ export const ChatSummary = Type.Object({
   unread_count: Type.Integer({ minimum: 0 }),
   server_sent_timestamp: Timestamp,
 })
-export type ChatSummary = Static<typeof ChatSummary>
+export type ChatSummaryOut = Static<typeof ChatSummary>
 
 const nullable = <T extends TSchema>(schema: T) => Type.Union([schema, Type.Null()])
 
@@ -139,23 +139,32 @@ export const RoomSummary = Type.Object({
   created_at: Timestamp,
   server_sent_timestamp: Timestamp,
 })
-export type RoomSummary = Static<typeof RoomSummary>
+export type RoomSummaryOut = Static<typeof RoomSummary>
 
 export const RoomParticipant = Type.Object({
   chat_room_id: Id,
   user_id: Id,
   created_at: Timestamp,
 })
-export type RoomParticipant = Static<typeof RoomParticipant>
+export type RoomParticipantOut = Static<typeof RoomParticipant>
 
 export const ErrorBody = Type.Object({
   error: Type.String({ description: 'The error code without `chat_`, e.g. `room_full`' }),
   message: Type.String(),
 })
 
+const ERROR_DESCRIPTIONS = {
+  400: 'Malformed request: a missing or mistyped field, a bad id or type (`bad_request`, `self_target`)',
+  401: 'No session, or a bad, expired or revoked token (`unauthenticated`, `token_invalid`)',
+  403: 'Not allowed: not your id (`id_mismatch`), not a member (`not_member`), blocked, `room_full`',
+  404: 'No such user, chat or room (`user_not_found`, `conversation_not_found`)',
+  413: 'The message is too long (`content_too_large`)',
+  429: 'Too many requests (`rate_limited`)',
+} as const
+
 /** Error answers a route documents, by status. */
-export function errors (...statuses: Array<400 | 401 | 403 | 404 | 413 | 429>): Record<number, TSchema> {
+export function errors (...statuses: Array<keyof typeof ERROR_DESCRIPTIONS>): Record<number, TSchema> {
   const out: Record<number, TSchema> = {}
-  for (const status of statuses) out[status] = ErrorBody
+  for (const status of statuses) out[status] = { ...ErrorBody, description: ERROR_DESCRIPTIONS[status] }
   return out
 }
