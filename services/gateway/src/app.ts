@@ -16,6 +16,7 @@ import { createHttpAuth, SessionCookie } from './http-auth.js'
 import { FileStore } from './files.js'
 import { filesRoutes } from './files-routes.js'
 import { installErrorHandler } from './http-errors.js'
+import { strictValidatorCompiler } from './http-validation.js'
 import { registerWsApi } from './ws-route.js'
 import { CloseCodes } from './ws-connection.js'
 import { typedApi } from './apis/typed/adapter.js'
@@ -138,6 +139,8 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   const sessionCookie = new SessionCookie({ name: config.SESSION_COOKIE_NAME })
   const auth = createHttpAuth(authenticate, sessionCookie)
   await app.register(async (scope) => {
+    // Request parts have exactly their documented types: no coercion.
+    scope.setValidatorCompiler(strictValidatorCompiler)
     // Per replica and in memory: a coarse guard against floods, keyed by the
     // credential a request carries, else by the client's address.
     await scope.register(rateLimit, {

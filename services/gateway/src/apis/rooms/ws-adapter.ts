@@ -1,13 +1,199 @@
-import { ChatError } from '@chat/contracts'
-import type { WsApi } from '../../ws-api.js'
+import { ChatError, Commands, type RoomEvent } from '@chat/contracts'
+import { toChatError } from '@chat/runtime'
+import type { ConnectionContext, WsApi } from '../../ws-api.js'
+import { CloseCodes } from '../../ws-connection.js'
+import { decodeRoomsFrame, memberPush, messagePush, status, type RoomsRequest } from './ws-frames.js'
 
-/** The `rooms` API's WebSocket `/ws/room` (document 002). */
-export const roomsWsApi: WsApi<unknown> = {
+/**
+ * Document 002's WebSocket, `/ws/room`: one socket is one visit to one
+ * room. The first frame is `{token}`, a single-use ticket from
+ * `GET /Room/:id`; entering makes the user a member, and when the socket
+ * closes the visit ends (the service makes them leave again if the visit
+ * made them a member). Answers are only `{status}`, matched by order.
+ */
+
+/** Pushes waiting for their lookups on one socket before new ones are dropped (events are at-most-once anyway). */
+const MAX_PENDING_PUSHES = 1000
+
+/** Room tickets are 40 hex characters; anything else is refused without a round trip. */
+const TICKET = /^[0-9a-f]{40}$/
+
+/** What a `/ws/room` socket remembers (in ctx.local). */
+interface VisitState {
+  /** Set once a ticket was redeemed; the socket never visits another room. */
+  visit?: { userId: number, roomId: number }
+  /** The service recorded the visit: closing must end it. */
+  entered: boolean
+  /** The room was deleted: sends fail and the socket is closing. */
+  gone: boolean
+  /** The socket has closed (an entry still in flight must end its visit itself). */
+  closed: boolean
+  /** Pushes run one after another, so they arrive in the order their events came. */
+  pushes: Promise<void>
+  pending: number
+}
+
+function stateOf (ctx: ConnectionContext): VisitState {
+  let state = ctx.local.rooms as VisitState | undefined
+  if (!state) {
+    state = { entered: false, gone: false, closed: false, pushes: Promise.resolve(), pending: 0 }
+    ctx.local.rooms = state
+  }
+  return state
+}
+
+/** Ends a visit; nobody awaits it, so a failure is only logged. */
+function exit (ctx: ConnectionContext, visit: { userId: number, roomId: number }): void {
+  ctx.services.commands.call(Commands.message.roomExit, { actorId: visit.userId, roomId: visit.roomId, visitId: ctx.id })
+    .catch((err: unknown) => {
+      const e = toChatError(err)
+      // A deleted room has no visits left to end.
+      if (e.code === 'CHAT_CONVERSATION_NOT_FOUND') ctx.logger.debug({ roomId: visit.roomId }, 'room gone before the visit ended')
+      else ctx.logger.warn({ err, roomId: visit.roomId, visitId: ctx.id }, 'ending a room visit failed; the user may stay a member')
+    })
+}
+
+/**
+ * `{token}`: redeem the ticket (any replica, once), enter its room, log the
+ * socket in. Not answered on success (the document shows no answer); a bad
+ * ticket or a refused entry answers `{status: false}` and closes (1008).
+ */
+async function enter (ctx: ConnectionContext, token: unknown): Promise<undefined> {
+  const state = stateOf(ctx)
+  // One room per socket: a second ticket is refused and not spent.
+  if (state.visit) throw new ChatError('CHAT_BAD_REQUEST', 'this socket is already in a room')
+  const { commands } = ctx.services
+  let entering: { userId: number, roomId: number } | undefined
+  try {
+    if (typeof token !== 'string' || !TICKET.test(token)) throw new ChatError('CHAT_TOKEN_INVALID', 'Unknown room token')
+    const { session, roomId } = await commands.call(Commands.auth.redeemTicket, { ticket: token })
+    entering = { userId: session.user.id, roomId }
+    state.visit = entering
+    await commands.call(Commands.message.roomEnter, { actorId: session.user.id, roomId, visitId: ctx.id })
+    state.entered = true
+    if (state.closed) {
+      // The client left while the entry was in flight.
+      exit(ctx, entering)
+      return undefined
+    }
+    // After entering, so the user's room list that login loads has this room.
+    await ctx.login(session)
+    return undefined
+  } catch (err) {
+    const e = toChatError(err)
+    // An entry that timed out may still have been recorded: end it.
+    if (entering && !state.entered && e.retryable) exit(ctx, entering)
+    ctx.logger.debug({ code: e.code, connectionId: ctx.id }, 'room entry refused')
+    ctx.send(status(false))
+    ctx.close(CloseCodes.policy, e.code === 'CHAT_TOKEN_INVALID' ? 'bad room token' : 'room entry refused')
+    return undefined
+  }
+}
+
+/** `{msg}`: a text message to the room; `{status: true}` once stored. */
+async function say (ctx: ConnectionContext, msg: string) {
+  const state = stateOf(ctx)
+  if (!state.entered || !state.visit) throw new ChatError('CHAT_UNAUTHENTICATED', 'send the room token first')
+  if (state.gone) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+  const { roomId } = state.visit
+  try {
+    await ctx.services.commands.call(Commands.message.send, {
+      actorId: ctx.requireSession().user.id,
+      conversationId: roomId,
+      kind: 'text',
+      content: msg,
+      originConnectionId: ctx.id,
+    })
+  } catch (err) {
+    if (toChatError(err).code === 'CHAT_CONVERSATION_NOT_FOUND') {
+      // The room is gone (its deletion event may not have reached us yet).
+      state.gone = true
+      ctx.send(status(false))
+      ctx.close(CloseCodes.roomGone, 'room deleted')
+      return undefined
+    }
+    throw err
+  }
+  return status(true)
+}
+
+/** Queues one push behind the earlier ones. */
+function push (ctx: ConnectionContext, work: () => Promise<void> | void): void {
+  const state = stateOf(ctx)
+  if (state.pending >= MAX_PENDING_PUSHES) {
+    ctx.logger.warn({ connectionId: ctx.id }, 'too many pushes pending; dropping one')
+    return
+  }
+  state.pending++
+  state.pushes = state.pushes
+    .then(work)
+    .catch((err: unknown) => { ctx.logger.warn({ err, connectionId: ctx.id }, 'room push failed') })
+    .finally(() => { state.pending-- })
+}
+
+export const roomsWsApi: WsApi<RoomsRequest> = {
   name: 'rooms',
-  decode () { throw new ChatError('CHAT_UNKNOWN_TYPE') },
-  async handle () { return undefined },
-  failure () { return { status: false } },
-  render () { return [] },
-  renderRoom () { return [] },
-  revoked () { return undefined },
+
+  decode: decodeRoomsFrame,
+
+  async handle (ctx, req) {
+    return req.kind === 'token' ? enter(ctx, req.token) : say(ctx, req.msg)
+  },
+
+  failure () {
+    return status(false)
+  },
+
+  // Document 002 shows nothing of the user's own events (direct messages, unread counts).
+  render () {
+    return []
+  },
+
+  renderRoom (ctx, event: RoomEvent) {
+    const state = stateOf(ctx)
+    const self = ctx.session?.user.id
+    if (!state.entered || !state.visit || event.roomId !== state.visit.roomId || self === undefined) return []
+    switch (event.kind) {
+      case 'message.new': {
+        // The sender's own sockets get no copy: the sending one has its {status: true}.
+        const { message } = event
+        if (message.senderId === self) return []
+        push(ctx, async () => {
+          let sender
+          try {
+            sender = (await ctx.services.users.byIds([message.senderId])).get(message.senderId)
+          } catch (err) {
+            ctx.logger.warn({ err, senderId: message.senderId }, 'sender lookup failed; pushing the message without names')
+          }
+          ctx.send(messagePush(message, sender))
+        })
+        return []
+      }
+      case 'member.joined':
+      case 'member.left': {
+        if (event.userId === self) return []
+        push(ctx, () => ctx.send(memberPush(event)))
+        return []
+      }
+      case 'room.deleted':
+        state.gone = true
+        // After the pushes already queued, so they are not lost.
+        push(ctx, () => ctx.close(CloseCodes.roomGone, 'room deleted'))
+        return []
+      default:
+        // Edits, deletions, typing: the document has no frame for them.
+        return []
+    }
+  },
+
+  // A revoked session closes the socket with 4001 without a frame first: the document has none.
+  revoked () {
+    return undefined
+  },
+
+  closed (ctx) {
+    const state = stateOf(ctx)
+    state.closed = true
+    if (state.entered && state.visit) exit(ctx, state.visit)
+  },
 }

@@ -1,15 +1,17 @@
 import type { FastifySchemaCompiler } from 'fastify'
 import type { TSchema } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
 import { createValidator } from '@chat/contracts'
 
-/** A decimal integer as a path segment: no sign, exponent, fraction, hex or spaces. */
+/** A decimal integer as a path or query value: no sign, exponent, fraction, hex or spaces. */
 const DECIMAL = /^(0|[1-9][0-9]{0,15})$/
 
 /**
- * Path parameters arrive as strings: integer fields take exactly a decimal
- * integer. (The default compiler would also read `1e3`, ` 12` or `0x10`.)
+ * Path and query values arrive as strings: integer fields take exactly a
+ * decimal integer (ajv's coercion would also read `1e3`, ` 12` or `0x10`),
+ * and missing fields get their schema's default.
  */
-function convertParams (schema: TSchema, value: unknown): unknown {
+function convertStrings (schema: TSchema, value: unknown): unknown {
   const properties = (schema as { properties?: Record<string, { type?: unknown }> }).properties
   if (!properties || typeof value !== 'object' || value === null) return value
   const out: Record<string, unknown> = { ...(value as Record<string, unknown>) }
@@ -17,20 +19,21 @@ function convertParams (schema: TSchema, value: unknown): unknown {
     const raw = out[key]
     if ((prop.type === 'integer' || prop.type === 'number') && typeof raw === 'string' && DECIMAL.test(raw)) out[key] = Number(raw)
   }
-  return out
+  return Value.Default(schema, out)
 }
 
 /**
- * The validator compiler of this API's routes. Fastify's default coerces
- * types (`{"name": 5}` would become `"5"`); a body here must have exactly
- * the documented types, as every WebSocket frame must. A failure is a
+ * The validator compiler of the HTTP APIs. Fastify's default coerces types
+ * (`{"name": 5}` would become `"5"`, `{"receiver_id": "5"}` 5); a body here
+ * must have exactly the documented types, as every WebSocket frame must,
+ * through the same validator the services use. A failure is a
  * CHAT_BAD_REQUEST naming the field, answered 400 by the error handler.
  */
 export const strictValidatorCompiler: FastifySchemaCompiler<TSchema> = ({ schema, httpPart }) => {
   const validate = createValidator(schema)
-  const params = httpPart === 'params' || httpPart === 'querystring'
+  const strings = httpPart === 'params' || httpPart === 'querystring'
   return (data: unknown) => {
-    const value = params ? convertParams(schema, data) : data
+    const value = strings ? convertStrings(schema, data) : data
     try {
       return { value: validate(value) }
     } catch (err) {

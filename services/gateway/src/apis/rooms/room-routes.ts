@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify'
+import { Commands } from '@chat/contracts'
+import type { HttpApiOptions } from '../../http-api.js'
+import {
+  CreateRoomBody, errors, sessionSecurity, NoContent, RoomList, RoomParams, RoomView, TicketView,
+  type CreateRoomBody as CreateRoomBodyT, type RoomParams as RoomParamsT,
+} from './schemas.js'
+import { ROOMS_LISTED_MAX, view, visibleRooms } from './room-list.js'
+
+const tags = ['rooms']
+
+/** `/Room…` of document 002: list, create, delete, and the ticket that opens `/ws/room`. */
+export async function roomRoutes (app: FastifyInstance, { services, auth }: HttpApiOptions): Promise<void> {
+  const { commands } = services
+
+  app.get('/Room', {
+    schema: {
+      tags,
+      summary: `Public rooms and the user's rooms, newest first (at most ${ROOMS_LISTED_MAX})`,
+      security: sessionSecurity,
+      response: { 200: RoomList, ...errors(401, 429) },
+    },
+  }, async (req) => {
+    const session = await auth(req)
+    return visibleRooms(commands, session.user.id)
+  })
+
+  app.post<{ Body: CreateRoomBodyT }>('/Room', {
+    schema: {
+      tags,
+      summary: 'Create a public room, owned by the user, who is its first member',
+      security: sessionSecurity,
+      body: CreateRoomBody,
+      response: { 201: RoomView, ...errors(400, 401, 429) },
+    },
+  }, async (req, reply) => {
+    const session = await auth(req)
+    const { room } = await commands.call(Commands.message.roomCreate, { actorId: session.user.id, name: req.body.name, visibility: 'public' })
+    return reply.code(201).send(view(room))
+  })
+
+  app.delete<{ Params: RoomParamsT }>('/Room/:id', {
+    schema: {
+      tags,
+      summary: 'Delete a room (owner only); its /ws/room sockets are closed with 4004',
+      security: sessionSecurity,
+      params: RoomParams,
+      response: { 204: NoContent, ...errors(400, 401, 403, 404, 429) },
+    },
+  }, async (req, reply) => {
+    const session = await auth(req)
+    await commands.call(Commands.message.roomDelete, { actorId: session.user.id, roomId: req.params.id })
+    return reply.code(204).send()
+  })
+
+  app.get<{ Params: RoomParamsT }>('/Room/:id', {
+    schema: {
+      tags,
+      summary: 'A single-use, short-lived token that opens /ws/room in this room',
+      security: sessionSecurity,
+      params: RoomParams,
+      response: { 200: TicketView, ...errors(400, 401, 403, 404, 429) },
+    },
+  }, async (req) => {
+    const session = await auth(req)
+    const actorId = session.user.id
+    // Refuses rooms the user may not see (404 unknown, 403 private); capacity is decided on entry.
+    const { room } = await commands.call(Commands.message.roomGet, { actorId, roomId: req.params.id })
+    const { ticket } = await commands.call(Commands.auth.issueTicket, { actorId, token: session.token, roomId: room.id })
+    return { token: ticket }
+  })
+}
