@@ -15,6 +15,12 @@ export const SendMessageRequest = Type.Object({
   clientTime: Type.Optional(Type.String({ maxLength: 64 })),
   /** The socket that sent it, so that socket alone is not echoed the message. */
   originConnectionId: Type.Optional(ConnectionId),
+  /**
+   * With a room's `conversationId`: join the room first if the actor isn't a
+   * member (CHAT_ROOM_FULL at capacity). Content is checked before, so a
+   * refused message makes nobody a member.
+   */
+  joinRoom: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
 export type SendMessageRequest = Static<typeof SendMessageRequest>
 

@@ -65,6 +65,9 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     publishRoom (event) {
       publishJson(nc, subjects.roomEvent(event.roomId, event.kind), event)
     },
+    async joinRoom (actorId, roomId) {
+      await roomService.join({ actorId, roomId })
+    },
     logger: deps.logger,
   }
   const chat = new ChatService(ports, { maxLength: opts.maxLength, replyBudgetBytes })

@@ -60,6 +60,8 @@ export interface ChatPorts {
   publish: (event: ChatEvent) => void
   /** Publishes an event once on its room's subject. Fire-and-forget. */
   publishRoom: (event: RoomEvent) => void
+  /** Joins a room if not a member yet (RoomService.join), for sends that ask to. */
+  joinRoom: (actorId: number, roomId: number) => Promise<void>
   logger: Logger
 }
 
@@ -154,6 +156,7 @@ export class ChatService {
         conv = await conversations.getOrCreateDirect(req.actorId, req.peerId, this.ports.newId)
       }
     } else {
+      if (req.joinRoom === true) await this.ports.joinRoom(req.actorId, req.conversationId as number)
       conv = (await this.memberOf(req.actorId, req.conversationId as number)).conv
       const peerId = peerOf(conv, req.actorId)
       if (peerId !== undefined && await this.ports.isBlocked(peerId, req.actorId)) throw new ChatError('CHAT_BLOCKED')

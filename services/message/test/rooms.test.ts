@@ -355,3 +355,27 @@ t.test('room.delete: owner only; members, seats, messages and counts go', async 
   t.equal(await main.ports.messages.messages.countDocuments({ conversationId: room.id }), 0)
   t.notOk((await rooms.memberships({ actorId: a })).roomIds.includes(room.id))
 })
+
+t.test('send with joinRoom: joins first, after the content is checked', async (t) => {
+  const owner = fx.user()
+  const guest = fx.user()
+  const late = fx.user()
+  const { room } = await rooms.create({ actorId: owner, name: 'Walk-in', capacity: 2 })
+  const ids = async () => (await rooms.members({ actorId: owner, roomId: room.id })).members.map((m) => m.userId)
+
+  t.equal(await code(chat.send({ actorId: guest, conversationId: room.id, kind: 'text', content: 'no' })), 'CHAT_NOT_MEMBER', 'without it, members only')
+  t.equal(await code(chat.send({ actorId: guest, conversationId: room.id, kind: 'text', content: '', joinRoom: true })), 'CHAT_BAD_REQUEST')
+  t.equal(await code(chat.send({ actorId: guest, conversationId: room.id, kind: 'location', content: 'not json', joinRoom: true })), 'CHAT_BAD_REQUEST')
+  t.same(await ids(), [owner], 'a refused message made nobody a member')
+
+  const sent = await chat.send({ actorId: guest, conversationId: room.id, kind: 'text', content: 'hello', joinRoom: true })
+  t.equal(sent.message.conversationId, room.id)
+  t.same(await ids(), [owner, guest])
+  await chat.send({ actorId: guest, conversationId: room.id, kind: 'text', content: 'again', joinRoom: true })
+  t.same(await ids(), [owner, guest], 'joining is idempotent')
+  t.equal(await code(chat.send({ actorId: late, conversationId: room.id, kind: 'text', content: 'me too', joinRoom: true })), 'CHAT_ROOM_FULL')
+  t.same((await chat.history({ actorId: owner, conversationId: room.id })).messages.map((m) => m.content), ['hello', 'again'])
+
+  const secret = await rooms.create({ actorId: owner, name: 'Secret', visibility: 'private' })
+  t.equal(await code(chat.send({ actorId: guest, conversationId: secret.room.id, kind: 'text', content: 'hi', joinRoom: true })), 'CHAT_FORBIDDEN')
+})

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { ChatError, Commands, type CreateRoomRequest } from '@chat/contracts'
+import { Commands, type CreateRoomRequest } from '@chat/contracts'
 import { allConversations, allRooms } from './lists.js'
 import { listedRooms, roomParticipant, roomProfileIds, roomSummary, type RoomEntry } from './render.js'
 import {
@@ -63,20 +63,9 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
     const session = await auth(req)
     const actorId = session.user.id
     const roomId = req.params.chat_room_id
-    const { joined } = await commands.call(Commands.message.roomJoin, { actorId, roomId })
-    try {
-      await commands.call(Commands.message.send, { actorId, conversationId: roomId, kind: req.body.type, content: req.body.message })
-    } catch (err) {
-      // A refused message (empty, too long, bad format) makes nobody a
-      // participant: the join made for it is undone. Not after a timeout or
-      // an outage, where the message may have been stored after all.
-      if (joined && err instanceof ChatError && !err.retryable) {
-        await commands.call(Commands.message.roomLeave, { actorId, roomId }).catch((leaveErr: unknown) => {
-          req.log.warn({ err: leaveErr, roomId }, 'could not undo the join of a refused room message')
-        })
-      }
-      throw err
-    }
+    // The service joins first if needed, after checking the content: a
+    // refused message makes nobody a participant.
+    await commands.call(Commands.message.send, { actorId, conversationId: roomId, kind: req.body.type, content: req.body.message, joinRoom: true })
     return reply.code(201).send({})
   })
 
