@@ -72,6 +72,7 @@ const chat = new ChatService({
   rooms: new RoomStore(db, conversations, { orphanGraceMs: 60_000 }),
   publish: (e) => { events.push(e) },
   publishRoom: () => undefined,
+  joinRoom: async () => { throw new Error('rooms are not part of this test') },
   logger,
 }, { maxLength: 4000, replyBudgetBytes: 900_000 })
 
