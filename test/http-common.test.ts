@@ -2,7 +2,10 @@
 // /docs, the JSON error shape, the per-client rate limit (429), and the
 // session cookie accepted next to bearer tokens (the rooms API sets it; the
 // files routes, like every authenticated route, accept it).
+import { readFile } from 'node:fs/promises'
+import path from 'node:path'
 import t from 'tap'
+import { REPO_ROOT } from './helpers/proc.js'
 import { startSystem } from './helpers/system.js'
 import { http } from './helpers/http.js'
 import { registerUser } from './helpers/typed.js'
@@ -25,6 +28,8 @@ t.test('http common', async (t) => {
     t.ok(paths.includes('/files'), 'file transfer is in it')
     t.notOk(paths.some((p) => p.startsWith('/ws')), 'WebSocket upgrades are not')
     t.notOk(paths.some((p) => ['/healthz', '/readyz', '/metrics'].includes(p)), 'nor the probes')
+    const published = JSON.parse(await readFile(path.join(REPO_ROOT, 'docs/openapi.json'), 'utf8'))
+    t.same(doc.body, published, 'docs/openapi.json is what gateways serve (refresh it with `pnpm openapi`)')
     const ui = await http(`${b.httpUrl}/docs`, { timeoutMs: 5000 })
     t.equal(ui.status, 200, 'a browsable page on every replica')
     t.match(ui.text, /swagger/i)
