@@ -35,6 +35,7 @@ const cfg = {
   durationMs: process.env.BENCH_DURATION_MS ? int('BENCH_DURATION_MS', 0) : null,
   timeoutMs: int('BENCH_TIMEOUT_MS', 180_000),
   historyCalls: 200,
+  httpCalls: int('BENCH_HTTP_CALLS', 200),
   gateways: 2,
 }
 if (cfg.users < 2 || cfg.users % 2 !== 0) throw new Error('BENCH_USERS must be an even number ≥ 2 (users are paired)')
@@ -70,7 +71,7 @@ Object.assign(baseEnv, urls, {
 // Everything measured so far lives here, so a timeout can still report it.
 const procs = []
 const clients = []
-const lat = { register: [], ack: [], deliver: [], history: [] }
+const lat = { register: [], ack: [], deliver: [], history: [], httpSend: [], httpTake: [], httpList: [] }
 const st = {
   phase: 'start',
   sent: 0,
@@ -216,7 +217,7 @@ async function register (gw, i) {
   const f = await c.call('REGISTER', { username: `${runId}_${i}`, password: `pw-${randomBytes(6).toString('hex')}` })
   if (f.type !== 'REGISTER_SUCCESS') throw new Error(`REGISTER failed: ${JSON.stringify(f)}`)
   lat.register.push(performance.now() - t0)
-  return { c, userId: f.payload.userId }
+  return { c, userId: f.payload.userId, token: f.payload.token }
 }
 
 // Runs fn over items with at most `limit` at a time (scrypt makes
@@ -250,7 +251,9 @@ async function run () {
     pair.recipient.c.onPush = (f) => {
       st.pushes[f.type] = (st.pushes[f.type] ?? 0) + 1
       if (f.type !== 'MESSAGE_RECEIVED_OTHER') return
-      const [, key, sentAt] = String(f.payload.content).split(' ')
+      const [tag, key, sentAt] = String(f.payload.content).split(' ')
+      // The HTTP phase's messages arrive here too; they are counted there.
+      if (tag !== 'bench') return
       const seen = st.delivered.get(key) ?? 0
       st.delivered.set(key, seen + 1)
       if (seen > 0) return
@@ -349,6 +352,52 @@ async function run () {
     st.history.calls++
     if (f.type !== 'MESSAGES_LOADED' || f.payload.length !== Math.min(50, ids.size)) st.history.badAnswers++
   }
+
+  // The `chats` HTTP API on the same conversation: the sender posts on
+  // gateway A, the recipient lists on B, then drains everything unread
+  // (the typed messages and these) with consuming chats_v2 reads.
+  phase('http')
+  st.http = { sent: 0, sendFailures: 0, listCalls: 0, taken: 0, takeCalls: 0, takenTwice: 0, unreadBefore: null, unreadAfter: null }
+  const httpCall = async (gw, method, url, token, body) => {
+    const res = await fetch(`http://127.0.0.1:${gw.port}${url}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+      body: body ? JSON.stringify(body) : undefined,
+    })
+    return { status: res.status, headers: res.headers, body: await res.json().catch(() => null) }
+  }
+  let chatId
+  for (let i = 0; i < cfg.httpCalls && alive(); i++) {
+    const t0 = performance.now()
+    const r = await httpCall(gwA, 'POST', '/chats', sender.token, { receiver_id: recipient.userId, message: `http ${i}`, type: 'text' })
+    lat.httpSend.push(performance.now() - t0)
+    if (r.status === 201) { st.http.sent++; chatId = r.body.chat_id } else st.http.sendFailures++
+  }
+  for (let i = 0; i < cfg.httpCalls && alive(); i++) {
+    const t0 = performance.now()
+    const r = await httpCall(gwB, 'GET', '/chats/unread', recipient.token)
+    lat.httpList.push(performance.now() - t0)
+    st.http.listCalls++
+    if (i === 0) st.http.unreadBefore = r.body?.find((c) => c.chat_id === chatId)?.unread_count ?? null
+  }
+  const seen = new Set()
+  for (;;) {
+    if (!alive() || chatId === undefined) break
+    const t0 = performance.now()
+    const r = await httpCall(gwB, 'GET', `/chats_v2/${chatId}`, recipient.token)
+    lat.httpTake.push(performance.now() - t0)
+    st.http.takeCalls++
+    if (r.status !== 200) throw new Error(`chats_v2 read failed: ${r.status} ${JSON.stringify(r.body)}`)
+    for (const m of r.body) {
+      const key = `${m.message_timestamp} ${m.message}`
+      if (seen.has(key)) st.http.takenTwice++
+      seen.add(key)
+    }
+    st.http.taken += r.body.length
+    if (Number(r.headers.get('unread_count')) === 0) break
+  }
+  const after = await httpCall(gwB, 'GET', '/chats/unread', recipient.token)
+  st.http.unreadAfter = after.body?.find((c) => c.chat_id === chatId)?.unread_count ?? 0
   phase('done')
 }
 // How many numbers come after a larger one (sent earlier, arrived/stored later).
@@ -416,6 +465,10 @@ function summarize (error) {
   if (st.history?.ackedMissing) problems.push(`${st.history.ackedMissing} acked messages missing from the history`)
   if (st.history?.storedTwice) problems.push(`${st.history.storedTwice} messages stored twice`)
   if (st.history?.badAnswers) problems.push(`${st.history.badAnswers} bad LOAD_MESSAGES answers`)
+  if (st.http?.sendFailures) problems.push(`${st.http.sendFailures} POST /chats failed`)
+  if (st.http && st.http.taken !== st.http.unreadBefore) problems.push(`chats_v2 returned ${st.http.taken} messages of ${st.http.unreadBefore} unread`)
+  if (st.http?.takenTwice) problems.push(`chats_v2 returned ${st.http.takenTwice} messages twice`)
+  if (st.http?.unreadAfter) problems.push(`${st.http.unreadAfter} still unread after draining chats_v2`)
   for (const p of procs) if (p.exit?.unexpected) problems.push(`${p.name} exited during the run (${p.exit.code ?? p.exit.signal})`)
   for (const p of procs) if (p.killed) problems.push(`${p.name} needed SIGKILL`)
   for (const p of procs) {
@@ -434,8 +487,9 @@ function summarize (error) {
     throughput: { ackedPerSec: secs ? Math.round(st.acked / secs) : null, seconds: secs && Math.round(secs * 100) / 100 },
     // Whether sending got slower as messages piled up (acks are in completion order).
     ackTrend: { firstTenthP50: round2(pct(lat.ack.slice(0, Math.ceil(lat.ack.length / 10)), 50)), lastTenthP50: round2(pct(lat.ack.slice(-Math.ceil(lat.ack.length / 10)), 50)) },
-    latencyMs: { register: dist(lat.register), sendToAck: dist(lat.ack), sendToDelivery: dist(lat.deliver), loadMessages: dist(lat.history) },
+    latencyMs: { register: dist(lat.register), sendToAck: dist(lat.ack), sendToDelivery: dist(lat.deliver), loadMessages: dist(lat.history), httpPostChats: dist(lat.httpSend), httpGetUnread: dist(lat.httpList), httpChatsV2Read: dist(lat.httpTake) },
     history: st.history,
+    http: st.http,
     pushes: st.pushes,
     memory: st.memory,
     processes: procs.map((p) => ({ name: p.name, pid: p.pid, output: p.output, samples: p.samples, exit: p.exit, stopMs: p.stopMs })),
@@ -457,6 +511,9 @@ function print (r) {
     `  delivery        sent ${m.sent}, acked ${m.acked}, failed ${m.failed}, unanswered at stop ${m.unansweredAtStop}; exactly once ${m.deliveredExactlyOnce}, duplicates ${m.duplicates}, missing ${m.missing}, out of order ${m.outOfOrder}, late answers ${m.lateAnswers}`,
     `                  delivered although the send failed ${m.deliveredDespiteFailure}, delivered but unanswered at stop ${m.deliveredUnansweredAtStop}, never sent ${m.deliveredNeverSent}`,
     `  LOAD_MESSAGES   ${ms(r.latencyMs.loadMessages)}` + (r.history ? `  on a ${r.history.conversationMessages}-message conversation (${r.history.storedDespiteFailure} stored although the send failed, ${r.history.storedOutOfOrder} out of order)` : ''),
+    `  POST /chats     ${ms(r.latencyMs.httpPostChats)}`,
+    `  GET /chats/unread ${ms(r.latencyMs.httpGetUnread)}`,
+    `  GET /chats_v2/:id ${ms(r.latencyMs.httpChatsV2Read)}` + (r.http ? `  drained ${r.http.taken} of ${r.http.unreadBefore} unread in ${r.http.takeCalls} reads (twice: ${r.http.takenTwice}, left: ${r.http.unreadAfter})` : ''),
     '  memory (RSS)    ' + Object.entries(r.memory ?? {}).map(([k, v]) => `${k} ${mb(v.rss)}` + (v.metricsRss ? ` (/metrics ${mb(v.metricsRss)})` : '')).join(', '),
     '  stop            ' + r.processes.map((p) => `${p.name} ${p.exit ? (p.exit.code ?? p.exit.signal) : 'running'} in ${p.stopMs ?? '?'} ms`).join(', '),
   ]
