@@ -12,7 +12,7 @@ import { registerUser } from './helpers/typed.js'
 
 t.test('http common', async (t) => {
   const LIMIT = 8
-  const sys = await startSystem(t, { gateways: 2, env: { HTTP_RATE_LIMIT_PER_MIN: String(LIMIT) } })
+  const sys = await startSystem(t, { gateways: 2, env: { HTTP_RATE_LIMIT_PER_MIN: String(LIMIT), CORS_ORIGINS: 'https://app.example,http://localhost:3000' } })
   const [a, b] = sys.gateways as [typeof sys.gateways[0], typeof sys.gateways[0]]
   const alice = await registerUser(a.wsUrl(), 'alice')
   const bob = await registerUser(b.wsUrl(), 'bob')
@@ -54,6 +54,25 @@ t.test('http common', async (t) => {
     const badCookie = await http(`${b.httpUrl}/files/1`, { headers: { cookie: 'chat_session=not-a-token' } })
     t.equal(badCookie.status, 401)
     t.equal(badCookie.body.error, 'token_invalid')
+  })
+
+  t.test('browser pages of the configured origins may call the APIs, with cookies', async (t) => {
+    const preflight = await fetch(`${a.httpUrl}/chats`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST', 'access-control-request-headers': 'content-type' },
+    })
+    t.equal(preflight.status, 204)
+    t.equal(preflight.headers.get('access-control-allow-origin'), 'https://app.example')
+    t.equal(preflight.headers.get('access-control-allow-credentials'), 'true')
+    t.match(preflight.headers.get('access-control-allow-methods') ?? '', /POST/)
+    const stranger = await fetch(`${a.httpUrl}/chats`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'POST' },
+    })
+    t.equal(stranger.headers.get('access-control-allow-origin'), null, 'other origins get no grant')
+    const get = await fetch(`${b.httpUrl}/files/1`, { headers: { origin: 'http://localhost:3000', authorization: `Bearer ${alice.token}` } })
+    t.equal(get.headers.get('access-control-allow-origin'), 'http://localhost:3000')
+    t.match(get.headers.get('access-control-expose-headers') ?? '', /unread_count/, 'a page can read chats_v2\'s unread_count')
   })
 
   t.test('past the limit a client gets 429, others are unaffected', async (t) => {

@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import websocket from '@fastify/websocket'
 import cookie from '@fastify/cookie'
+import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
 import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
@@ -68,6 +69,18 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   })
 
   await app.register(cookie)
+  if (config.CORS_ORIGINS !== '') {
+    const any = config.CORS_ORIGINS === '*'
+    await app.register(cors, {
+      // Credentials (the session cookie) only for listed origins, never for "*".
+      origin: any ? '*' : config.CORS_ORIGINS.split(','),
+      credentials: !any,
+      methods: ['GET', 'POST', 'DELETE'],
+      // chats_v2 reads tell what is left in a header a page must be allowed to read.
+      exposedHeaders: ['unread_count', 'retry-after'],
+      maxAge: 600,
+    })
+  }
   await app.register(swagger, {
     openapi: {
       openapi: '3.1.0',

@@ -20,6 +20,11 @@ export const GatewayConfigSchema = {
   FILE_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1, description: 'Largest accepted upload' }),
   PRESENCE_HEARTBEAT_MS: Type.Integer({ default: 10000, minimum: 100, description: 'How often this replica re-asserts its users are online' }),
   SESSION_COOKIE_NAME: Type.String({ default: 'chat_session', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Cookie that carries the session set by the rooms API\'s /Login' }),
+  CORS_ORIGINS: Type.String({
+    default: '',
+    pattern: '^(|\\*|https?://[^,\\s]+(,https?://[^,\\s]+)*)$',
+    description: 'Origins whose browser pages may call the HTTP APIs (comma-separated, e.g. https://app.example.com), or * for any (then without cookies); empty: none',
+  }),
   TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* from the load balancer (client address; https → Secure cookies)' }),
   HTTP_RATE_LIMIT_PER_MIN: Type.Integer({ default: 1200, minimum: 1, description: 'HTTP API requests per minute per client (credential, else address), per replica' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'Longest a graceful stop may take' }),
