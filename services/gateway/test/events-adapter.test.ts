@@ -1,10 +1,11 @@
 import t from 'tap'
 import { ChatError, Commands, type Message, type PublicUser, type Session, type UserEvent } from '@chat/contracts'
-import { createLogger, type CommandClient } from '@chat/runtime'
+import { createLogger } from '@chat/runtime'
 import { eventsApi } from '../src/apis/events/adapter.js'
 import { contactsUnread, pushFor } from '../src/apis/events/render.js'
 import type { ApiServices, ConnectionContext, Frame } from '../src/ws-api.js'
 import type { UserDirectory } from '../src/user-directory.js'
+import { scriptedCommands } from './fakes.js'
 
 const ME = 1
 const PEER = 2
@@ -20,17 +21,8 @@ function message (over: Partial<Message> = {}): Message {
 
 /** A socket with scripted command replies; records every call and frame. */
 function fakeSocket (reply: (subject: string, req: any) => unknown = () => ({})) {
-  const calls: Array<{ subject: string, req: any }> = []
+  const { commands, calls } = scriptedCommands(reply)
   const sent: Frame[] = []
-  const commands = {
-    async call (subject: string, req: unknown) {
-      calls.push({ subject, req })
-      await new Promise((resolve) => setTimeout(resolve, 1))
-      const r = reply(subject, req)
-      if (r instanceof Error) throw r
-      return r
-    },
-  } as unknown as CommandClient
   const directory = {
     async require (name: string) {
       const u = users.find((x) => x.username.toLowerCase() === name.toLowerCase())

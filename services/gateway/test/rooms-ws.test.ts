@@ -1,10 +1,11 @@
 import t from 'tap'
 import { ChatError, Commands, type Message, type RoomEvent, type Session } from '@chat/contracts'
-import { createLogger, type CommandClient } from '@chat/runtime'
+import { createLogger } from '@chat/runtime'
 import { roomsWsApi } from '../src/apis/rooms/ws-adapter.js'
 import { decodeRoomsFrame, memberPush, messagePush, unixSeconds } from '../src/apis/rooms/ws-frames.js'
 import type { ApiServices, ConnectionContext, Frame } from '../src/ws-api.js'
 import type { UserDirectory } from '../src/user-directory.js'
+import { scriptedCommands } from './fakes.js'
 
 const ME = 1
 const PEER = 2
@@ -24,18 +25,9 @@ function message (over: Partial<Message> = {}): Message {
 
 /** A socket with scripted command replies; records calls, frames and closes. */
 function fakeSocket (reply: (subject: string, req: any) => unknown) {
-  const calls: Array<{ subject: string, req: any }> = []
+  const { commands, calls } = scriptedCommands(reply)
   const sent: Frame[] = []
   const closes: number[] = []
-  const commands = {
-    async call (subject: string, req: unknown) {
-      calls.push({ subject, req })
-      await new Promise((resolve) => setTimeout(resolve, 1))
-      const r = reply(subject, req)
-      if (r instanceof Error) throw r
-      return r
-    },
-  } as unknown as CommandClient
   const users = {
     async byIds (ids: number[]) {
       return new Map(ids.filter((id) => id === PEER).map((id) => [id, { id, username: 'peer', nickname: 'Peer', avatar: '' }]))
