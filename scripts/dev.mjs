@@ -248,7 +248,7 @@ async function main () {
   }))
 
   say('all services ready; Ctrl-C to stop')
-  console.log(`Gateway: http://127.0.0.1:${GATEWAY_PORT} (WebSocket ws://127.0.0.1:${GATEWAY_PORT}/ws)`)
+  console.log(`Gateway: http://127.0.0.1:${GATEWAY_PORT} (WebSocket ws://127.0.0.1:${GATEWAY_PORT}/ws; HTTP API docs http://127.0.0.1:${GATEWAY_PORT}/docs)`)
 }
 
 main().catch((err) => {
