@@ -55,7 +55,7 @@ export const CommandSpecs = {
   [Commands.message.roomList]: { request: R.ListRoomsRequest, reply: R.ListRoomsReply },
   [Commands.message.roomJoin]: { request: R.RoomRef, reply: R.JoinRoomReply },
   [Commands.message.roomLeave]: { request: R.RoomRef, reply: Empty },
-  [Commands.message.roomMembers]: { request: R.RoomRef, reply: R.RoomMembersReply },
+  [Commands.message.roomMembers]: { request: R.RoomMembersRequest, reply: R.RoomMembersReply },
   [Commands.message.roomMemberships]: { request: R.MembershipsRequest, reply: R.MembershipsReply },
   [Commands.message.roomEnter]: { request: R.VisitRequest, reply: R.JoinRoomReply },
   [Commands.message.roomExit]: { request: R.VisitRequest, reply: R.ExitRoomReply },

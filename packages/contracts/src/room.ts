@@ -73,7 +73,24 @@ export const JoinRoomReply = Type.Object({
 })
 export type JoinRoomReply = Static<typeof JoinRoomReply>
 
-export const RoomMembersReply = Type.Object({ roomId: Id, members: Type.Array(RoomMember) })
+export const ROOM_MEMBERS_DEFAULT = 1000
+export const ROOM_MEMBERS_MAX = 5000
+
+/** Members in joining order, a page at a time: `after` is the previous page's `next`. */
+export const RoomMembersRequest = Type.Object({
+  actorId: Id,
+  roomId: Id,
+  after: Type.Optional(Type.String({ maxLength: 64 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: ROOM_MEMBERS_MAX })),
+}, { additionalProperties: false })
+export type RoomMembersRequest = Static<typeof RoomMembersRequest>
+
+export const RoomMembersReply = Type.Object({
+  roomId: Id,
+  members: Type.Array(RoomMember),
+  /** Pass as `after` for the next page; null after the last member. */
+  next: Type.Union([Type.String(), Type.Null()]),
+})
 export type RoomMembersReply = Static<typeof RoomMembersReply>
 
 /** The rooms a user belongs to: a gateway subscribes to their event subjects. */

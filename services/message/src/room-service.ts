@@ -2,14 +2,15 @@ import {
   ChatError, ROOM_LIST_MAX,
   type CreateRoomRequest, type JoinRoomReply, type ListRoomsReply, type ListRoomsRequest,
   type MembershipsReply, type MembershipsRequest, type RoomMember, type RoomMemberEvent,
-  type RoomMembersReply, type RoomReply, type RoomRef, type VisitRequest, type ExitRoomReply,
+  type RoomMembersReply, type RoomMembersRequest, type RoomReply, type RoomRef, type VisitRequest, type ExitRoomReply,
+  ROOM_MEMBERS_DEFAULT, ROOM_MEMBERS_MAX,
 } from '@chat/contracts'
 import type { ChatPorts } from './chat.js'
 import type { MemberDoc, RoomDoc } from './conversations.js'
 import { memberKey, roomKey } from './keys.js'
 import { mergeNewestFirst } from './lists.js'
 import { fitToBudget, pageLimit } from './paging.js'
-import { toRoom, toRoomMember } from './rooms.js'
+import { memberCursor, parseMemberCursor, toRoom, toRoomMember } from './rooms.js'
 import { seatKey } from './seats.js'
 import type { RoomVisits } from './visits.js'
 
@@ -307,19 +308,24 @@ export class RoomService {
   // ---------------------------------------------------------------- members
 
   /**
-   * Members in joining order, for members (and anyone, for a public room).
-   * A reply must fit in one NATS message: past the budget the list is cut
-   * (about 14 000 members per MiB); the contract has no paging yet.
+   * Members in joining order, for members (and anyone, for a public room),
+   * a page at a time. A page also stops where its reply would no longer fit
+   * in one NATS message; `next` then goes on from there.
    */
-  async members (req: RoomRef): Promise<RoomMembersReply> {
+  async members (req: RoomMembersRequest): Promise<RoomMembersReply> {
     const { rooms } = this.ports
+    const after = req.after === undefined ? undefined : parseMemberCursor(req.after)
+    if (req.after !== undefined && after === undefined) throw new ChatError('CHAT_BAD_REQUEST', 'after: not a cursor from a previous page')
+    const limit = pageLimit(req.limit, ROOM_MEMBERS_DEFAULT, ROOM_MEMBERS_MAX)
     const [room, member] = await Promise.all([rooms.byId(req.roomId), rooms.member(req.roomId, req.actorId)])
     if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     if (!RoomService.mayView(room, req.actorId, member)) throw new ChatError('CHAT_NOT_MEMBER')
-    const all = (await rooms.membersOf(room._id)).map(toRoomMember)
-    const fitted = fitToBudget(all, memberBytes, this.opts.replyBudgetBytes, false)
-    if (fitted.truncated) this.ports.logger.warn({ roomId: room._id, members: all.length }, 'room member list cut to fit one reply')
-    return { roomId: room._id, members: fitted.items }
+    const docs = await rooms.membersOf(room._id, after, limit + 1)
+    const page = docs.slice(0, limit)
+    const fitted = fitToBudget(page.map(toRoomMember), memberBytes, this.opts.replyBudgetBytes, false)
+    const more = docs.length > limit || fitted.truncated
+    const last = page[fitted.items.length - 1]
+    return { roomId: room._id, members: fitted.items, next: more && last ? memberCursor(last) : null }
   }
 
   /** Asked by a gateway when a user's first socket arrives there. */

@@ -1,9 +1,25 @@
-import type { Collection, Db } from 'mongodb'
+import type { Collection, Db, Filter } from 'mongodb'
 import type { Room, RoomMember } from '@chat/contracts'
 import { isDuplicateKeyError } from '@chat/runtime'
 import type { ConversationDoc, ConversationStore, MemberDoc, RoomDoc } from './conversations.js'
 import { memberKey } from './keys.js'
 import { freeSlots, seatKey, seatWindows, startSlot } from './seats.js'
+
+/** A place in a room's joining order: where the previous page of members ended. */
+export interface MemberPosition { joinedAt: Date, userId: number }
+
+/** The `next` cursor of a member page: `<joinedAt ms>.<userId>`. */
+export function memberCursor (m: MemberPosition): string {
+  return `${m.joinedAt.getTime()}.${m.userId}`
+}
+
+/** Reads a member cursor back; undefined when it isn't one. */
+export function parseMemberCursor (cursor: string): MemberPosition | undefined {
+  const match = /^(\d{1,15})\.(\d{1,16})$/.exec(cursor)
+  if (!match) return undefined
+  const userId = Number(match[2])
+  return Number.isSafeInteger(userId) ? { joinedAt: new Date(Number(match[1])), userId } : undefined
+}
 
 /**
  * Rooms: conversations of kind `room` (same collection and id space as
@@ -186,9 +202,12 @@ export class RoomStore {
   }
 
   /** Members in joining order. */
-  membersOf (roomId: number): Promise<Array<Pick<MemberDoc, 'userId' | 'joinedAt'>>> {
-    return this.members.find({ conversationId: roomId }, { projection: { userId: 1, joinedAt: 1 } })
-      .sort({ joinedAt: 1, userId: 1 }).toArray()
+  /** Members in joining order (ties by user id), after a position of that order, at most `limit`. */
+  membersOf (roomId: number, after?: MemberPosition, limit = 0): Promise<Array<Pick<MemberDoc, 'userId' | 'joinedAt'>>> {
+    const filter: Filter<MemberDoc> = { conversationId: roomId }
+    if (after) filter.$or = [{ joinedAt: { $gt: after.joinedAt } }, { joinedAt: after.joinedAt, userId: { $gt: after.userId } }]
+    return this.members.find(filter, { projection: { userId: 1, joinedAt: 1 } })
+      .sort({ joinedAt: 1, userId: 1 }).limit(limit).toArray()
   }
 
   /** Every room the user belongs to, newest first. */

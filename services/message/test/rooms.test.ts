@@ -8,6 +8,8 @@ import t from 'tap'
 import type { MembershipChangedEvent, RoomEvent } from '@chat/contracts'
 import { memberKey } from '../src/keys.js'
 import { unreadKey } from '../src/unread.js'
+import { RoomService } from '../src/room-service.js'
+import { RoomVisits } from '../src/visits.js'
 import { code, counts, createFixture, spyRedis } from './fixtures/world.js'
 
 const fx = await createFixture('rooms')
@@ -378,4 +380,46 @@ t.test('send with joinRoom: joins first, after the content is checked', async (t
 
   const secret = await rooms.create({ actorId: owner, name: 'Secret', visibility: 'private' })
   t.equal(await code(chat.send({ actorId: guest, conversationId: secret.room.id, kind: 'text', content: 'hi', joinRoom: true })), 'CHAT_FORBIDDEN')
+})
+
+t.test('room.members pages in joining order, and stops where a reply would overflow', async (t) => {
+  const owner = fx.user()
+  const { room } = await rooms.create({ actorId: owner, name: 'Crowd' })
+  const joiners = Array.from({ length: 6 }, () => fx.user())
+  for (const userId of joiners) await rooms.join({ actorId: userId, roomId: room.id })
+  const everyone = [owner, ...joiners]
+
+  const all = await rooms.members({ actorId: owner, roomId: room.id })
+  t.same(all.members.map((m) => m.userId), everyone)
+  t.equal(all.next, null, 'one page holds them all')
+
+  const seen: number[] = []
+  let after: string | undefined
+  let pages = 0
+  do {
+    const page: Awaited<ReturnType<typeof rooms.members>> = await rooms.members({ actorId: joiners[0]!, roomId: room.id, limit: 3, ...(after ? { after } : {}) })
+    seen.push(...page.members.map((m) => m.userId))
+    after = page.next ?? undefined
+    pages++
+  } while (after !== undefined && pages < 10)
+  t.same(seen, everyone, 'pages of 3: every member once, in order')
+  t.equal(pages, 3)
+
+  // A member who leaves and comes back goes to the end of the order.
+  await rooms.leave({ actorId: joiners[1]!, roomId: room.id })
+  await rooms.join({ actorId: joiners[1]!, roomId: room.id })
+  const first = await rooms.members({ actorId: owner, roomId: room.id, limit: 2 })
+  const rest = await rooms.members({ actorId: owner, roomId: room.id, after: first.next! })
+  t.same([...first.members, ...rest.members].map((m) => m.userId), [owner, joiners[0], ...joiners.slice(2), joiners[1]])
+
+  t.equal(await code(rooms.members({ actorId: owner, roomId: room.id, after: 'nonsense' })), 'CHAT_BAD_REQUEST')
+  t.equal(await code(rooms.members({ actorId: owner, roomId: room.id, after: '{"$gt":""}' })), 'CHAT_BAD_REQUEST')
+
+  // A tiny reply budget: each page is cut to what fits, and `next` goes on from there.
+  const tight = new RoomService(main.ports, new RoomVisits(main.redis), { replyBudgetBytes: 120 })
+  const cut = await tight.members({ actorId: owner, roomId: room.id })
+  t.ok(cut.members.length >= 1 && cut.members.length < everyone.length, `cut to ${cut.members.length}`)
+  t.not(cut.next, null, 'and says there is more')
+  const after2 = await rooms.members({ actorId: owner, roomId: room.id, after: cut.next! })
+  t.equal(cut.members.length + after2.members.length, everyone.length)
 })

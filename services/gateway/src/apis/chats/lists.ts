@@ -1,6 +1,6 @@
 import {
-  CONVERSATION_LIST_MAX, Commands, ROOM_LIST_MAX,
-  type ConversationSummary, type Room,
+  CONVERSATION_LIST_MAX, Commands, ROOM_LIST_MAX, ROOM_MEMBERS_MAX,
+  type ConversationSummary, type Room, type RoomMember,
 } from '@chat/contracts'
 import type { CommandClient } from '@chat/runtime'
 
@@ -37,6 +37,23 @@ export async function allRooms (commands: CommandClient, actorId: number): Promi
     const last = page.rooms.at(-1)
     if (!page.hasMore || last === undefined) break
     beforeId = last.id
+  }
+  return out
+}
+
+/** Participants listed at most: a room's largest capacity. */
+export const PARTICIPANTS_MAX = 100_000
+
+/** A room's members in joining order, every page, at most PARTICIPANTS_MAX. */
+export async function allMembers (commands: CommandClient, actorId: number, roomId: number): Promise<RoomMember[]> {
+  const out: RoomMember[] = []
+  let after: string | undefined
+  while (out.length < PARTICIPANTS_MAX) {
+    const limit = Math.min(ROOM_MEMBERS_MAX, PARTICIPANTS_MAX - out.length)
+    const page = await commands.call(Commands.message.roomMembers, after === undefined ? { actorId, roomId, limit } : { actorId, roomId, limit, after })
+    out.push(...page.members)
+    if (page.next === null) break
+    after = page.next
   }
   return out
 }

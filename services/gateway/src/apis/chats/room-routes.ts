@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { Commands, type CreateRoomRequest } from '@chat/contracts'
-import { allConversations, allRooms } from './lists.js'
+import { allConversations, allMembers, allRooms } from './lists.js'
 import { listedRooms, roomParticipant, roomProfileIds, roomSummary, type RoomEntry } from './render.js'
 import {
   CreateRoomBody, Created, RoomIdParams, RoomIdReply, RoomParticipant, RoomSummary, SendRoomBody, errors,
@@ -121,7 +121,8 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
     },
   }, async (req) => {
     const session = await auth(req)
-    const { roomId, members } = await commands.call(Commands.message.roomMembers, { actorId: session.user.id, roomId: req.params.chat_room_id })
+    const roomId = req.params.chat_room_id
+    const members = await allMembers(commands, session.user.id, roomId)
     return members.map((m) => roomParticipant(roomId, m))
   })
 }

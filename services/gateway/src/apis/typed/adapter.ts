@@ -200,8 +200,10 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
   },
 
   async LOAD_ROOM_MEMBERS (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.message.roomMembers, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
-    return answer(req, 'ROOM_MEMBERS_LOADED', { roomId: r.roomId, members: r.members })
+    const r = await ctx.services.commands.call(Commands.message.roomMembers, {
+      actorId: ctx.requireSession().user.id, roomId: p.roomId, after: p.after, limit: p.limit,
+    })
+    return answer(req, 'ROOM_MEMBERS_LOADED', { roomId: r.roomId, members: r.members, next: r.next })
   },
 
   async SEND_ROOM_MESSAGE (ctx, p, req) {

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Avatar, ClientMessageId, Email, Geolocation, Id, MessageKind, Password, RoomName, RoomVisibility, Username } from '@chat/contracts'
+import { Avatar, ClientMessageId, Email, Geolocation, Id, MessageKind, Password, RoomName, RoomVisibility, ROOM_MEMBERS_MAX, Username } from '@chat/contracts'
 
 /**
  * Request payloads of the `typed` API (document 003 plus our documented
@@ -71,7 +71,7 @@ export const TypedRequests = {
   JOIN_ROOM: Type.Object({ roomId: Id }),
   LEAVE_ROOM: Type.Object({ roomId: Id }),
   DELETE_ROOM: Type.Object({ roomId: Id }),
-  LOAD_ROOM_MEMBERS: Type.Object({ roomId: Id }),
+  LOAD_ROOM_MEMBERS: Type.Object({ roomId: Id, after: Type.Optional(Type.String({ maxLength: 64 })), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: ROOM_MEMBERS_MAX })) }),
   SEND_ROOM_MESSAGE: Type.Object({
     messageId: Type.Optional(ClientId),
     senderId: Id,
