@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { Avatar, Email, Id, Nickname, OwnUser, Password, PublicUser, Timestamp, Username } from './common.js'
+import { Avatar, Email, Id, Nickname, OwnUser, Password, PublicUser, Timestamp, UserName, Username } from './common.js'
 
 export const RegisterRequest = Type.Object({
   username: Username,
@@ -60,6 +60,10 @@ export type GetUsersRequest = Static<typeof GetUsersRequest>
 
 export const GetUsersReply = Type.Object({ users: Type.Array(PublicUser) })
 export type GetUsersReply = Static<typeof GetUsersReply>
+
+/** As GetUsersReply, names only: for lists and pushes, whatever the avatars weigh. */
+export const GetNamesReply = Type.Object({ users: Type.Array(UserName) })
+export type GetNamesReply = Static<typeof GetNamesReply>
 
 /** Broadcast on `<prefix>.v1.evt.session.revoked`. */
 export const SessionRevokedEvent = Type.Object({

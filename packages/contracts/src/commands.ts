@@ -20,6 +20,7 @@ export const CommandSpecs = {
   [Commands.auth.logout]: { request: A.LogoutRequest, reply: Empty },
   [Commands.auth.updateProfile]: { request: A.UpdateProfileRequest, reply: A.UpdateProfileReply },
   [Commands.auth.getUsers]: { request: A.GetUsersRequest, reply: A.GetUsersReply },
+  [Commands.auth.getNames]: { request: A.GetUsersRequest, reply: A.GetNamesReply },
   [Commands.auth.searchUsers]: { request: S.SearchUsersRequest, reply: S.SearchUsersReply },
   [Commands.auth.issueTicket]: { request: A.IssueTicketRequest, reply: A.IssueTicketReply },
   [Commands.auth.redeemTicket]: { request: A.RedeemTicketRequest, reply: A.RedeemTicketReply },

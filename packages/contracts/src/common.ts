@@ -45,6 +45,18 @@ export const PublicUser = Type.Object({
 })
 export type PublicUser = Static<typeof PublicUser>
 
+/**
+ * A user's names only: what lists and pushes need to show who someone is.
+ * Small and bounded (no avatar, which may be a 256 KiB data URI), so a
+ * thousand of them always fit in one NATS message.
+ */
+export const UserName = Type.Object({
+  id: Id,
+  username: Username,
+  nickname: Type.String(),
+})
+export type UserName = Static<typeof UserName>
+
 /** The profile as its owner sees it. */
 export const OwnUser = Type.Object({
   id: Id,

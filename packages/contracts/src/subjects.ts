@@ -27,6 +27,7 @@ export const Commands = {
     logout: 'auth.logout',
     updateProfile: 'auth.profile.update',
     getUsers: 'auth.users.get',
+    getNames: 'auth.users.names',
     searchUsers: 'auth.users.search',
     issueTicket: 'auth.ticket.issue',
     redeemTicket: 'auth.ticket.redeem',

@@ -5,7 +5,7 @@ import {
 } from '@chat/runtime'
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.js'
 import { pageOf, searchPage, searchPattern } from './search.js'
-import { toOwnUser, toPublicUser, UserStore, type UserDoc } from './store.js'
+import { NAME_FIELDS, toOwnUser, toPublicUser, toUserName, UserStore, type UserDoc } from './store.js'
 import { RoomTickets } from './tickets.js'
 
 export interface AuthOptions {
@@ -140,6 +140,13 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         const seen = new Map<number, UserDoc>()
         for (const u of [...byId, ...byName]) seen.set(u._id, u)
         return { users: [...seen.values()].map(toPublicUser) }
+      },
+
+      [Commands.auth.getNames]: async (req) => {
+        const [byId, byName] = await Promise.all([store.byIds(req.ids ?? [], NAME_FIELDS), store.byUsernames(req.usernames ?? [], NAME_FIELDS)])
+        const seen = new Map<number, UserDoc>()
+        for (const u of [...byId, ...byName]) seen.set(u._id, u)
+        return { users: [...seen.values()].map(toUserName) }
       },
 
       // Anyone logged in may search; the actor is not left out (they may find themselves).

@@ -1,5 +1,5 @@
-import type { Collection, Db } from 'mongodb'
-import { ChatError, type OwnUser, type PublicUser } from '@chat/contracts'
+import type { Collection, Db, Document } from 'mongodb'
+import { ChatError, type OwnUser, type PublicUser, type UserName } from '@chat/contracts'
 import { isDuplicateKeyError } from '@chat/runtime'
 
 /** A user as stored. `_id` is the public user id. */
@@ -49,6 +49,13 @@ export function toPublicUser (doc: UserDoc): PublicUser {
   return { id: doc._id, username: doc.username, nickname: doc.nickname, avatar: doc.avatar }
 }
 
+export function toUserName (doc: Pick<UserDoc, '_id' | 'username' | 'nickname'>): UserName {
+  return { id: doc._id, username: doc.username, nickname: doc.nickname }
+}
+
+/** The fields toUserName reads: avatars are never loaded for names. */
+export const NAME_FIELDS = { _id: 1, username: 1, nickname: 1 } as const
+
 /** The auth service's MongoDB collections. */
 export class UserStore {
   readonly users: Collection<UserDoc>
@@ -75,12 +82,12 @@ export class UserStore {
     return claim ? this.users.findOne({ _id: claim.userId }) : null
   }
 
-  async byIds (ids: number[]): Promise<UserDoc[]> {
-    return ids.length === 0 ? [] : this.users.find({ _id: { $in: ids } }).toArray()
+  async byIds (ids: number[], projection?: Document): Promise<UserDoc[]> {
+    return ids.length === 0 ? [] : this.users.find({ _id: { $in: ids } }, { projection }).toArray()
   }
 
-  async byUsernames (names: string[]): Promise<UserDoc[]> {
-    return names.length === 0 ? [] : this.users.find({ usernameKey: { $in: names.map(usernameKey) } }).toArray()
+  async byUsernames (names: string[], projection?: Document): Promise<UserDoc[]> {
+    return names.length === 0 ? [] : this.users.find({ usernameKey: { $in: names.map(usernameKey) } }, { projection }).toArray()
   }
 
   /**

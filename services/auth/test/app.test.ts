@@ -108,3 +108,15 @@ t.test('bad requests are refused by the schema before any query', async (t) => {
   t.equal(await code(search('a', { limit: 0 })), 'CHAT_BAD_REQUEST')
   t.equal(await code(search('a', { offset: -1 })), 'CHAT_BAD_REQUEST')
 })
+
+t.test('users.names: names only, by id or username, never the avatar', async (t) => {
+  const avatar = `data:image/png;base64,${'A'.repeat(200_000)}`
+  const big = await client.call(Commands.auth.register, { username: 'Bigface', password: 'secret-pw', nickname: 'Big', avatar })
+  const both = await client.call(Commands.auth.getNames, { ids: [big.user.id, 987654321], usernames: ['ALICE'] })
+  t.same(both.users.sort((x, y) => x.id - y.id), [
+    { id: actorId, username: 'alice', nickname: '' },
+    { id: big.user.id, username: 'Bigface', nickname: 'Big' },
+  ].sort((x, y) => x.id - y.id), 'unknown ids left out; any case of a username')
+  const full = await client.call(Commands.auth.getUsers, { ids: [big.user.id] })
+  t.equal(full.users[0]?.avatar, avatar, 'users.get still has it')
+})

@@ -50,11 +50,11 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     locks: new RedisLocks(deps.redis),
     newId: () => ids.next(),
     async userExists (userId) {
-      const { users } = await deps.client.call(Commands.auth.getUsers, { ids: [userId] })
+      const { users } = await deps.client.call(Commands.auth.getNames, { ids: [userId] })
       return users.some((u) => u.id === userId)
     },
     async users (userIds) {
-      return (await deps.client.call(Commands.auth.getUsers, { ids: userIds })).users
+      return (await deps.client.call(Commands.auth.getNames, { ids: userIds })).users
     },
     async isBlocked (blockerId, blockedId) {
       return (await deps.client.call(Commands.contact.checkBlocked, { blockerId, blockedId })).blocked

@@ -6,7 +6,7 @@ import {
   type LastMessage as WireLastMessage, type ListConversationsReply, type ListConversationsRequest,
   type MembershipChangedEvent, type Message, type MessageDeletedEvent, type MessageEditedEvent, type MessageKind,
   type MessageNewEvent, type MessageReadEvent, type MessagesClearedEvent,
-  type OpenConversationReply, type OpenConversationRequest, type PublicUser, type ReadReply, type ReadRequest,
+  type OpenConversationReply, type OpenConversationRequest, type ReadReply, type ReadRequest, type UserName,
   type RoomEvent, type SendMessageReply, type SendMessageRequest, type SyncReply, type SyncRequest,
   type TakeUnreadReply, type TakeUnreadRequest,
   type TypingEvent, type TypingRequest, type UnreadChangedEvent, type UnreadReply, type UnreadRequest,
@@ -49,8 +49,8 @@ export interface ChatPorts {
   newId: () => number
   /** Whether a user exists (asks the auth service). */
   userExists: (userId: number) => Promise<boolean>
-  /** Public profiles of users (one auth.users.get call); unknown ones left out. */
-  users: (ids: number[]) => Promise<PublicUser[]>
+  /** Users' names (one auth.users.names call); unknown ones left out. */
+  users: (ids: number[]) => Promise<UserName[]>
   /** Whether `blockerId` has blocked `blockedId` (asks the contact service). */
   isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
   rooms: RoomStore

@@ -6,12 +6,12 @@
 // prefix, database and Redis key prefix, removed afterwards.
 import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { ChatError, Commands, QueueGroups, type PublicUser } from '@chat/contracts'
+import { ChatError, Commands, QueueGroups, type UserName } from '@chat/contracts'
 import { startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
 import { buildMessageService } from '../src/app.js'
 import { loadMessageConfig } from '../src/config.js'
 
-const known: PublicUser[] = [1, 2, 3].map((id) => ({ id, username: `u${id}`, nickname: `N${id}`, avatar: '' }))
+const known: UserName[] = [1, 2, 3].map((id) => ({ id, username: `u${id}`, nickname: `N${id}` }))
 const blocked = new Set<string>()
 let blockChecks = 0
 
@@ -21,7 +21,7 @@ const harness = await startServiceUnderTest(t, {
   configFor: loadMessageConfig,
   setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES }),
   stubs: {
-    [Commands.auth.getUsers]: async (req) => ({ users: known.filter((u) => (req.ids ?? []).includes(u.id)) }),
+    [Commands.auth.getNames]: async (req) => ({ users: known.filter((u) => (req.ids ?? []).includes(u.id)) }),
     [Commands.contact.checkBlocked]: async (req) => {
       blockChecks++
       return { blocked: blocked.has(`${req.blockerId}:${req.blockedId}`) }

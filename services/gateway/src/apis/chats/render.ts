@@ -1,4 +1,4 @@
-import { ChatError, type ConversationSummary, type Message, type PublicUser, type Room, type RoomMember } from '@chat/contracts'
+import { ChatError, type ConversationSummary, type Message, type Room, type RoomMember, type UserName } from '@chat/contracts'
 import type { ChatMessageOut, ChatSummaryOut, RoomParticipantOut, RoomSummaryOut, UnreadChatOut } from './schemas.js'
 
 /**
@@ -8,7 +8,7 @@ import type { ChatMessageOut, ChatSummaryOut, RoomParticipantOut, RoomSummaryOut
  */
 
 /** Profiles by user id, as `UserDirectory.byIds` answers. */
-export type Profiles = ReadonlyMap<number, PublicUser>
+export type Profiles = ReadonlyMap<number, UserName>
 
 const usernameOf = (profiles: Profiles, id: number): string => profiles.get(id)?.username ?? ''
 

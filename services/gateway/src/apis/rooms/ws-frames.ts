@@ -1,4 +1,4 @@
-import { ChatError, createValidator, type Message, type PublicUser, type RoomMemberEvent } from '@chat/contracts'
+import { ChatError, createValidator, type Message, type RoomMemberEvent, type UserName } from '@chat/contracts'
 import { Type } from '@sinclair/typebox'
 import type { Frame } from '../../ws-api.js'
 
@@ -48,7 +48,7 @@ export type MemberPush = { type: 1, username: string, nickname: string, action: 
  * Someone else's message. `msg` is the content as stored, whatever the
  * kind: a text, a file's or image's URL, a location's JSON.
  */
-export function messagePush (message: Message, sender: Pick<PublicUser, 'username' | 'nickname'> | undefined): MessagePush {
+export function messagePush (message: Message, sender: Pick<UserName, 'username' | 'nickname'> | undefined): MessagePush {
   return {
     type: 0,
     msg: message.content,

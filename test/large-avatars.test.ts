@@ -1,0 +1,41 @@
+// Avatars may be data URIs of up to 256 KiB. Lists and pushes name users
+// through `auth.users.names` (no avatars), so a user whose peers all have
+// large avatars still gets their conversation lists, in every API, on any
+// replica, and gateways never cache avatars.
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { startSystem } from './helpers/system.js'
+import { http } from './helpers/http.js'
+import { registerUser, uniqueName } from './helpers/typed.js'
+import { connectWs } from './helpers/ws.js'
+
+t.test('large avatars', async (t) => {
+  const sys = await startSystem(t, { gateways: 2 })
+  const [a, b] = sys.gateways as [typeof sys.gateways[0], typeof sys.gateways[0]]
+  const alice = await registerUser(a.wsUrl(), 'alice')
+  t.teardown(() => alice.client.close())
+
+  // Six peers with ~200 KiB avatars each: together well over NATS's 1 MiB.
+  const avatar = `data:image/png;base64,${randomBytes(150 * 1024).toString('base64')}`
+  for (let i = 0; i < 6; i++) {
+    const peer = await connectWs(b.wsUrl())
+    const reg = await peer.request('REGISTER', { username: uniqueName('big'), password: 'pw-secret', avatar })
+    t.equal(reg.type, 'REGISTER_SUCCESS')
+    t.equal(reg.payload.avatar.length, avatar.length, 'the avatar is stored whole')
+    const sent = await peer.request('SEND_MESSAGE', { messageId: 1, senderId: reg.payload.userId, receiverId: alice.userId, content: `hi ${i}` })
+    t.equal(sent.type, 'MESSAGE_RECEIVED_SELF')
+    await peer.close()
+  }
+
+  const list = await alice.client.request('LOAD_CONVERSATIONS', {})
+  t.equal(list.type, 'CONVERSATIONS_LOADED')
+  t.equal(list.payload.conversations.length, 6)
+  t.ok(list.payload.conversations.every((c: { name: string }) => c.name.startsWith('big_')), 'named by username')
+
+  const chats = await http(`${b.httpUrl}/chats`, { headers: { authorization: `Bearer ${alice.token}` } })
+  t.equal(chats.status, 200)
+  t.equal(chats.body.length, 6)
+  t.ok(chats.body.every((c: { with_user_name: string, last_message_sender_name: string }) =>
+    c.with_user_name.startsWith('big_') && c.last_message_sender_name === c.with_user_name))
+  t.ok(chats.text.length < 20_000, 'lists carry names, not avatars')
+})
