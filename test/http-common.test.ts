@@ -75,6 +75,16 @@ t.test('http common', async (t) => {
     t.match(get.headers.get('access-control-expose-headers') ?? '', /unread_count/, 'a page can read chats_v2\'s unread_count')
   })
 
+  t.test('request durations are in /metrics by route template and status', async (t) => {
+    await http(`${a.httpUrl}/files/424242`, { headers: { authorization: `Bearer ${alice.token}` } })
+    await http(`${a.httpUrl}/no/such/route`)
+    const metrics = await http(`${a.httpUrl}/metrics`)
+    t.match(metrics.text, /chat_gateway_http_request_duration_seconds_count\{[^}]*method="GET",route="\/files\/:id",status="404"\} [1-9]/)
+    t.match(metrics.text, /route="unmatched",status="404"/)
+    t.notMatch(metrics.text, /route="\/files\/424242"/, 'ids never become labels')
+    t.notMatch(metrics.text, /route="\/healthz"/)
+  })
+
   t.test('past the limit a client gets 429, others are unaffected', async (t) => {
     // A fresh window on replica b for bob's token: he has made no HTTP request there yet.
     const statuses: number[] = []

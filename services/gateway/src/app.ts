@@ -18,6 +18,7 @@ import { FileStore } from './files.js'
 import { filesRoutes } from './files-routes.js'
 import { installErrorHandler } from './http-errors.js'
 import { strictValidatorCompiler } from './http-validation.js'
+import { installHttpMetrics } from './http-metrics.js'
 import { registerWsApi } from './ws-route.js'
 import { CloseCodes } from './ws-connection.js'
 import { typedApi } from './apis/typed/adapter.js'
@@ -60,6 +61,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   let accepting = true
   let connections = 0
 
+  installHttpMetrics(app, registry)
   const sockets = new Gauge({ name: 'chat_gateway_sockets', help: 'Open authenticated sockets on this replica', registers: [registry], collect () { sockets.set(hub.size) } })
 
   await app.register(opsRoutes, {
