@@ -17,6 +17,7 @@ t.test('large avatars', async (t) => {
 
   // Six peers with ~200 KiB avatars each: together well over NATS's 1 MiB.
   const avatar = `data:image/png;base64,${randomBytes(150 * 1024).toString('base64')}`
+  const peers: Array<{ userId: number, username: string }> = []
   for (let i = 0; i < 6; i++) {
     const peer = await connectWs(b.wsUrl())
     const reg = await peer.request('REGISTER', { username: uniqueName('big'), password: 'pw-secret', avatar })
@@ -24,6 +25,7 @@ t.test('large avatars', async (t) => {
     t.equal(reg.payload.avatar.length, avatar.length, 'the avatar is stored whole')
     const sent = await peer.request('SEND_MESSAGE', { messageId: 1, senderId: reg.payload.userId, receiverId: alice.userId, content: `hi ${i}` })
     t.equal(sent.type, 'MESSAGE_RECEIVED_SELF')
+    peers.push({ userId: reg.payload.userId, username: reg.payload.username })
     await peer.close()
   }
 
@@ -38,4 +40,22 @@ t.test('large avatars', async (t) => {
   t.ok(chats.body.every((c: { with_user_name: string, last_message_sender_name: string }) =>
     c.with_user_name.startsWith('big_') && c.last_message_sender_name === c.with_user_name))
   t.ok(chats.text.length < 20_000, 'lists carry names, not avatars')
+
+  // Contact lists do show avatars: read in pages that each fit in a NATS message.
+  for (const peer of peers) {
+    const added = await alice.client.request('ADD_CONTACT', { userId: alice.userId, targetId: peer.userId })
+    t.equal(added.type, 'CONTACT_ADDED')
+  }
+  const contacts = await alice.client.request('LOAD_CONTACTS', { userId: alice.userId })
+  t.equal(contacts.type, 'CONTACTS_LOADED')
+  t.same(contacts.payload.contacts.map((c: { contactId: number }) => c.contactId), peers.map((p) => p.userId), 'all six, in the order added')
+  t.ok(contacts.payload.contacts.every((c: { avatar: string }) => c.avatar === avatar), 'each with its whole avatar')
+
+  const events = await connectWs(b.wsUrl('/ws/events'))
+  t.teardown(() => events.close())
+  events.send({ event: 'LOGIN', data: { user: alice.username, password: alice.password } })
+  t.equal((await events.next((f) => f.event === 'OK')).event, 'OK')
+  events.send({ event: 'LIST_CONTACTS_UNREAD' })
+  const listed = await events.next((f) => f.event === 'OK' || f.event === 'FAIL')
+  t.same(listed.data, { contacts: Object.fromEntries(peers.map((p) => [p.username, 1])) }, 'every contact with one unread message')
 })

@@ -58,7 +58,14 @@ export const GetUsersRequest = Type.Object({
 }, { additionalProperties: false })
 export type GetUsersRequest = Static<typeof GetUsersRequest>
 
-export const GetUsersReply = Type.Object({ users: Type.Array(PublicUser) })
+export const GetUsersReply = Type.Object({
+  users: Type.Array(PublicUser),
+  /**
+   * Users found but left out so the reply fits in one NATS message (avatars
+   * may be 256 KiB data URIs): ask again for these ids.
+   */
+  omittedIds: Type.Optional(Type.Array(Id)),
+})
 export type GetUsersReply = Static<typeof GetUsersReply>
 
 /** As GetUsersReply, names only: for lists and pushes, whatever the avatars weigh. */

@@ -11,10 +11,25 @@ export const Contact = Type.Object({
 })
 export type Contact = Static<typeof Contact>
 
-export const ListContactsRequest = Type.Object({ actorId: Id }, { additionalProperties: false })
+export const CONTACT_LIST_MAX = 1000
+
+/**
+ * The actor's contacts in the order they were added, a page at a time:
+ * `after` is the previous page's `next`. A page also ends where its reply
+ * would no longer fit in one NATS message (avatars may be large).
+ */
+export const ListContactsRequest = Type.Object({
+  actorId: Id,
+  after: Type.Optional(Type.String({ maxLength: 64 })),
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CONTACT_LIST_MAX })),
+}, { additionalProperties: false })
 export type ListContactsRequest = Static<typeof ListContactsRequest>
 
-export const ListContactsReply = Type.Object({ contacts: Type.Array(Contact) })
+export const ListContactsReply = Type.Object({
+  contacts: Type.Array(Contact),
+  /** Pass as `after` for the next page; null after the last contact. */
+  next: Type.Union([Type.String(), Type.Null()]),
+})
 export type ListContactsReply = Static<typeof ListContactsReply>
 
 /** Names the other user by id or by username (exactly one). */

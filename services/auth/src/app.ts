@@ -1,6 +1,6 @@
 import { ChatError, Commands, type Session, type SessionRevokedEvent } from '@chat/contracts'
 import {
-  createIdGenerator, createTokenVerifier, publishJson, signToken,
+  createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, publishJson, replyBudgetBytes, signToken,
   type ServiceDeps, type ServiceParts, type TokenSettings,
 } from '@chat/runtime'
 import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.js'
@@ -13,6 +13,8 @@ export interface AuthOptions {
   tokenTtlSeconds: number
   /** Lifetime of a room ticket (ROOM_TICKET_TTL_MS), at most 5 minutes. */
   roomTicketTtlMs: number
+  /** Largest reply in bytes; by default what the NATS server accepts. */
+  replyBudgetBytes?: number
 }
 
 /** Redis key marking a session revoked until its token would have expired anyway. */
@@ -26,6 +28,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
   const ids = await createIdGenerator(redis, deps.logger)
   const verify = createTokenVerifier(opts.tokens)
   const tickets = new RoomTickets(redis, opts.roomTicketTtlMs)
+  const budget = opts.replyBudgetBytes ?? replyBudgetBytes(nc)
 
   async function issue (user: UserDoc): Promise<Session> {
     const { token, claims } = await signToken(opts.tokens, user._id, opts.tokenTtlSeconds)
@@ -139,7 +142,10 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         const [byId, byName] = await Promise.all([store.byIds(req.ids ?? []), store.byUsernames(req.usernames ?? [])])
         const seen = new Map<number, UserDoc>()
         for (const u of [...byId, ...byName]) seen.set(u._id, u)
-        return { users: [...seen.values()].map(toPublicUser) }
+        const all = [...seen.values()].map(toPublicUser)
+        const fitted = fitToBudget(all, jsonBytes, budget, false)
+        if (!fitted.truncated) return { users: all }
+        return { users: fitted.items, omittedIds: all.slice(fitted.items.length).map((u) => u.id) }
       },
 
       [Commands.auth.getNames]: async (req) => {

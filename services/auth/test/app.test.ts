@@ -120,3 +120,17 @@ t.test('users.names: names only, by id or username, never the avatar', async (t)
   const full = await client.call(Commands.auth.getUsers, { ids: [big.user.id] })
   t.equal(full.users[0]?.avatar, avatar, 'users.get still has it')
 })
+
+t.test('users.get leaves out what would overflow one NATS reply, and names it', async (t) => {
+  const avatar = `data:image/png;base64,${'B'.repeat(250_000)}`
+  const ids: number[] = []
+  for (let i = 0; i < 5; i++) ids.push((await client.call(Commands.auth.register, { username: `heavy${i}`, password: 'secret-pw', avatar })).user.id)
+  const first = await client.call(Commands.auth.getUsers, { ids })
+  t.ok(first.users.length >= 1 && first.users.length < 5, `${first.users.length} fit`)
+  t.same([...first.users.map((u) => u.id), ...(first.omittedIds ?? [])].sort(), [...ids].sort(), 'the rest are named')
+  const again = await client.call(Commands.auth.getUsers, { ids: first.omittedIds ?? [] })
+  t.equal(again.omittedIds, undefined)
+  t.ok(again.users.every((u) => u.avatar === avatar))
+  const small = await client.call(Commands.auth.getUsers, { ids: [actorId] })
+  t.equal(small.omittedIds, undefined, 'nothing left out when it all fits')
+})

@@ -2,13 +2,14 @@ import {
   ChatError, Commands, UserEventKinds,
   type ContactsChangedEvent, type PresenceChangedEvent,
 } from '@chat/contracts'
-import { Counter, publishJson, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { Counter, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
 import { BlockCache } from './block-cache.js'
 import { BlockStore, presenceAudience } from './blocks.js'
 import { startPeriodic } from './periodic.js'
 import { PresenceStore } from './presence.js'
 import { ContactStore } from './store.js'
-import { joinContacts, targetOf, toContact } from './targets.js'
+import { targetOf, toContact } from './targets.js'
+import { listContacts, type ContactListPorts } from './list.js'
 import { fetchUsers, resolveTarget } from './users.js'
 
 export interface ContactOptions {
@@ -16,6 +17,8 @@ export interface ContactOptions {
   presenceTtlMs: number
   /** How often this replica expires stale presence. */
   presenceSweepMs: number
+  /** Largest reply in bytes; by default what the NATS server accepts. */
+  replyBudgetBytes?: number
 }
 
 /** Builds the contact service's command handlers and its presence sweeper over its open connections. */
@@ -29,6 +32,16 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
     onError: (err) => logger.warn({ err }, 'block cache unavailable; answered from MongoDB'),
   })
   const presence = new PresenceStore(deps.redis, opts.presenceTtlMs)
+  const budget = opts.replyBudgetBytes ?? replyBudgetBytes(nc)
+  const listPorts: ContactListPorts = {
+    edges: (userId) => store.list(userId),
+    profiles: (ids) => fetchUsers(client, ids),
+    async shownOnline (userId, ids) {
+      const [online, blockers] = await Promise.all([presence.isOnline(ids), blocks.blockersAmong(userId, ids)])
+      // A contact who blocked the lister is shown offline: their presence is hidden from them.
+      return ids.map((id, i) => (online[i] ?? false) && !blockers.has(id))
+    },
+  }
   const transitions = new Counter({
     name: 'chat_presence_transitions_total',
     help: 'Users coming online or going offline, as announced to their watchers',
@@ -103,16 +116,7 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
   return {
     close: () => sweeper.stop(),
     handlers: {
-      [Commands.contact.list]: async (req) => {
-        const docs = await store.list(req.actorId)
-        const ids = docs.map((d) => d.contactId)
-        const [users, online, blockers] = await Promise.all([
-          fetchUsers(client, ids), presence.isOnline(ids), blocks.blockersAmong(req.actorId, ids),
-        ])
-        // A contact who blocked the lister is shown offline: their presence is hidden from them.
-        const shown = docs.map((d, i) => (online[i] ?? false) && !blockers.has(d.contactId))
-        return { contacts: joinContacts(docs, users, shown) }
-      },
+      [Commands.contact.list]: (req) => listContacts(listPorts, req, budget),
 
       [Commands.contact.add]: async (req) => {
         const ref = targetOf(req)

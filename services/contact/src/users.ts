@@ -11,10 +11,19 @@ export const GET_USERS_MAX = 1000
  * call in practice), sent in parallel. Unknown ids are simply absent.
  */
 export async function fetchUsers (client: CommandClient, ids: readonly number[]): Promise<Map<number, PublicUser>> {
-  const unique = [...new Set(ids)]
-  const replies = await Promise.all(chunks(unique, GET_USERS_MAX).map((batch) => client.call(Commands.auth.getUsers, { ids: batch })))
   const users = new Map<number, PublicUser>()
-  for (const reply of replies) for (const user of reply.users) users.set(user.id, user)
+  let wanted = [...new Set(ids)]
+  // Auth leaves out users that don't fit in one reply (large avatars) and
+  // names them: ask again for those until none is left.
+  while (wanted.length > 0) {
+    const replies = await Promise.all(chunks(wanted, GET_USERS_MAX).map((batch) => client.call(Commands.auth.getUsers, { ids: batch })))
+    wanted = []
+    for (const reply of replies) {
+      for (const user of reply.users) users.set(user.id, user)
+      // Progress is certain: every reply holds at least one user.
+      if (reply.users.length > 0) wanted.push(...(reply.omittedIds ?? []))
+    }
+  }
   return users
 }
 

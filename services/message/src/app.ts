@@ -1,5 +1,5 @@
 import { Commands } from '@chat/contracts'
-import { createIdGenerator, publishJson, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
 import { ChatService, type ChatPorts } from './chat.js'
 import { ConversationStore } from './conversations.js'
 import { FileStore, toFileInfo } from './files.js'
@@ -16,9 +16,6 @@ export interface MessageOptions {
   /** Largest upload in bytes (FILE_MAX_BYTES). */
   fileMaxBytes: number
 }
-
-/** NATS' own default max_payload, used until the server has said its own. */
-const DEFAULT_MAX_PAYLOAD = 1024 * 1024
 
 /**
  * A room seat whose holder is not a member is taken back after this long:
@@ -38,8 +35,6 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const ids = await createIdGenerator(deps.redis, deps.logger)
   const unreadSource = new MongoUnreadSource(conversations, messages)
 
-  // Headroom for the reply's envelope and headers.
-  const replyBudgetBytes = Math.floor((nc.info?.max_payload ?? DEFAULT_MAX_PAYLOAD) * 0.9)
   const ports: ChatPorts = {
     conversations,
     messages,
@@ -70,8 +65,9 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     },
     logger: deps.logger,
   }
-  const chat = new ChatService(ports, { maxLength: opts.maxLength, replyBudgetBytes })
-  const roomService = new RoomService(ports, new RoomVisits(deps.redis), { replyBudgetBytes })
+  const budget = replyBudgetBytes(nc)
+  const chat = new ChatService(ports, { maxLength: opts.maxLength, replyBudgetBytes: budget })
+  const roomService = new RoomService(ports, new RoomVisits(deps.redis), { replyBudgetBytes: budget })
 
   return {
     close: () => ids.close(),

@@ -63,30 +63,3 @@ export function historyPage<T> (newestFirst: readonly T[], limit: number): { ite
 export function syncPage<T> (oldestFirst: readonly T[], limit: number): { items: T[], hasMore: boolean } {
   return { items: oldestFirst.slice(0, limit), hasMore: oldestFirst.length > limit }
 }
-
-/**
- * Keeps a reply under a byte budget, because a NATS message (the reply
- * included) may not exceed the server's max_payload (1 MB by default) and
- * 100 messages of 4000 multi-byte characters would. `keepFromEnd` keeps the
- * newest items of an oldest-first history page (the client pages back for
- * the rest); otherwise the oldest items are kept (sync continues from the
- * last one). Always keeps at least one item so paging makes progress.
- */
-export function fitToBudget<T> (
-  items: readonly T[],
-  sizeOf: (item: T) => number,
-  budget: number,
-  keepFromEnd: boolean
-): { items: T[], truncated: boolean, used: number } {
-  const order = keepFromEnd ? [...items].reverse() : [...items]
-  const kept: T[] = []
-  let used = 0
-  for (const item of order) {
-    const size = sizeOf(item)
-    if (kept.length > 0 && used + size > budget) break
-    kept.push(item)
-    used += size
-  }
-  const truncated = kept.length < items.length
-  return { items: keepFromEnd ? kept.reverse() : kept, truncated, used }
-}

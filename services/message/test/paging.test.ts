@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ChatError } from '@chat/contracts'
-import { fitToBudget, historyPage, historyRange, pageLimit, syncPage, syncRange } from '../src/paging.js'
+import { fitToBudget } from '@chat/runtime'
+import { historyPage, historyRange, pageLimit, syncPage, syncRange } from '../src/paging.js'
 
 t.test('pageLimit', async (t) => {
   t.equal(pageLimit(undefined, 50, 100), 50)

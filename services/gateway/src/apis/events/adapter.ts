@@ -7,6 +7,7 @@ import {
   type EventsData, type EventsRequest, type EventsRequestType,
 } from './schemas.js'
 import { contactsUnread, fail, historyItem, newMessage, ok, pushFor, updateContact, updateUnread, type EventsPush } from './render.js'
+import { allContacts } from '../../contacts.js'
 
 /**
  * Document 000, the `events` API: `{event, data}` both ways. Answers are
@@ -66,8 +67,8 @@ function stateOf (ctx: ConnectionContext): SocketState {
 
 /** The user's contacts with their unread counts, as LIST_CONTACTS_UNREAD and NOTIFY_UPDATE_CONTACT show them. */
 async function contactsOf (ctx: ConnectionContext, actorId: number): Promise<Record<string, number>> {
-  const [{ contacts }, { conversations }] = await Promise.all([
-    ctx.services.commands.call(Commands.contact.list, { actorId }),
+  const [contacts, { conversations }] = await Promise.all([
+    allContacts(ctx.services.commands, actorId),
     ctx.services.commands.call(Commands.message.unread, { actorId }),
   ])
   return contactsUnread(contacts, conversations)

@@ -5,6 +5,7 @@ import type { ConnectionContext, Frame, WsApi } from '../../ws-api.js'
 import { requireSelf } from '../common.js'
 import { FailureTypes, PublicTypes, TypedRequests, type TypedPayload, type TypedRequest, type TypedRequestType } from './schemas.js'
 import { renderTypedEvent, renderTypedRoomEvent, sessionPayload, typedMessage, typedRoom } from './render.js'
+import { allContacts } from '../../contacts.js'
 
 const Envelope = createValidator(Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),
@@ -85,7 +86,7 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
   async LOAD_CONTACTS (ctx, p, req) {
     const session = ctx.requireSession()
     requireSelf(session, p.userId)
-    const { contacts } = await ctx.services.commands.call(Commands.contact.list, { actorId: session.user.id })
+    const contacts = await allContacts(ctx.services.commands, session.user.id)
     return answer(req, 'CONTACTS_LOADED', {
       contacts: contacts.map((c) => ({ contactId: c.userId, username: c.username, online: c.online, avatar: c.avatar })),
     })
