@@ -19,7 +19,7 @@ import { dedupeKey, readMarkLockKey } from './keys.js'
 import { decodeConversationCursor, encodeConversationCursor, firstVisibleMessage } from './lists.js'
 import type { Locks } from './locks.js'
 import { toMessage, type MessageDoc, type MessageStore } from './messages.js'
-import { fitToBudget } from '@chat/runtime'
+import { fitToBudget, jsonBytes } from '@chat/runtime'
 import { historyPage, historyRange, pageLimit, syncPage, syncRange } from './paging.js'
 import type { RoomStore } from './rooms.js'
 import type { UnreadCache, UnreadSource } from './unread.js'
@@ -81,11 +81,6 @@ export interface ChatOptions {
  * another message was stored, so with N concurrent senders N tries suffice.
  */
 const MAX_SEQ_ATTEMPTS = 32
-
-/** JSON size of a message in a reply (UTF-8 bytes plus a separator). */
-function messageBytes (m: Message): number {
-  return Buffer.byteLength(JSON.stringify(m)) + 1
-}
 
 /** The stored summary of a message, for conversation lists. */
 function lastMessageOf (doc: MessageDoc): LastMessage {
@@ -396,7 +391,7 @@ export class ChatService {
     const range = historyRange({ clearedSeq: marks.clearedSeq, beforeSeq, offset: req.offset, limit })
     if (!range) return { conversationId: conv._id, messages: [], hasMore: false }
     const page = historyPage(await this.ports.messages.newestFirst(conv._id, range), limit)
-    const fitted = fitToBudget(page.items.map(toMessage), messageBytes, this.opts.replyBudgetBytes, true)
+    const fitted = fitToBudget(page.items.map(toMessage), jsonBytes, this.opts.replyBudgetBytes, true)
     return { conversationId: conv._id, messages: fitted.items, hasMore: page.hasMore || fitted.truncated }
   }
 
@@ -523,7 +518,7 @@ export class ChatService {
     let budget = this.opts.replyBudgetBytes
     return {
       conversations: pages.map((p) => {
-        const fitted = fitToBudget(p.messages, messageBytes, budget, false)
+        const fitted = fitToBudget(p.messages, jsonBytes, budget, false)
         if (budget <= 0 || (fitted.items.length > 0 && fitted.used > budget)) {
           return { conversationId: p.conversationId, messages: [], hasMore: p.hasMore || p.messages.length > 0 }
         }
@@ -892,7 +887,7 @@ export class ChatService {
       const docs = await messages.unreadOldestFirst(conv._id, req.actorId, readMark(marks), limit)
       if (docs.length === 0) return { conv, marks, taken: [] as Message[], remaining: 0 }
       // Oldest first, cut to the reply budget: the mark moves only past what is returned.
-      const fitted = fitToBudget(docs.map(toMessage), messageBytes, this.opts.replyBudgetBytes, false).items
+      const fitted = fitToBudget(docs.map(toMessage), jsonBytes, this.opts.replyBudgetBytes, false).items
       const upTo = (fitted.at(-1) as Message).seq
       await conversations.markRead(conv, req.actorId, upTo)
       const remaining = await this.unreadRefresh(req.actorId, conv._id)

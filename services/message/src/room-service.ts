@@ -1,7 +1,7 @@
 import {
   ChatError, ROOM_LIST_MAX,
   type CreateRoomRequest, type JoinRoomReply, type ListRoomsReply, type ListRoomsRequest,
-  type MembershipsReply, type MembershipsRequest, type RoomMember, type RoomMemberEvent,
+  type MembershipsReply, type MembershipsRequest, type RoomMemberEvent,
   type RoomMembersReply, type RoomMembersRequest, type RoomReply, type RoomRef, type VisitRequest, type ExitRoomReply,
   ROOM_MEMBERS_DEFAULT, ROOM_MEMBERS_MAX,
 } from '@chat/contracts'
@@ -9,7 +9,7 @@ import type { ChatPorts } from './chat.js'
 import type { MemberDoc, RoomDoc } from './conversations.js'
 import { memberKey, roomKey } from './keys.js'
 import { mergeNewestFirst } from './lists.js'
-import { fitToBudget } from '@chat/runtime'
+import { fitToBudget, jsonBytes } from '@chat/runtime'
 import { pageLimit } from './paging.js'
 import { memberCursor, parseMemberCursor, toRoom, toRoomMember } from './rooms.js'
 import { seatKey } from './seats.js'
@@ -20,11 +20,6 @@ export const ROOM_LIST_DEFAULT = 50
 export interface RoomOptions {
   /** Largest reply payload in bytes (see ChatOptions.replyBudgetBytes). */
   replyBudgetBytes: number
-}
-
-/** JSON size of a member in a reply. */
-function memberBytes (m: RoomMember): number {
-  return Buffer.byteLength(JSON.stringify(m)) + 1
 }
 
 /**
@@ -323,7 +318,7 @@ export class RoomService {
     if (!RoomService.mayView(room, req.actorId, member)) throw new ChatError('CHAT_NOT_MEMBER')
     const docs = await rooms.membersOf(room._id, after, limit + 1)
     const page = docs.slice(0, limit)
-    const fitted = fitToBudget(page.map(toRoomMember), memberBytes, this.opts.replyBudgetBytes, false)
+    const fitted = fitToBudget(page.map(toRoomMember), jsonBytes, this.opts.replyBudgetBytes, false)
     const more = docs.length > limit || fitted.truncated
     const last = page[fitted.items.length - 1]
     return { roomId: room._id, members: fitted.items, next: more && last ? memberCursor(last) : null }
