@@ -648,6 +648,43 @@ t.test('rooms API', async (t) => {
     t.same(after.payload.members.map((m: any) => m.userId), [owner.id, typed.userId])
   })
 
+  t.test('a Room id may be a direct conversation: its two members talk through /ws/room', async (t) => {
+    const ru = await roomsUser(a, b, 'dru')
+    const stranger = await roomsUser(b, a, 'dstr')
+    const pal = await registerUser(a.wsUrl(), 'dpal')
+    t.teardown(() => pal.client.close())
+    const first = await pal.client.request('SEND_MESSAGE', { messageId: 1, senderId: pal.userId, receiverId: ru.id, content: 'first' })
+    t.equal(first.type, 'MESSAGE_RECEIVED_SELF')
+    const chat = await http(`${b.httpUrl}/chats/users/${ru.id}/${pal.userId}`, { headers: withCookie(ru) })
+    t.equal(chat.status, 200)
+    const chatId: number = chat.body.chat_id
+
+    t.equal((await http(`${a.httpUrl}/Room/${chatId}`, { headers: withCookie(stranger) })).body.error, 'not_member', 'no ticket for others')
+    const notRoom = await http(`${a.httpUrl}/Room/${chatId}`, { method: 'DELETE', headers: withCookie(ru) })
+    t.same([notRoom.status, notRoom.body.error], [403, 'forbidden'], 'a direct conversation is no room one owns')
+    const hidden = await http(`${b.httpUrl}/Room/${chatId}`, { method: 'DELETE', headers: withCookie(stranger) })
+    t.same([hidden.status, hidden.body.error], [404, 'conversation_not_found'], 'and others learn nothing of it')
+    const listed = await http(`${a.httpUrl}/Room`, { headers: withCookie(ru) })
+    t.notOk(listed.body.some((r: { id: number }) => r.id === chatId), 'GET /Room lists rooms only')
+
+    const s = await enterRoom(b, a, ru, chatId)
+    t.teardown(() => s.close())
+    const hi = await pal.client.request('SEND_MESSAGE', { messageId: 2, senderId: pal.userId, receiverId: ru.id, content: 'hi ru' })
+    t.same(await s.next(isPush(0)), { type: 0, msg: 'hi ru', username: pal.username, nickname: '', time: Math.floor(Date.parse(hi.payload.timestamp) / 1000) })
+    s.send({ msg: 'hi pal' })
+    t.same(await answer(s), { status: true })
+    t.match((await pal.client.next('MESSAGE_RECEIVED_OTHER')).payload, { senderId: ru.id, content: 'hi pal' })
+    await s.noFrame(isPush(0), 300)
+
+    const history = await http(`${a.httpUrl}/chats/${chatId}`, { headers: withCookie(ru) })
+    t.same(history.body.map((m: { message: string }) => m.message), ['hi pal', 'hi ru', 'first'], 'one conversation in every API')
+    t.equal((await pal.client.request('LOAD_ROOM_MEMBERS', { roomId: chatId })).type, 'ROOM_MEMBERS_LOAD_FAILURE', 'entering joined nothing: it is no room')
+
+    const deleted = await pal.client.request('DELETE_CONVERSATION', { userId: pal.userId, targetUserId: ru.id })
+    t.equal(deleted.type, 'CONVERSATION_DELETED')
+    t.equal((await s.closed).code, 4004, 'its sockets close when it is deleted')
+  })
+
   t.test('the OpenAPI document describes the routes', async (t) => {
     const doc = await http(`${a.httpUrl}/docs/json`)
     t.equal(doc.status, 200)

@@ -58,7 +58,7 @@ export const CommandSpecs = {
   [Commands.message.roomLeave]: { request: R.RoomRef, reply: Empty },
   [Commands.message.roomMembers]: { request: R.RoomMembersRequest, reply: R.RoomMembersReply },
   [Commands.message.roomMemberships]: { request: R.MembershipsRequest, reply: R.MembershipsReply },
-  [Commands.message.roomEnter]: { request: R.VisitRequest, reply: R.JoinRoomReply },
+  [Commands.message.roomEnter]: { request: R.VisitRequest, reply: R.EnterReply },
   [Commands.message.roomExit]: { request: R.VisitRequest, reply: R.ExitRoomReply },
   [Commands.message.openConversation]: { request: M.OpenConversationRequest, reply: M.OpenConversationReply },
   [Commands.message.takeUnread]: { request: M.TakeUnreadRequest, reply: M.TakeUnreadReply },

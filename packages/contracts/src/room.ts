@@ -101,10 +101,11 @@ export const MembershipsReply = Type.Object({ roomIds: Type.Array(Id) })
 export type MembershipsReply = Static<typeof MembershipsReply>
 
 /**
- * A visit: one socket present in a room (the `rooms` API's `/ws/room`).
- * Entering joins the room if needed; when the last visit that a join was
- * made for ends, the user leaves again. A user who was a member before
- * their visits stays one.
+ * A visit: one socket present in a conversation (the `rooms` API's
+ * `/ws/room`). Entering a room joins it if needed; when the last visit that
+ * a join was made for ends, the user leaves again. A user who was a member
+ * before their visits stays one. A direct conversation is entered by its two
+ * members only, and never joined or left.
  */
 export const VisitRequest = Type.Object({
   actorId: Id,
@@ -113,6 +114,14 @@ export const VisitRequest = Type.Object({
   visitId: ConnectionId,
 }, { additionalProperties: false })
 export type VisitRequest = Static<typeof VisitRequest>
+
+export const EnterReply = Type.Object({
+  conversationId: Id,
+  kind: Type.Union([Type.Literal('direct'), Type.Literal('room')]),
+  /** True when this visit made the user a member of the room. */
+  joined: Type.Boolean(),
+})
+export type EnterReply = Static<typeof EnterReply>
 
 export const ExitRoomReply = Type.Object({
   /** True when this exit ended the membership its visits had made. */

@@ -2,7 +2,7 @@ import {
   ChatError, ROOM_LIST_MAX,
   type CreateRoomRequest, type JoinRoomReply, type ListRoomsReply, type ListRoomsRequest,
   type MembershipsReply, type MembershipsRequest, type RoomMemberEvent,
-  type RoomMembersReply, type RoomMembersRequest, type RoomReply, type RoomRef, type VisitRequest, type ExitRoomReply,
+  type RoomMembersReply, type RoomMembersRequest, type RoomReply, type RoomRef, type VisitRequest, type EnterReply, type ExitRoomReply,
   ROOM_MEMBERS_DEFAULT, ROOM_MEMBERS_MAX,
 } from '@chat/contracts'
 import type { ChatPorts } from './chat.js'
@@ -234,12 +234,19 @@ export class RoomService {
   // ------------------------------------------------------------ enter, exit
 
   /**
-   * A socket enters the room (the `rooms` API): the user joins it if they
-   * aren't a member yet. The visit is recorded first, so an exit racing
-   * this enter can't make the user leave under it.
+   * A socket enters a conversation (the `rooms` API). A room is joined if
+   * the user isn't a member yet; the visit is recorded first, so an exit
+   * racing this enter can't make the user leave under it. A direct
+   * conversation is only checked: its members are fixed.
    */
-  async enter (req: VisitRequest): Promise<JoinRoomReply> {
+  async enter (req: VisitRequest): Promise<EnterReply> {
     const { actorId, roomId, visitId } = req
+    const conv = await this.ports.conversations.byId(roomId)
+    if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if (conv.kind === 'direct') {
+      if (!await this.ports.conversations.marksOf(conv, actorId)) throw new ChatError('CHAT_NOT_MEMBER')
+      return { conversationId: roomId, kind: 'direct', joined: false }
+    }
     await this.visits.begin(roomId, actorId, visitId)
     let reply: JoinRoomReply
     try {
@@ -249,7 +256,7 @@ export class RoomService {
       throw err
     }
     if (reply.joined) await this.visits.markJoined(roomId, actorId)
-    return reply
+    return { conversationId: roomId, kind: 'room', joined: reply.joined }
   }
 
   /**

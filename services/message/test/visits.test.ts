@@ -97,3 +97,17 @@ t.test('concurrent enters and exits on two replicas settle on the visits left', 
   t.same(await other.rooms.exit({ actorId: guest, roomId: room.id, visitId: visits[0]! }), { left: true })
   t.same(await memberIds(room.id, owner), [owner])
 })
+
+t.test('a direct conversation is entered by its two members only, never joined', async (t) => {
+  const a = fx.user()
+  const b = fx.user()
+  const stranger = fx.user()
+  const { message } = await main.chat.send({ actorId: a, peerId: b, kind: 'text', content: 'hi' })
+  const id = message.conversationId
+  t.same(await main.rooms.enter({ actorId: b, roomId: id, visitId: 'gw-a:20' }), { conversationId: id, kind: 'direct', joined: false })
+  t.same(await main.rooms.exit({ actorId: b, roomId: id, visitId: 'gw-a:20' }), { left: false })
+  t.equal(await code(main.rooms.enter({ actorId: stranger, roomId: id, visitId: 'gw-a:21' })), 'CHAT_NOT_MEMBER')
+  // Still a conversation of exactly those two.
+  t.same((await main.chat.history({ actorId: b, conversationId: id })).messages.map((m) => m.content), ['hi'])
+  t.equal(await code(main.chat.history({ actorId: stranger, conversationId: id })), 'CHAT_NOT_MEMBER')
+})

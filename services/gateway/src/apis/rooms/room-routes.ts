@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { Commands } from '@chat/contracts'
+import { ChatError, Commands } from '@chat/contracts'
+import { toChatError } from '@chat/runtime'
 import type { HttpApiOptions } from '../../http-api.js'
 import {
   CreateRoomBody, errors, sessionSecurity, NoContent, RoomList, RoomParams, RoomView, TicketView,
@@ -8,6 +9,8 @@ import {
 import { ROOMS_LISTED_MAX, view, visibleRooms } from './room-list.js'
 
 const tags = ['rooms']
+
+const isNotFound = (err: unknown) => toChatError(err).code === 'CHAT_CONVERSATION_NOT_FOUND'
 
 /** `/Room…` of document 002: list, create, delete, and the ticket that opens `/ws/room`. */
 export async function roomRoutes (app: FastifyInstance, { services, auth }: HttpApiOptions): Promise<void> {
@@ -42,21 +45,28 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
   app.delete<{ Params: RoomParamsT }>('/Room/:id', {
     schema: {
       tags,
-      summary: 'Delete a room (owner only); its /ws/room sockets are closed with 4004',
+      summary: 'Delete a room (owner only; a direct conversation: 403); its /ws/room sockets are closed with 4004',
       security: sessionSecurity,
       params: RoomParams,
       response: { 204: NoContent, ...errors(400, 401, 403, 404, 429) },
     },
   }, async (req, reply) => {
     const session = await auth(req)
-    await commands.call(Commands.message.roomDelete, { actorId: session.user.id, roomId: req.params.id })
+    const actorId = session.user.id
+    await commands.call(Commands.message.roomDelete, { actorId, roomId: req.params.id }).catch(async (err: unknown) => {
+      if (!isNotFound(err)) throw err
+      // A direct conversation of the user's is no room they own: 403; anything else stays 404.
+      const member = await commands.call(Commands.message.history, { actorId, conversationId: req.params.id, limit: 1 }).then(() => true, () => false)
+      if (member) throw new ChatError('CHAT_FORBIDDEN', 'A direct conversation is not a room you own')
+      throw err
+    })
     return reply.code(204).send()
   })
 
   app.get<{ Params: RoomParamsT }>('/Room/:id', {
     schema: {
       tags,
-      summary: 'A single-use, short-lived token that opens /ws/room in this room',
+      summary: 'A single-use, short-lived token that opens /ws/room in this room, or in a direct conversation of yours',
       security: sessionSecurity,
       params: RoomParams,
       response: { 200: TicketView, ...errors(400, 401, 403, 404, 429) },
@@ -64,9 +74,14 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
   }, async (req) => {
     const session = await auth(req)
     const actorId = session.user.id
+    const id = req.params.id
     // Refuses rooms the user may not see (404 unknown, 403 private); capacity is decided on entry.
-    const { room } = await commands.call(Commands.message.roomGet, { actorId, roomId: req.params.id })
-    const { ticket } = await commands.call(Commands.auth.issueTicket, { actorId, token: session.token, roomId: room.id })
+    await commands.call(Commands.message.roomGet, { actorId, roomId: id }).catch(async (err: unknown) => {
+      // Not a room: a Room id may also be a direct conversation (API.md), open to its two members.
+      if (!isNotFound(err)) throw err
+      await commands.call(Commands.message.history, { actorId, conversationId: id, limit: 1 })
+    })
+    const { ticket } = await commands.call(Commands.auth.issueTicket, { actorId, token: session.token, roomId: id })
     return { token: ticket }
   })
 }

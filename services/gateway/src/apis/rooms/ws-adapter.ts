@@ -1,4 +1,4 @@
-import { ChatError, Commands, type RoomEvent } from '@chat/contracts'
+import { ChatError, Commands, type Message, type RoomEvent, type UserEvent } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
 import type { ConnectionContext, WsApi } from '../../ws-api.js'
 import { CloseCodes } from '../../ws-connection.js'
@@ -22,6 +22,8 @@ const TICKET = /^[0-9a-f]{40}$/
 interface VisitState {
   /** Set once a ticket was redeemed; the socket never visits another room. */
   visit?: { userId: number, roomId: number }
+  /** A room, or a direct conversation (a Room id may be either, API.md). */
+  kind?: 'direct' | 'room'
   /** The service recorded the visit: closing must end it. */
   entered: boolean
   /** The room was deleted: sends fail and the socket is closing. */
@@ -69,7 +71,8 @@ async function enter (ctx: ConnectionContext, token: unknown): Promise<undefined
     const { session, roomId } = await commands.call(Commands.auth.redeemTicket, { ticket: token })
     entering = { userId: session.user.id, roomId }
     state.visit = entering
-    await commands.call(Commands.message.roomEnter, { actorId: session.user.id, roomId, visitId: ctx.id })
+    const entered = await commands.call(Commands.message.roomEnter, { actorId: session.user.id, roomId, visitId: ctx.id })
+    state.kind = entered.kind
     state.entered = true
     if (state.closed) {
       // The client left while the entry was in flight.
@@ -117,6 +120,26 @@ async function say (ctx: ConnectionContext, msg: string) {
   return status(true)
 }
 
+/** Another member's message as `type 0`; the sender's own sockets get no copy (the sending one has its {status: true}). */
+function pushMessage (ctx: ConnectionContext, message: Message, self: number): void {
+  if (message.senderId === self) return
+  push(ctx, async () => {
+    let sender
+    try {
+      sender = (await ctx.services.users.byIds([message.senderId])).get(message.senderId)
+    } catch (err) {
+      ctx.logger.warn({ err, senderId: message.senderId }, 'sender lookup failed; pushing the message without names')
+    }
+    ctx.send(messagePush(message, sender))
+  })
+}
+
+/** The conversation was deleted: sends fail from now on, and the socket closes after what is queued. */
+function gone (ctx: ConnectionContext): void {
+  stateOf(ctx).gone = true
+  push(ctx, () => ctx.close(CloseCodes.roomGone, 'room deleted'))
+}
+
 /** Queues one push behind the earlier ones. */
 function push (ctx: ConnectionContext, work: () => Promise<void> | void): void {
   const state = stateOf(ctx)
@@ -144,8 +167,16 @@ export const roomsWsApi: WsApi<RoomsRequest> = {
     return status(false)
   },
 
-  // Document 002 shows nothing of the user's own events (direct messages, unread counts).
-  render () {
+  // A room's events come on its own subject (renderRoom); a direct
+  // conversation's are the user's own. Nothing else of the user's events
+  // (other conversations, unread counts) has a frame in document 002.
+  render (ctx, event: UserEvent) {
+    const state = stateOf(ctx)
+    const self = ctx.session?.user.id
+    if (state.kind !== 'direct' || !state.entered || !state.visit || self === undefined) return []
+    const { roomId } = state.visit
+    if (event.kind === 'message.new' && event.message.conversationId === roomId) pushMessage(ctx, event.message, self)
+    else if (event.kind === 'conversation.deleted' && event.conversationId === roomId) gone(ctx)
     return []
   },
 
@@ -154,21 +185,9 @@ export const roomsWsApi: WsApi<RoomsRequest> = {
     const self = ctx.session?.user.id
     if (!state.entered || !state.visit || event.roomId !== state.visit.roomId || self === undefined) return []
     switch (event.kind) {
-      case 'message.new': {
-        // The sender's own sockets get no copy: the sending one has its {status: true}.
-        const { message } = event
-        if (message.senderId === self) return []
-        push(ctx, async () => {
-          let sender
-          try {
-            sender = (await ctx.services.users.byIds([message.senderId])).get(message.senderId)
-          } catch (err) {
-            ctx.logger.warn({ err, senderId: message.senderId }, 'sender lookup failed; pushing the message without names')
-          }
-          ctx.send(messagePush(message, sender))
-        })
+      case 'message.new':
+        pushMessage(ctx, event.message, self)
         return []
-      }
       case 'member.joined':
       case 'member.left': {
         if (event.userId === self) return []
@@ -176,9 +195,7 @@ export const roomsWsApi: WsApi<RoomsRequest> = {
         return []
       }
       case 'room.deleted':
-        state.gone = true
-        // After the pushes already queued, so they are not lost.
-        push(ctx, () => ctx.close(CloseCodes.roomGone, 'room deleted'))
+        gone(ctx)
         return []
       default:
         // Edits, deletions, typing: the document has no frame for them.
