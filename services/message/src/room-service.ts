@@ -11,7 +11,7 @@ import { memberKey, roomKey } from './keys.js'
 import { mergeNewestFirst } from './lists.js'
 import { fitToBudget, jsonBytes } from '@chat/runtime'
 import { pageLimit } from './paging.js'
-import { memberCursor, parseMemberCursor, toRoom, toRoomMember } from './rooms.js'
+import { isRoom, memberCursor, parseMemberCursor, toRoom, toRoomMember } from './rooms.js'
 import { seatKey } from './seats.js'
 import type { RoomVisits } from './visits.js'
 
@@ -134,10 +134,16 @@ export class RoomService {
   // ------------------------------------------------------------------- join
 
   async join (req: RoomRef): Promise<JoinRoomReply> {
+    const { rooms } = this.ports
+    const [room, existing] = await Promise.all([rooms.byId(req.roomId), rooms.member(req.roomId, req.actorId)])
+    return this.admit(room, existing, req.actorId)
+  }
+
+  /** Joins a room already read, given the actor's membership as read. */
+  private async admit (room: RoomDoc | null, existing: MemberDoc | null, actorId: number): Promise<JoinRoomReply> {
     const { rooms, conversations, messages, newId } = this.ports
-    const { actorId, roomId } = req
-    const [room, existing] = await Promise.all([rooms.byId(roomId), rooms.member(roomId, actorId)])
     if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    const roomId = room._id
     if (existing) return { room: toRoom(room), member: toRoomMember(existing), joined: false }
     // No invitations yet: a private room is joined only by its owner (again).
     if (room.visibility === 'private' && room.ownerId !== actorId) throw new ChatError('CHAT_FORBIDDEN', 'The room is private')
@@ -250,7 +256,8 @@ export class RoomService {
     await this.visits.begin(roomId, actorId, visitId)
     let reply: JoinRoomReply
     try {
-      reply = await this.join({ actorId, roomId })
+      // The membership is read after the visit is recorded (see above); the room was read already.
+      reply = await this.admit(isRoom(conv) ? conv : null, await this.ports.rooms.member(roomId, actorId), actorId)
     } catch (err) {
       await this.visits.end(roomId, actorId, visitId).catch(() => false)
       throw err

@@ -129,7 +129,7 @@ export const RoomSummary = Type.Object({
   chat_room_id: Id,
   title: Type.String(),
   user_id: Id,
-  geolocation: nullable(Type.Object({ latitude: Type.Number(), longitude: Type.Number() })),
+  geolocation: nullable(Geolocation),
   last_message: nullable(Type.String()),
   last_message_sender_id: nullable(Id),
   last_message_sender_name: nullable(Type.String()),

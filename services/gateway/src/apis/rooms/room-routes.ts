@@ -1,9 +1,9 @@
 import type { FastifyInstance } from 'fastify'
 import { ChatError, Commands } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
-import type { HttpApiOptions } from '../../http-api.js'
+import { requiresSession, type HttpApiOptions } from '../../http-api.js'
 import {
-  CreateRoomBody, errors, sessionSecurity, NoContent, RoomList, RoomParams, RoomView, TicketView,
+  CreateRoomBody, errors, NoContent, RoomList, RoomParams, RoomView, TicketView,
   type CreateRoomBody as CreateRoomBodyT, type RoomParams as RoomParamsT,
 } from './schemas.js'
 import { ROOMS_LISTED_MAX, view, visibleRooms } from './room-list.js'
@@ -20,7 +20,7 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
     schema: {
       tags,
       summary: `Public rooms and the user's rooms, newest first (at most ${ROOMS_LISTED_MAX})`,
-      security: sessionSecurity,
+      security: requiresSession,
       response: { 200: RoomList, ...errors(401, 429) },
     },
   }, async (req) => {
@@ -32,7 +32,7 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
     schema: {
       tags,
       summary: 'Create a public room, owned by the user, who is its first member',
-      security: sessionSecurity,
+      security: requiresSession,
       body: CreateRoomBody,
       response: { 201: RoomView, ...errors(400, 401, 429) },
     },
@@ -46,7 +46,7 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
     schema: {
       tags,
       summary: 'Delete a room (owner only; a direct conversation: 403); its /ws/room sockets are closed with 4004',
-      security: sessionSecurity,
+      security: requiresSession,
       params: RoomParams,
       response: { 204: NoContent, ...errors(400, 401, 403, 404, 429) },
     },
@@ -67,7 +67,7 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
     schema: {
       tags,
       summary: 'A single-use, short-lived token that opens /ws/room in this room, or in a direct conversation of yours',
-      security: sessionSecurity,
+      security: requiresSession,
       params: RoomParams,
       response: { 200: TicketView, ...errors(400, 401, 403, 404, 429) },
     },

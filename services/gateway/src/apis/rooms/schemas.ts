@@ -1,7 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 // The OpenAPI fields of route schemas (`tags`, `summary`, `security`) are @fastify/swagger's.
 import type {} from '@fastify/swagger'
-import { requiresSession } from '../../http-api.js'
 import { Id, Nickname, Password, RoomName, Ticket, Username } from '@chat/contracts'
 
 /**
@@ -64,6 +63,3 @@ export function errors (...statuses: Array<400 | 401 | 403 | 404 | 409 | 429>): 
 
 /** The 204 of `DELETE /Room/:id`. */
 export const NoContent = Type.Null({ description: 'No Content' })
-
-/** Routes that need a session: bearer token or cookie. */
-export const sessionSecurity = requiresSession

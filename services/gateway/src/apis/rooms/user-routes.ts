@@ -1,9 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Commands, type Session } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
-import type { HttpApiOptions } from '../../http-api.js'
+import { requiresSession, type HttpApiOptions } from '../../http-api.js'
 import {
-  errors, LoginBody, sessionSecurity, RegisterBody, Status, UsernameParams, UserView,
+  errors, LoginBody, RegisterBody, Status, UsernameParams, UserView,
   type LoginBody as LoginBodyT, type RegisterBody as RegisterBodyT, type UsernameParams as UsernameParamsT,
 } from './schemas.js'
 
@@ -33,7 +33,7 @@ export async function userRoutes (app: FastifyInstance, { services, auth, cookie
     schema: {
       tags,
       summary: 'A user\'s public profile',
-      security: sessionSecurity,
+      security: requiresSession,
       params: UsernameParams,
       response: { 200: UserView, ...errors(400, 401, 404, 429) },
     },
@@ -67,7 +67,7 @@ export async function userRoutes (app: FastifyInstance, { services, auth, cookie
       tags,
       summary: 'Log out: revokes the request\'s session on every replica and clears the cookie; `{status: true}` also without a live session',
       // A session is optional here (`{}`: none).
-      security: [...sessionSecurity, {}],
+      security: [...requiresSession, {}],
       response: { 200: Status, ...errors(429) },
     },
   }, async (req, reply) => {
