@@ -12,6 +12,9 @@ import {
 } from '@chat/runtime'
 import type { GatewayConfig } from './config.js'
 import { ConnectionHub } from './hub.js'
+import { actAs, publicCommands } from './actor.js'
+import { ConnectionCaps } from './connection-caps.js'
+import type { ApiServices } from './ws-api.js'
 import { createAuthenticator } from './session.js'
 import { createHttpAuth, SessionCookie } from './http-auth.js'
 import { FileStore } from './files.js'
@@ -30,6 +33,9 @@ import { chatsHttpApi } from './apis/chats/routes.js'
 import { UserDirectory } from './user-directory.js'
 
 const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/log-level'])
+
+/** Pushes a socket may have waiting before its client counts as stuck and is closed (it reconnects and catches up). */
+const MAX_PENDING_PUSHES = 1000
 
 /**
  * Builds a gateway replica: HTTP and WebSocket APIs on one fastify instance.
@@ -55,9 +61,17 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   const authenticate = createAuthenticator(commands, createTokenVerifier({
     secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE,
   }))
-  const files = new FileStore(commands, config.PUBLIC_URL.replace(/\/+$/, ''), config.FILE_MAX_BYTES)
+  const files = new FileStore(config.PUBLIC_URL.replace(/\/+$/, ''), config.FILE_MAX_BYTES)
   const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, logger })
-  const services = { commands, authenticate, files, users: new UserDirectory(commands) }
+  // Adapters get no client that could act as a user of their choosing: only
+  // the pre-login commands, and `act`, which binds a verified session.
+  const services: ApiServices = {
+    commands: publicCommands(commands),
+    act: (session) => actAs(commands, session),
+    authenticate,
+    files,
+    users: new UserDirectory(commands),
+  }
   let accepting = true
   let connections = 0
 
@@ -142,8 +156,14 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
       rateBurst: config.WS_RATE_LIMIT_BURST,
       authTimeoutMs: config.WS_AUTH_TIMEOUT_MS,
       maxQueued: config.WS_RATE_LIMIT_BURST,
+      maxQueuedBytes: Math.max(config.WS_MAX_QUEUED_BYTES, config.WS_MAX_FRAME_BYTES),
+      maxLoginFrameBytes: Math.min(config.WS_MAX_LOGIN_FRAME_BYTES, config.WS_MAX_FRAME_BYTES),
+      maxFrameBytes: config.WS_MAX_FRAME_BYTES,
       maxBufferedBytes: 8 * config.WS_MAX_FRAME_BYTES,
+      maxPendingPushes: MAX_PENDING_PUSHES,
+      pingIntervalMs: config.WS_PING_INTERVAL_MS,
     },
+    caps: new ConnectionCaps({ perAddress: config.WS_MAX_CONNECTIONS_PER_ADDRESS, perUser: config.WS_MAX_CONNECTIONS_PER_USER }),
   }
   await app.register(async (scope) => {
     registerWsApi(scope, '/ws', typedApi, wsOptions)
@@ -174,7 +194,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     const httpApi = { services, auth, cookie: sessionCookie }
     await scope.register(roomsHttpApi, httpApi)
     await scope.register(chatsHttpApi, httpApi)
-    await scope.register(filesRoutes, { files, auth })
+    await scope.register(filesRoutes, { files, auth, act: services.act })
   })
 
   app.addHook('onClose', async () => {

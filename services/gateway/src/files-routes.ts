@@ -4,13 +4,14 @@ import { Id } from '@chat/contracts'
 import type { FileStore } from './files.js'
 import { isInlineSafe } from './files.js'
 import type { HttpAuth } from './http-auth.js'
+import type { ApiServices } from './ws-api.js'
 
 /**
  * `POST /files` (raw body, `Content-Type`, `?name=`) → 201 `{id, url}`;
  * `GET /files/:id` streams the file to its uploader and to members of the
  * conversations it was sent in.
  */
-export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth }> = async (app, { files, auth }) => {
+export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth, act: ApiServices['act'] }> = async (app, { files, auth, act }) => {
   // In this plugin only, every body is raw bytes, whatever its type.
   app.removeAllContentTypeParsers()
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: files.maxBytes }, (_req, body, done) => done(null, body))
@@ -22,7 +23,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth 
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
     const { name } = req.query as { name?: string }
     const contentType = (req.headers['content-type'] ?? 'application/octet-stream').slice(0, 255)
-    const file = await files.upload(session.user.id, name ?? 'file', contentType, body)
+    const file = await files.upload(act(session), name ?? 'file', contentType, body)
     return reply.code(201).send({ id: file.id, url: files.urlOf(file.id) })
   })
 
@@ -31,7 +32,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth 
   }, async (req, reply) => {
     const session = await auth(req)
     const { id } = req.params as { id: number }
-    const { file, stream } = await files.open(session.user.id, id)
+    const { file, stream } = await files.open(act(session), id)
     const disposition = isInlineSafe(file.contentType) ? 'inline' : 'attachment'
     return reply
       .header('content-type', file.contentType)

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream'
 import { ChatError, Commands, type FileInfo } from '@chat/contracts'
-import type { CommandClient } from '@chat/runtime'
+import type { Actor } from './actor.js'
 
 /** Uploads run this many chunk requests at once: enough to fill the pipe, few enough to stay polite. */
 const UPLOAD_PARALLELISM = 4
@@ -12,7 +12,6 @@ const UPLOAD_PARALLELISM = 4
  */
 export class FileStore {
   constructor (
-    private readonly commands: CommandClient,
     private readonly publicUrl: string,
     readonly maxBytes: number
   ) {}
@@ -22,32 +21,29 @@ export class FileStore {
     return `${this.publicUrl}/files/${fileId}`
   }
 
-  async upload (actorId: number, name: string, contentType: string, body: Buffer): Promise<FileInfo> {
+  async upload (actor: Actor, name: string, contentType: string, body: Buffer): Promise<FileInfo> {
     if (body.length > this.maxBytes) throw new ChatError('CHAT_CONTENT_TOO_LARGE', `files are limited to ${this.maxBytes} bytes`)
-    const { fileId, chunkSize } = await this.commands.call(Commands.message.fileCreate, {
-      actorId, name, contentType, size: body.length,
-    })
+    const { fileId, chunkSize } = await actor.call(Commands.message.fileCreate, { name, contentType, size: body.length })
     const count = Math.ceil(body.length / chunkSize)
     let next = 0
     const worker = async (): Promise<void> => {
       while (next < count) {
         const n = next++
         const data = body.subarray(n * chunkSize, (n + 1) * chunkSize).toString('base64')
-        await this.commands.call(Commands.message.fileChunkPut, { actorId, fileId, n, data })
+        await actor.call(Commands.message.fileChunkPut, { fileId, n, data })
       }
     }
     await Promise.all(Array.from({ length: Math.min(UPLOAD_PARALLELISM, count) }, worker))
-    const { file } = await this.commands.call(Commands.message.fileCommit, { actorId, fileId })
+    const { file } = await actor.call(Commands.message.fileCommit, { fileId })
     return file
   }
 
   /** Checks access and returns the metadata plus a stream of the content. */
-  async open (actorId: number, fileId: number): Promise<{ file: FileInfo, stream: Readable }> {
-    const { file } = await this.commands.call(Commands.message.fileOpen, { actorId, fileId })
-    const commands = this.commands
+  async open (actor: Actor, fileId: number): Promise<{ file: FileInfo, stream: Readable }> {
+    const { file } = await actor.call(Commands.message.fileOpen, { fileId })
     async function * chunks (): AsyncGenerator<Buffer> {
       for (let n = 0; n < file.chunks; n++) {
-        const { data } = await commands.call(Commands.message.fileChunkGet, { actorId, fileId, n })
+        const { data } = await actor.call(Commands.message.fileChunkGet, { fileId, n })
         yield Buffer.from(data, 'base64')
       }
     }

@@ -1,9 +1,11 @@
 import type { WebSocket } from 'ws'
 import { ChatError, type RoomEvent, type Session, type UserEvent } from '@chat/contracts'
 import { toChatError, type Logger } from '@chat/runtime'
+import type { Actor } from './actor.js'
+import type { ConnectionCaps } from './connection-caps.js'
 import type { ConnectionHub, HubMember } from './hub.js'
 import { TokenBucket } from './rate-limit.js'
-import type { ApiServices, ConnectionContext, Frame, WsApi } from './ws-api.js'
+import type { ApiServices, ConnectionContext, Frame, PushWork, WsApi, WsHandler, WsRequest } from './ws-api.js'
 
 /** WebSocket close codes we use beyond the standard ones. */
 export const CloseCodes = {
@@ -15,6 +17,8 @@ export const CloseCodes = {
   authTimeout: 4003,
   /** The room this socket was in is gone (the `rooms` API). */
   roomGone: 4004,
+  /** The client did not answer pings. */
+  unresponsive: 4005,
 } as const
 
 export interface ConnectionLimits {
@@ -23,78 +27,121 @@ export interface ConnectionLimits {
   authTimeoutMs: number
   /** Requests waiting behind the one in progress before new ones are refused. */
   maxQueued: number
+  /** Bytes of received frames waiting to be handled before the socket is closed (1008). */
+  maxQueuedBytes: number
+  /** Largest frame before login (1009 above it); after login, the server's maxPayload applies. */
+  maxLoginFrameBytes: number
+  /** Largest frame after login: the server's maxPayload. */
+  maxFrameBytes: number
   /** Unsent bytes above which a client is considered stuck and dropped. */
   maxBufferedBytes: number
+  /** Pushes waiting in a socket's queue before the client is considered stuck and dropped. */
+  maxPendingPushes: number
+  /** How often the server pings; a peer that has not answered the previous ping by then is closed. 0: never. */
+  pingIntervalMs: number
 }
+
+/** What the connection needs of ws's internal frame reader to bound frames per socket. */
+interface ReceiverLimit { _receiver?: { _maxPayload?: unknown } }
 
 /**
  * One client socket, whatever API it speaks. Requests are handled one at a
  * time in arrival order, so a client's messages are stored in the order it
  * sent them and APIs without request ids get answers in request order;
- * pushes are sent as they come.
+ * while requests wait, the socket stops reading (TCP pushes back on the
+ * client) and the bytes they hold are capped. Pushes go through one ordered,
+ * bounded queue.
  */
-export class WsConnection<Req> implements HubMember, ConnectionContext {
-  session: Session | undefined
-  readonly local: Record<string, unknown> = {}
+export class WsConnection<Req extends WsRequest, State> implements HubMember, ConnectionContext<State> {
+  actor: Actor | undefined
+  readonly state: State
   private queue: Promise<void> = Promise.resolve()
   private queued = 0
+  private queuedBytes = 0
+  private paused = false
+  private pushes: Promise<void> = Promise.resolve()
+  private pendingPushes = 0
   private readonly bucket: TokenBucket
   private expiryTimer: NodeJS.Timeout | undefined
   private authTimer: NodeJS.Timeout | undefined
+  private pingTimer: NodeJS.Timeout | undefined
+  private alive = true
   private closed = false
 
   constructor (
     readonly id: string,
     private readonly socket: WebSocket,
-    private readonly api: WsApi<Req>,
+    private readonly api: WsApi<Req, State>,
     readonly services: ApiServices,
     private readonly hub: ConnectionHub,
     private readonly limits: ConnectionLimits,
-    readonly logger: Logger
+    readonly logger: Logger,
+    readonly clientAddress: string,
+    private readonly caps: ConnectionCaps
   ) {
+    this.state = api.createState()
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst)
+    this.setFrameLimit(limits.maxLoginFrameBytes)
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary))
     socket.on('close', () => this.onClose())
     socket.on('error', (err) => this.logger.debug({ err }, 'socket error'))
+    socket.on('pong', () => { this.alive = true })
     this.authTimer = setTimeout(() => {
-      if (!this.session) this.close(CloseCodes.authTimeout, 'login timeout')
+      if (!this.actor) this.close(CloseCodes.authTimeout, 'login timeout')
     }, limits.authTimeoutMs)
     this.authTimer.unref()
+    if (limits.pingIntervalMs > 0) {
+      this.pingTimer = setInterval(() => this.ping(), limits.pingIntervalMs)
+      this.pingTimer.unref()
+    }
+  }
+
+  get session (): Session | undefined {
+    return this.actor?.session
   }
 
   get userId (): number {
-    return this.session?.user.id ?? 0
+    return this.actor?.userId ?? 0
   }
 
   get sessionId (): string {
-    return this.session?.sessionId ?? ''
+    return this.actor?.session.sessionId ?? ''
   }
 
-  requireSession (): Session {
-    if (!this.session) throw new ChatError('CHAT_UNAUTHENTICATED')
-    return this.session
-  }
-
-  async login (session: Session): Promise<void> {
-    if (this.session) this.hub.detach(this)
-    this.session = session
+  async login (session: Session): Promise<Actor> {
+    if (this.closed) throw new ChatError('CHAT_UNAVAILABLE', 'the socket is closed')
+    const previous = this.actor
+    if (previous?.userId !== session.user.id) {
+      if (!this.caps.admitUser(session.user.id)) throw new ChatError('CHAT_RATE_LIMITED', 'too many connections for this user')
+      if (previous) this.caps.releaseUser(previous.userId)
+    }
+    if (previous) this.hub.detach(this)
+    const actor = this.services.act(session)
+    this.actor = actor
+    this.setFrameLimit(this.limits.maxFrameBytes)
     clearTimeout(this.authTimer)
     clearTimeout(this.expiryTimer)
     const ttl = Date.parse(session.expiresAt) - Date.now()
     this.expiryTimer = setTimeout(() => this.close(CloseCodes.sessionExpired, 'session expired'), Math.max(0, Math.min(ttl, 2 ** 31 - 1)))
     this.expiryTimer.unref()
     if (!this.closed) await this.hub.attach(this)
+    return actor
   }
 
   logout (): void {
-    if (!this.session) return
+    if (!this.actor) return
     this.hub.detach(this)
+    this.caps.releaseUser(this.actor.userId)
     clearTimeout(this.expiryTimer)
-    this.session = undefined
+    this.actor = undefined
+    this.setFrameLimit(this.limits.maxLoginFrameBytes)
   }
 
   updateSession (patch: Partial<Session['user']>): void {
-    if (this.session) this.session = { ...this.session, user: { ...this.session.user, ...patch } }
+    const actor = this.actor
+    if (!actor) return
+    const session = { ...actor.session, user: { ...actor.session.user, ...patch } }
+    this.actor = this.services.act(session)
   }
 
   send (frame: Frame): void {
@@ -106,14 +153,42 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     this.socket.send(JSON.stringify(frame))
   }
 
+  push (work: PushWork): void {
+    if (this.closed) return
+    if (Array.isArray(work) && this.pendingPushes === 0) {
+      for (const frame of work) this.send(frame)
+      return
+    }
+    if (this.pendingPushes >= this.limits.maxPendingPushes) {
+      this.close(CloseCodes.policy, 'client too slow')
+      return
+    }
+    this.pendingPushes++
+    this.pushes = this.pushes
+      .then(async () => {
+        if (this.closed) return
+        if (Array.isArray(work)) for (const frame of work) this.send(frame)
+        else await work()
+      })
+      .catch((err: unknown) => { this.logger.warn({ err, connectionId: this.id }, 'push failed') })
+      .finally(() => { this.pendingPushes-- })
+  }
+
+  exclusive<T> (work: () => Promise<T>): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.pendingPushes++
+      this.pushes = this.pushes
+        .then(() => work().then(resolve, reject))
+        .finally(() => { this.pendingPushes-- })
+    })
+  }
+
   deliver (event: UserEvent): void {
-    if (!this.session) return
-    for (const frame of this.api.render(this, event)) this.send(frame)
+    if (this.actor) this.api.render(this, event)
   }
 
   deliverRoom (event: RoomEvent): void {
-    if (!this.session) return
-    for (const frame of this.api.renderRoom(this, event)) this.send(frame)
+    if (this.actor) this.api.renderRoom(this, event)
   }
 
   revoke (): void {
@@ -128,18 +203,62 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     this.onClose()
   }
 
+  /** Bounds the next frames' size in ws's reader itself, so an oversized frame is never buffered. */
+  private setFrameLimit (bytes: number): void {
+    const receiver = (this.socket as unknown as ReceiverLimit)._receiver
+    if (receiver && typeof receiver._maxPayload === 'number') receiver._maxPayload = bytes
+  }
+
+  private ping (): void {
+    if (this.closed) return
+    if (!this.alive) {
+      // A vanished peer: stop counting it online and holding its memory now.
+      this.logger.debug({ connectionId: this.id }, 'no pong; closing')
+      this.socket.terminate()
+      this.onClose()
+      return
+    }
+    this.alive = false
+    this.socket.ping()
+  }
+
   private onFrame (data: Buffer, isBinary: boolean): void {
+    if (this.closed) return
+    const limit = this.actor ? this.limits.maxFrameBytes : this.limits.maxLoginFrameBytes
+    if (data.length > limit) {
+      this.close(CloseCodes.tooBig, 'frame too large')
+      return
+    }
     // Every answer, failures included, goes through the queue: clients of
     // APIs without request ids match answers to requests by order alone.
-    if (this.queued >= 2 * this.limits.maxQueued) {
+    if (this.queued >= 2 * this.limits.maxQueued || this.queuedBytes + data.length > this.limits.maxQueuedBytes) {
       this.close(CloseCodes.policy, 'too many requests')
       return
     }
     const limited = !this.bucket.take() || this.queued >= this.limits.maxQueued
     this.queued++
+    this.queuedBytes += data.length
+    this.pause()
     this.queue = this.queue
       .then(() => this.process(data, isBinary, limited))
-      .finally(() => { this.queued-- })
+      .finally(() => {
+        this.queued--
+        this.queuedBytes -= data.length
+        if (this.queued === 0) this.resume()
+      })
+  }
+
+  /** Stops reading from the client while its requests are handled: TCP pushes back instead of our memory growing. */
+  private pause (): void {
+    if (this.paused || this.socket.readyState !== this.socket.OPEN) return
+    this.paused = true
+    this.socket.pause()
+  }
+
+  private resume (): void {
+    if (!this.paused) return
+    this.paused = false
+    if (!this.closed) this.socket.resume()
   }
 
   private async process (data: Buffer, isBinary: boolean, limited: boolean): Promise<void> {
@@ -154,18 +273,26 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
       }
       req = this.api.decode(parsed)
       if (limited) throw new ChatError('CHAT_RATE_LIMITED')
-      const out = await this.api.handle(this, req)
+      const out = await this.dispatch(req)
       if (out === undefined) return
       for (const frame of Array.isArray(out) ? out : [out]) this.send(frame)
     } catch (err) {
       const failure = toChatError(err)
       if (failure.code === 'CHAT_INTERNAL') this.logger.error({ err }, 'request failed')
-      this.reply(req, parsed, failure)
+      this.send(this.api.failure(req, parsed, failure))
     }
   }
 
-  private reply (req: Req | undefined, parsed: unknown, err: ChatError): void {
-    this.send(this.api.failure(req, parsed, err))
+  /**
+   * The one dispatcher every WebSocket API goes through: a request that
+   * needs a session is refused here before any handler runs, and handlers
+   * get the acting user from the session, never from the frame.
+   */
+  private async dispatch (req: Req): Promise<Frame | Frame[] | undefined> {
+    const handler = this.api.handlers[req.type as Req['type']] as WsHandler<State, Req, Req['type'], Actor | undefined>
+    const actor = this.actor
+    if (!actor && !this.api.publicTypes.has(req.type)) throw new ChatError('CHAT_UNAUTHENTICATED')
+    return handler(this, req.payload, actor, req as Extract<Req, { type: Req['type'] }>)
   }
 
   private onClose (): void {
@@ -173,11 +300,16 @@ export class WsConnection<Req> implements HubMember, ConnectionContext {
     this.closed = true
     clearTimeout(this.authTimer)
     clearTimeout(this.expiryTimer)
+    clearInterval(this.pingTimer)
     try {
       this.api.closed?.(this)
     } catch (err) {
       this.logger.error({ err }, 'close hook failed')
     }
-    if (this.session) this.hub.detach(this)
+    this.caps.releaseAddress(this.clientAddress)
+    if (this.actor) {
+      this.hub.detach(this)
+      this.caps.releaseUser(this.actor.userId)
+    }
   }
 }

@@ -2,7 +2,7 @@ import t from 'tap'
 import { ChatError, type Message, type PublicUser } from '@chat/contracts'
 import { flatApi } from '../src/apis/flat/adapter.js'
 import { flatDialogs, renderFlatEvent, renderFlatRoomEvent, type FlatViewer } from '../src/apis/flat/render.js'
-import type { ApiServices, ConnectionContext, Frame } from '../src/ws-api.js'
+import { sessionOf, testConnection } from './fakes.js'
 
 const message: Message = {
   id: 100, conversationId: 9, seq: 3, senderId: 1, recipientId: 2, kind: 'text', content: 'hi', createdAt: '2026-11-21T22:19:22.123Z',
@@ -12,9 +12,8 @@ const viewer = (userId: number, connectionId = 'gw:7', own: number[] = []): Flat
   connectionId, userId, ownDeletion: (id) => own.includes(id),
 })
 
-/** A socket context whose profile lookups resolve when the test says so. */
-function fakeContext (userId: number) {
-  const sent: Frame[] = []
+/** A real connection whose profile lookups resolve when the test says so. */
+async function fakeContext (userId: number) {
   const lookups: Array<() => void> = []
   const users = {
     byIds: async (ids: number[]) => {
@@ -22,19 +21,13 @@ function fakeContext (userId: number) {
       return new Map<number, PublicUser>(ids.map((id) => [id, { id, username: `user${id}`, nickname: '', avatar: '' }]))
     },
   }
-  const ctx = {
-    id: 'gw:7',
-    session: { user: { id: userId } },
-    local: {},
-    services: { users } as unknown as ApiServices,
-    send: (frame: Frame) => { sent.push(frame) },
-  } as unknown as ConnectionContext
-  return { ctx, sent, lookups }
+  const { connection, sent } = await testConnection(flatApi, { users, session: sessionOf(userId) })
+  return { connection, sent, lookups }
 }
 
 t.test('decoding checks the type and every field it reads', async (t) => {
-  t.same(flatApi.decode({ type: 'REQUEST_LOGIN', login: 'ann', pass: 'pw' }), { type: 'REQUEST_LOGIN', login: 'ann', pass: 'pw' })
-  t.match(flatApi.decode({ type: 'SND_MSG', username: 'ann', room_id: 5, message: 'x', msg_type: 'IMAGE', extra: 1 }), { room_id: 5, msg_type: 'IMAGE' })
+  t.same(flatApi.decode({ type: 'REQUEST_LOGIN', login: 'ann', pass: 'pw' }), { type: 'REQUEST_LOGIN', payload: { type: 'REQUEST_LOGIN', login: 'ann', pass: 'pw' } })
+  t.match(flatApi.decode({ type: 'SND_MSG', username: 'ann', room_id: 5, message: 'x', msg_type: 'IMAGE', extra: 1 }), { payload: { room_id: 5, msg_type: 'IMAGE' } })
   t.throws(() => flatApi.decode({ type: 'WHAT' }), { code: 'CHAT_UNKNOWN_TYPE' })
   t.throws(() => flatApi.decode({ login: 'a' }), { code: 'CHAT_BAD_REQUEST' })
   t.throws(() => flatApi.decode([1]), { code: 'CHAT_BAD_REQUEST' })
@@ -86,22 +79,22 @@ t.test('events render per socket', async (t) => {
 })
 
 t.test('OLD_DIALOGS arrays stay aligned', async (t) => {
-  const base = { lastMessage: null, lastActivityAt: message.createdAt, unread: 0 }
   t.same(flatDialogs([
-    { ...base, conversationId: 3, kind: 'direct', peerId: 1, name: 'ann', firstMessageId: 40 },
-    { ...base, conversationId: 4, kind: 'room', name: 'hall', firstMessageId: null },
+    { conversationId: 3, name: 'ann', firstMessageId: 40 },
+    { conversationId: 4, name: 'hall', firstMessageId: null },
   ]), { type: 'OLD_DIALOGS', dialogs: ['ann', 'hall'], id: [3, 4], first_massage_id: [40, null] })
 })
 
 t.test('pushes keep event order while usernames are looked up', async (t) => {
-  const { ctx, sent, lookups } = fakeContext(2)
-  const out1 = flatApi.render(ctx, { kind: 'message.new', userId: 2, message })
-  const out2 = flatApi.render(ctx, { kind: 'message.edited', userId: 2, message: { ...message, content: 'new' } })
-  t.same([out1, out2], [[], []], 'the edit waits behind the message')
-  await new Promise((resolve) => setImmediate(resolve))
+  const { connection, sent, lookups } = await fakeContext(2)
+  connection.deliver({ kind: 'message.new', userId: 2, message })
+  connection.deliver({ kind: 'message.edited', userId: 2, message: { ...message, content: 'new' } })
+  t.same(sent, [], 'the edit waits behind the message')
+  await new Promise((resolve) => setTimeout(resolve, 5))
   lookups.shift()?.()
-  await new Promise((resolve) => setImmediate(resolve))
+  await new Promise((resolve) => setTimeout(resolve, 5))
   t.same(sent.map((f) => f.type), ['READ_MSG', 'EDIT_MSG'])
   t.equal(sent[0]?.sender, 'user1')
-  t.same(flatApi.render(ctx, { kind: 'message.deleted', userId: 2, conversationId: 9, messageId: 100 }), [{ type: 'DELETE_MSG', id: 100 }], 'straight out when nothing waits')
+  connection.deliver({ kind: 'message.deleted', userId: 2, conversationId: 9, messageId: 100 })
+  t.same(sent.at(-1), { type: 'DELETE_MSG', id: 100 }, 'straight out when nothing waits')
 })

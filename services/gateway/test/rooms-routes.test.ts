@@ -1,7 +1,9 @@
 import t from 'tap'
 import { Commands, ROOM_LIST_MAX, type Room } from '@chat/contracts'
 import type { CommandClient } from '@chat/runtime'
-import { ROOMS_LISTED_MAX, visibleRooms } from '../src/apis/rooms/room-list.js'
+import { actAs } from '../src/actor.js'
+import { allRooms, ListCaps } from '../src/lists.js'
+import { sessionOf } from './fakes.js'
 
 /** A message service holding `total` visible rooms, ids total…1 (newest first). */
 function fakeRooms (total: number) {
@@ -21,10 +23,14 @@ function fakeRooms (total: number) {
   return { commands, calls }
 }
 
+const visibleRooms = async (commands: CommandClient, userId: number) =>
+  (await allRooms(actAs(commands, sessionOf(userId)), 'visible')).map((r) => ({ id: r.id, name: r.name }))
+const ROOMS_LISTED_MAX = ListCaps.rooms
+
 t.test('GET /Room pages through the visible rooms, newest first, up to the cap', async (t) => {
   const few = fakeRooms(3)
   t.same(await visibleRooms(few.commands, 7), [{ id: 3, name: 'r3' }, { id: 2, name: 'r2' }, { id: 1, name: 'r1' }])
-  t.same(few.calls, [{ actorId: 7, scope: 'visible', limit: ROOM_LIST_MAX }])
+  t.same(few.calls, [{ scope: 'visible', limit: ROOM_LIST_MAX, actorId: 7 }])
 
   const some = fakeRooms(450)
   const listed = await visibleRooms(some.commands, 7)

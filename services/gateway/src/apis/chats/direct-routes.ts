@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { ChatError, Commands, type Message } from '@chat/contracts'
-import { allConversations } from './lists.js'
+import type { Actor } from '../../actor.js'
+import { allConversations } from '../../lists.js'
 import { chatMessage, chatProfileIds, chatSummary, listedChats, peerOfPair, unreadChat } from './render.js'
 import {
   CHATS_V2_PAGE, ChatIdParams, ChatIdReply, ChatMessages, ChatSummary, Created, NoContent, PageQuery, PairParams,
@@ -23,7 +24,9 @@ const now = (): string => new Date().toISOString()
  */
 export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions, variant: ChatsVariant): void {
   const { services, auth } = opts
-  const { commands, users } = services
+  const { users } = services
+  /** The request's verified user, acting. */
+  const actorOf = async (req: FastifyRequest): Promise<Actor> => services.act(await auth(req))
   const prefix = variant === 'v1' ? '/chats' : '/chats_v2'
   const tags = [prefix.slice(1)]
 
@@ -40,14 +43,14 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
   }
 
   /** The direct conversation between the caller and a peer, or null when they never talked. */
-  const conversationWith = async (actorId: number, peerId: number): Promise<number | null> => {
-    const { conversationId } = await commands.call(Commands.message.history, { actorId, peerId, limit: 1 })
+  const conversationWith = async (actor: Actor, peerId: number): Promise<number | null> => {
+    const { conversationId } = await actor.call(Commands.message.history, { peerId, limit: 1 })
     return conversationId
   }
 
   /** `/chats_v2/...`: up to 50 unread messages, oldest first, now read; `unread_count` is what is left. */
-  const take = async (actorId: number, conversationId: number) => {
-    const { messages, remaining } = await commands.call(Commands.message.takeUnread, { actorId, conversationId, limit: CHATS_V2_PAGE })
+  const take = async (actor: Actor, conversationId: number) => {
+    const { messages, remaining } = await actor.call(Commands.message.takeUnread, { conversationId, limit: CHATS_V2_PAGE })
     return { items: await render(messages), remaining }
   }
 
@@ -61,9 +64,9 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
       response: { 201: ChatIdReply, ...errors(400, 401, 403, 404, 413, 429) },
     },
   }, async (req, reply) => {
-    const session = await auth(req)
+    const actor = await actorOf(req)
     const { receiver_id: peerId, message: content, type: kind } = req.body
-    const { message } = await commands.call(Commands.message.send, { actorId: session.user.id, peerId, kind, content })
+    const { message } = await actor.call(Commands.message.send, { peerId, kind, content })
     return reply.code(201).send({ chat_id: message.conversationId })
   })
 
@@ -76,8 +79,8 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
       response: { 200: Type.Array(UnreadChat, { description: 'Chats with unread messages, newest last message first' }), ...errors(401, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
-    const chats = listedChats(await allConversations(commands, session.user.id)).filter((c) => c.unread > 0)
+    const actor = await actorOf(req)
+    const chats = listedChats(await allConversations(actor)).filter((c) => c.unread > 0)
     const profiles = await users.byIds(chats.map((c) => c.lastMessage.senderId))
     const at = now()
     return chats.map((c) => unreadChat(c, profiles, at))
@@ -92,8 +95,8 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
       response: { 200: Type.Array(ChatSummary, { description: 'Chats, newest last message first' }), ...errors(401, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
-    const chats = listedChats(await allConversations(commands, session.user.id))
+    const actor = await actorOf(req)
+    const chats = listedChats(await allConversations(actor))
     const profiles = await users.byIds(chatProfileIds(chats))
     const at = now()
     return chats.map((c) => chatSummary(c, profiles, at))
@@ -109,9 +112,9 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
       response: { 200: ChatIdReply, ...errors(400, 401, 403, 404, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
-    const peerId = peerOfPair(session.user.id, req.params.user_a_id, req.params.user_b_id)
-    const chatId = await conversationWith(session.user.id, peerId)
+    const actor = await actorOf(req)
+    const peerId = peerOfPair(actor.userId, req.params.user_a_id, req.params.user_b_id)
+    const chatId = await conversationWith(actor, peerId)
     if (chatId === null) {
       await requireUser(peerId)
       throw new ChatError('CHAT_CONVERSATION_NOT_FOUND', 'The two users have never chatted')
@@ -131,10 +134,10 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
         response: { 200: ChatMessages, ...errors(400, 401, 403, 404, 429) },
       },
     }, async (req) => {
-      const session = await auth(req)
+      const actor = await actorOf(req)
       const { count, offset } = req.query
-      const { messages } = await commands.call(Commands.message.history, {
-        actorId: session.user.id, conversationId: req.params.chat_id, offset: offset - 1, limit: count,
+      const { messages } = await actor.call(Commands.message.history, {
+        conversationId: req.params.chat_id, offset: offset - 1, limit: count,
       })
       return render(messages.reverse())
     })
@@ -150,11 +153,11 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
         response: { 200: ChatMessages, ...errors(400, 401, 403, 404, 429) },
       },
     }, async (req) => {
-      const session = await auth(req)
-      const peerId = peerOfPair(session.user.id, req.params.user_a_id, req.params.user_b_id)
+      const actor = await actorOf(req)
+      const peerId = peerOfPair(actor.userId, req.params.user_a_id, req.params.user_b_id)
       const { count, offset } = req.query
-      const { conversationId, messages } = await commands.call(Commands.message.history, {
-        actorId: session.user.id, peerId, offset: offset - 1, limit: count,
+      const { conversationId, messages } = await actor.call(Commands.message.history, {
+        peerId, offset: offset - 1, limit: count,
       })
       if (conversationId === null) await requireUser(peerId)
       return render(messages.reverse())
@@ -170,8 +173,8 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
         response: { 201: Created, ...errors(400, 401, 403, 404, 429) },
       },
     }, async (req, reply) => {
-      const session = await auth(req)
-      await commands.call(Commands.message.read, { actorId: session.user.id, conversationId: req.body.chat_id })
+      const actor = await actorOf(req)
+      await actor.call(Commands.message.read, { conversationId: req.body.chat_id })
       return reply.code(201).send({})
     })
   } else {
@@ -185,8 +188,8 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
         response: { 200: TakenMessages, ...errors(400, 401, 403, 404, 429) },
       },
     }, async (req, reply) => {
-      const session = await auth(req)
-      const { items, remaining } = await take(session.user.id, req.params.chat_id)
+      const actor = await actorOf(req)
+      const { items, remaining } = await take(actor, req.params.chat_id)
       return reply.header('unread_count', String(remaining)).send(items)
     })
 
@@ -200,14 +203,14 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
         response: { 200: TakenMessages, ...errors(400, 401, 403, 404, 429) },
       },
     }, async (req, reply) => {
-      const session = await auth(req)
-      const peerId = peerOfPair(session.user.id, req.params.user_a_id, req.params.user_b_id)
-      const chatId = await conversationWith(session.user.id, peerId)
+      const actor = await actorOf(req)
+      const peerId = peerOfPair(actor.userId, req.params.user_a_id, req.params.user_b_id)
+      const chatId = await conversationWith(actor, peerId)
       if (chatId === null) {
         await requireUser(peerId)
         return reply.header('unread_count', '0').send([])
       }
-      const { items, remaining } = await take(session.user.id, chatId)
+      const { items, remaining } = await take(actor, chatId)
       return reply.header('unread_count', String(remaining)).send(items)
     })
   }
@@ -222,8 +225,8 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
       response: { 204: NoContent, ...errors(400, 401, 403, 404, 429) },
     },
   }, async (req, reply) => {
-    const session = await auth(req)
-    await commands.call(Commands.message.deleteConversation, { actorId: session.user.id, conversationId: req.params.chat_id })
+    const actor = await actorOf(req)
+    await actor.call(Commands.message.deleteConversation, { conversationId: req.params.chat_id })
     return reply.code(204).send()
   })
 }

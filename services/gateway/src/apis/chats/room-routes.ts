@@ -1,7 +1,8 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
-import { Commands, type CreateRoomRequest } from '@chat/contracts'
-import { allConversations, allMembers, allRooms } from './lists.js'
+import { Commands } from '@chat/contracts'
+import type { Actor, ActorRequest } from '../../actor.js'
+import { allConversations, allMembers, allRooms } from '../../lists.js'
 import { listedRooms, roomParticipant, roomProfileIds, roomSummary, type RoomEntry } from './render.js'
 import {
   CreateRoomBody, Created, RoomIdParams, RoomIdReply, RoomParticipant, RoomSummary, SendRoomBody, errors,
@@ -18,11 +19,13 @@ const tags = ['chat_rooms']
  */
 export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions): void {
   const { services, auth } = opts
-  const { commands, users } = services
+  const { users } = services
+  /** The request's verified user, acting. */
+  const actorOf = async (req: FastifyRequest): Promise<Actor> => services.act(await auth(req))
 
   /** The caller's rooms with their last message and unread count, newest activity first. */
-  const roomList = async (actorId: number, onlyUnread: boolean) => {
-    const [rooms, conversations] = await Promise.all([allRooms(commands, actorId), allConversations(commands, actorId)])
+  const roomList = async (actor: Actor, onlyUnread: boolean) => {
+    const [rooms, conversations] = await Promise.all([allRooms(actor, 'mine'), allConversations(actor)])
     let entries: RoomEntry[] = listedRooms(rooms, conversations)
     if (onlyUnread) entries = entries.filter((e) => (e.summary?.unread ?? 0) > 0)
     const profiles = await users.byIds(roomProfileIds(entries))
@@ -40,12 +43,12 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
       response: { 201: RoomIdReply, ...errors(400, 401, 429) },
     },
   }, async (req, reply) => {
-    const session = await auth(req)
+    const actor = await actorOf(req)
     const { title, capacity, geolocation } = req.body
-    const request: CreateRoomRequest = { actorId: session.user.id, name: title, visibility: 'public' }
+    const request: ActorRequest<typeof Commands.message.roomCreate> = { name: title, visibility: 'public' }
     if (capacity !== undefined) request.capacity = capacity
     if (geolocation !== undefined && geolocation !== null) request.geolocation = geolocation
-    const { room } = await commands.call(Commands.message.roomCreate, request)
+    const { room } = await actor.call(Commands.message.roomCreate, request)
     return reply.code(201).send({ chat_room_id: room.id })
   })
 
@@ -60,12 +63,11 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
       response: { 201: Created, ...errors(400, 401, 403, 404, 413, 429) },
     },
   }, async (req, reply) => {
-    const session = await auth(req)
-    const actorId = session.user.id
+    const actor = await actorOf(req)
     const roomId = req.params.chat_room_id
     // The service joins first if needed, after checking the content: a
     // refused message makes nobody a participant.
-    await commands.call(Commands.message.send, { actorId, conversationId: roomId, kind: req.body.type, content: req.body.message, joinRoom: true })
+    await actor.call(Commands.message.send, { conversationId: roomId, kind: req.body.type, content: req.body.message, joinRoom: true })
     return reply.code(201).send({})
   })
 
@@ -78,8 +80,8 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
       response: { 200: Type.Array(RoomSummary, { description: 'Rooms with unread messages, newest last message first' }), ...errors(401, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
-    return roomList(session.user.id, true)
+    const actor = await actorOf(req)
+    return roomList(actor, true)
   })
 
   app.post<{ Params: RoomIdParamsIn }>('/chat_rooms/:chat_room_id/message/read', {
@@ -92,8 +94,8 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
       response: { 201: Created, ...errors(400, 401, 403, 404, 429) },
     },
   }, async (req, reply) => {
-    const session = await auth(req)
-    await commands.call(Commands.message.read, { actorId: session.user.id, conversationId: req.params.chat_room_id })
+    const actor = await actorOf(req)
+    await actor.call(Commands.message.read, { conversationId: req.params.chat_room_id })
     return reply.code(201).send({})
   })
 
@@ -106,8 +108,8 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
       response: { 200: Type.Array(RoomSummary, { description: 'Your rooms, newest last message first' }), ...errors(401, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
-    return roomList(session.user.id, false)
+    const actor = await actorOf(req)
+    return roomList(actor, false)
   })
 
   app.get<{ Params: RoomIdParamsIn }>('/chat_rooms/:chat_room_id/users', {
@@ -120,9 +122,9 @@ export function registerRoomRoutes (app: FastifyInstance, opts: HttpApiOptions):
       response: { 200: Type.Array(RoomParticipant, { description: 'Participants in joining order' }), ...errors(400, 401, 403, 404, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
+    const actor = await actorOf(req)
     const roomId = req.params.chat_room_id
-    const members = await allMembers(commands, session.user.id, roomId)
+    const members = await allMembers(actor, roomId)
     return members.map((m) => roomParticipant(roomId, m))
   })
 }

@@ -1,13 +1,14 @@
-import { ChatError, Commands, createValidator, type Session, type Validator } from '@chat/contracts'
+import { ChatError, Commands, createValidator, type Validator } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
 import { Type } from '@sinclair/typebox'
-import type { ConnectionContext, Frame, WsApi } from '../../ws-api.js'
+import type { Actor } from '../../actor.js'
+import type { ConnectionContext, Frame, WsApi, WsHandler } from '../../ws-api.js'
 import {
   DEFAULT_PAGE_SIZE, EventsRequests, idOf, isEventsType, PublicEvents,
   type EventsData, type EventsRequest, type EventsRequestType,
 } from './schemas.js'
 import { contactsUnread, fail, historyItem, newMessage, ok, pushFor, updateContact, updateUnread, type EventsPush } from './render.js'
-import { allContacts } from '../../contacts.js'
+import { allContacts } from '../../lists.js'
 
 /**
  * Document 000, the `events` API: `{event, data}` both ways. Answers are
@@ -28,21 +29,17 @@ const dataValidators = Object.fromEntries(
 /** Offsets beyond this are refused by message.history. */
 const MAX_HISTORY_OFFSET = 1_000_000
 
-/** Pushes waiting for their lookups on one socket before new ones are dropped (events are at-most-once anyway). */
-const MAX_PENDING_PUSHES = 1000
-
-/** What an `events` socket remembers (in ctx.local). */
+/** What an `events` socket remembers. */
 interface SocketState {
   /** CHAT_WITH's user: their messages to this socket are marked read as they are pushed. */
   chatWith?: number
-  /** Pushes run one after another, so they arrive in the order their events came. */
-  pushes: Promise<void>
-  pending: number
   /** The last NOTIFY_UPDATE_CONTACT contacts sent, to skip repeating an identical one. */
   lastContacts?: string
   /** A CREATE_CONTACT or DELETE_CONTACT of this socket in progress; its answer carries the new list. */
   contactsRequest?: Promise<void>
 }
+
+type Ctx = ConnectionContext<SocketState>
 
 /** Validates `data`; the only unions are ids, whose generic message is unhelpful. */
 function validate<E extends EventsRequestType> (event: E, data: unknown): EventsData<E> {
@@ -56,20 +53,11 @@ function validate<E extends EventsRequestType> (event: E, data: unknown): Events
   }
 }
 
-function stateOf (ctx: ConnectionContext): SocketState {
-  let state = ctx.local.events as SocketState | undefined
-  if (!state) {
-    state = { pushes: Promise.resolve(), pending: 0 }
-    ctx.local.events = state
-  }
-  return state
-}
-
 /** The user's contacts with their unread counts, as LIST_CONTACTS_UNREAD and NOTIFY_UPDATE_CONTACT show them. */
-async function contactsOf (ctx: ConnectionContext, actorId: number): Promise<Record<string, number>> {
+async function contactsOf (actor: Actor): Promise<Record<string, number>> {
   const [contacts, { conversations }] = await Promise.all([
-    allContacts(ctx.services.commands, actorId),
-    ctx.services.commands.call(Commands.message.unread, { actorId }),
+    allContacts(actor),
+    actor.call(Commands.message.unread, {}),
   ])
   return contactsUnread(contacts, conversations)
 }
@@ -80,11 +68,11 @@ async function contactsOf (ctx: ConnectionContext, actorId: number): Promise<Rec
  * before the answer: its push waits for the answer and is dropped when the
  * list it would show is the one just sent.
  */
-async function changeContacts (ctx: ConnectionContext, actorId: number, change: () => Promise<unknown>): Promise<Frame[]> {
-  const state = stateOf(ctx)
+async function changeContacts (ctx: Ctx, actor: Actor, change: () => Promise<unknown>): Promise<Frame[]> {
+  const state = ctx.state
   const work = (async () => {
     await change()
-    const contacts = await contactsOf(ctx, actorId)
+    const contacts = await contactsOf(actor)
     state.lastContacts = JSON.stringify(contacts)
     return [ok(), updateContact(contacts)]
   })()
@@ -97,10 +85,11 @@ async function changeContacts (ctx: ConnectionContext, actorId: number, change: 
   }
 }
 
-type Handler<E extends EventsRequestType> = (ctx: ConnectionContext, data: EventsData<E>, session: Session) => Promise<Frame | Frame[]>
-type Answered = Exclude<EventsRequestType, 'CHAT_RECEIVE_MSG'>
+type Handler<E extends EventsRequestType> = WsHandler<SocketState, EventsRequest, E>
+type PublicHandler<E extends EventsRequestType> = WsHandler<SocketState, EventsRequest, E, Actor | undefined>
+type PublicEvent = 'LOGON' | 'LOGIN' | 'CHAT_RECEIVE_MSG'
 
-const handlers: { [E in Answered]: Handler<E> } = {
+const handlers: { [E in Exclude<EventsRequestType, PublicEvent>]: Handler<E> } & { [E in PublicEvent]: PublicHandler<E> } = {
   async LOGON (ctx, d) {
     // Registers only: the client logs in with LOGIN, as the document shows.
     await ctx.services.commands.call(Commands.auth.register, { username: d.user, password: d.password })
@@ -110,34 +99,30 @@ const handlers: { [E in Answered]: Handler<E> } = {
   async LOGIN (ctx, d) {
     const session = await ctx.services.commands.call(Commands.auth.login, { login: d.user, password: d.password })
     await ctx.login(session)
-    const state = stateOf(ctx)
-    state.chatWith = undefined
-    state.lastContacts = undefined
+    ctx.state.chatWith = undefined
+    ctx.state.lastContacts = undefined
     return ok({ token: session.token })
   },
 
-  async LIST_CONTACTS_UNREAD (ctx, _d, session) {
-    return ok({ contacts: await contactsOf(ctx, session.user.id) })
+  async LIST_CONTACTS_UNREAD (_ctx, _d, actor) {
+    return ok({ contacts: await contactsOf(actor) })
   },
 
-  async CREATE_CONTACT (ctx, d, session) {
-    return changeContacts(ctx, session.user.id, () =>
-      ctx.services.commands.call(Commands.contact.add, { actorId: session.user.id, targetUsername: d.user }))
+  async CREATE_CONTACT (ctx, d, actor) {
+    return changeContacts(ctx, actor, () => actor.call(Commands.contact.add, { targetUsername: d.user }))
   },
 
-  async DELETE_CONTACT (ctx, d, session) {
-    return changeContacts(ctx, session.user.id, () =>
-      ctx.services.commands.call(Commands.contact.remove, { actorId: session.user.id, targetUsername: d.user }))
+  async DELETE_CONTACT (ctx, d, actor) {
+    return changeContacts(ctx, actor, () => actor.call(Commands.contact.remove, { targetUsername: d.user }))
   },
 
-  async CHAT_WITH (ctx, d, session) {
+  async CHAT_WITH (ctx, d, actor) {
     const peer = await ctx.services.users.require(d.user)
-    if (peer.id === session.user.id) throw new ChatError('CHAT_SELF_TARGET')
-    const state = stateOf(ctx)
+    if (peer.id === actor.userId) throw new ChatError('CHAT_SELF_TARGET')
     // Current from now on, so a message arriving during the read below is marked too.
-    state.chatWith = peer.id
+    ctx.state.chatWith = peer.id
     try {
-      await ctx.services.commands.call(Commands.message.read, { actorId: session.user.id, peerId: peer.id })
+      await actor.call(Commands.message.read, { peerId: peer.id })
     } catch (err) {
       // Never talked yet: nothing to mark, and the chat is still open.
       if (toChatError(err).code !== 'CHAT_CONVERSATION_NOT_FOUND') throw err
@@ -145,24 +130,21 @@ const handlers: { [E in Answered]: Handler<E> } = {
     return ok()
   },
 
-  async CHAT_HISTORY (ctx, d, session) {
+  async CHAT_HISTORY (ctx, d, actor) {
     const peer = await ctx.services.users.require(d.user)
     const page = d.page ?? 1
     const size = d.pagesize ?? DEFAULT_PAGE_SIZE
     const offset = (page - 1) * size
     if (offset > MAX_HISTORY_OFFSET) throw new ChatError('CHAT_BAD_REQUEST', `page: at most ${MAX_HISTORY_OFFSET} messages back`)
-    const { messages } = await ctx.services.commands.call(Commands.message.history, {
-      actorId: session.user.id, peerId: peer.id, offset, limit: size,
-    })
+    const { messages } = await actor.call(Commands.message.history, { peerId: peer.id, offset, limit: size })
     // A direct conversation has two senders: the two of them.
-    const names = new Map([[session.user.id, session.user.username], [peer.id, peer.username]])
+    const names = new Map([[actor.userId, actor.session.user.username], [peer.id, peer.username]])
     return ok({ chat_history: messages.map((m) => historyItem(m, names)), current_page: page })
   },
 
-  async CHAT_SEND_MSG (ctx, d, session) {
+  async CHAT_SEND_MSG (ctx, d, actor) {
     const peer = await ctx.services.users.require(d.user)
-    const { message } = await ctx.services.commands.call(Commands.message.send, {
-      actorId: session.user.id,
+    const { message } = await actor.call(Commands.message.send, {
       peerId: peer.id,
       kind: 'text',
       content: d.content,
@@ -172,37 +154,35 @@ const handlers: { [E in Answered]: Handler<E> } = {
     return ok({ id: String(message.id) })
   },
 
-  async CHAT_DELETE (ctx, d, session) {
-    await ctx.services.commands.call(Commands.message.delete, {
-      actorId: session.user.id, messageId: idOf(d.id), originConnectionId: ctx.id,
-    })
+  async CHAT_DELETE (ctx, d, actor) {
+    await actor.call(Commands.message.delete, { messageId: idOf(d.id), originConnectionId: ctx.id })
     return ok()
+  },
+
+  /** The client's receipt of a pushed message. Never answered, whatever happens. */
+  async CHAT_RECEIVE_MSG (ctx, p, actor) {
+    if (!actor || !p.data) {
+      ctx.logger.debug({ connectionId: ctx.id, reason: actor ? p.invalid : 'not logged in' }, 'CHAT_RECEIVE_MSG ignored')
+      return undefined
+    }
+    try {
+      await actor.call(Commands.message.read, { messageId: idOf(p.data.id) })
+    } catch (err) {
+      const e = toChatError(err)
+      if (e.code === 'CHAT_INTERNAL' || e.retryable) ctx.logger.warn({ err, connectionId: ctx.id }, 'CHAT_RECEIVE_MSG failed')
+      else ctx.logger.debug({ code: e.code, connectionId: ctx.id }, 'CHAT_RECEIVE_MSG refused')
+    }
+    return undefined
   },
 }
 
-/** CHAT_RECEIVE_MSG: the client's receipt of a pushed message. Never answered, whatever happens. */
-async function receive (ctx: ConnectionContext, req: Extract<EventsRequest, { event: 'CHAT_RECEIVE_MSG' }>): Promise<undefined> {
-  const session = ctx.session
-  if (!session || !req.data) {
-    ctx.logger.debug({ connectionId: ctx.id, reason: session ? req.invalid : 'not logged in' }, 'CHAT_RECEIVE_MSG ignored')
-    return undefined
-  }
-  try {
-    await ctx.services.commands.call(Commands.message.read, { actorId: session.user.id, messageId: idOf(req.data.id) })
-  } catch (err) {
-    const e = toChatError(err)
-    if (e.code === 'CHAT_INTERNAL' || e.retryable) ctx.logger.warn({ err, connectionId: ctx.id }, 'CHAT_RECEIVE_MSG failed')
-    else ctx.logger.debug({ code: e.code, connectionId: ctx.id }, 'CHAT_RECEIVE_MSG refused')
-  }
-  return undefined
-}
-
 /** Sends one push, after the lookups it needs. */
-async function deliver (ctx: ConnectionContext, userId: number, push: EventsPush): Promise<void> {
+async function deliver (ctx: Ctx, userId: number, push: EventsPush): Promise<void> {
   // The socket logged in as someone else meanwhile: not theirs.
-  if (ctx.session?.user.id !== userId) return
-  const state = stateOf(ctx)
-  const { commands, users } = ctx.services
+  const actor = ctx.actor
+  if (actor?.userId !== userId) return
+  const state = ctx.state
+  const { users } = ctx.services
   switch (push.kind) {
     case 'new-message': {
       const current = state.chatWith === push.senderId
@@ -210,7 +190,7 @@ async function deliver (ctx: ConnectionContext, userId: number, push: EventsPush
         users.usernameOf(push.senderId),
         // The current chat's messages arrive already read.
         current
-          ? commands.call(Commands.message.read, { actorId: userId, messageId: push.message.id }).catch((err: unknown) => {
+          ? actor.call(Commands.message.read, { messageId: push.message.id }).catch((err: unknown) => {
             ctx.logger.warn({ err, messageId: push.message.id }, 'marking a message of the current chat read failed')
           })
           : undefined,
@@ -228,7 +208,7 @@ async function deliver (ctx: ConnectionContext, userId: number, push: EventsPush
     case 'contacts': {
       // This socket's own change: its answer shows the list first.
       while (state.contactsRequest) await state.contactsRequest
-      const contacts = await contactsOf(ctx, userId)
+      const contacts = await contactsOf(actor)
       const key = JSON.stringify(contacts)
       if (key === state.lastContacts) return
       state.lastContacts = key
@@ -237,8 +217,10 @@ async function deliver (ctx: ConnectionContext, userId: number, push: EventsPush
   }
 }
 
-export const eventsApi: WsApi<EventsRequest> = {
+export const eventsApi: WsApi<EventsRequest, SocketState> = {
   name: 'events',
+
+  createState: () => ({}),
 
   decode (frame) {
     const envelope = Envelope(frame)
@@ -248,43 +230,29 @@ export const eventsApi: WsApi<EventsRequest> = {
     const data = envelope.data ?? {}
     if (event === 'CHAT_RECEIVE_MSG') {
       try {
-        return { event, data: validate(event, data) }
+        return { type: event, payload: { data: validate(event, data) } }
       } catch (err) {
-        return { event, data: undefined, invalid: toChatError(err).message }
+        return { type: event, payload: { data: undefined, invalid: toChatError(err).message } }
       }
     }
-    return { event, data: validate(event, data) } as EventsRequest
+    return { type: event, payload: validate(event, data) } as EventsRequest
   },
 
-  async handle (ctx, req) {
-    if (req.event === 'CHAT_RECEIVE_MSG') return receive(ctx, req)
-    const session = PublicEvents.has(req.event) ? (ctx.session as Session) : ctx.requireSession()
-    const handler = handlers[req.event] as Handler<Answered>
-    return handler(ctx, req.data, session)
-  },
+  handlers,
+
+  publicTypes: PublicEvents,
 
   failure: (_req, _frame, err) => fail(err),
 
   render (ctx, event) {
-    const userId = ctx.session?.user.id
-    if (userId === undefined) return []
+    const userId = ctx.actor?.userId
+    if (userId === undefined) return
     const push = pushFor(userId, event)
-    if (!push) return []
-    const state = stateOf(ctx)
-    if (state.pending >= MAX_PENDING_PUSHES) {
-      ctx.logger.warn({ connectionId: ctx.id, kind: event.kind }, 'push dropped: too many pending on this socket')
-      return []
-    }
-    state.pending++
-    state.pushes = state.pushes
-      .then(() => deliver(ctx, userId, push))
-      .catch((err: unknown) => { ctx.logger.warn({ err, connectionId: ctx.id, kind: event.kind }, 'push failed') })
-      .finally(() => { state.pending-- })
-    return []
+    if (push) ctx.push(() => deliver(ctx, userId, push))
   },
 
   // The document has no rooms.
-  renderRoom: () => [],
+  renderRoom: () => {},
 
   // The document has no frame for it: the socket is closed with 4001.
   revoked: () => undefined,

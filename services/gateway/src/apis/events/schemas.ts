@@ -63,11 +63,14 @@ export type EventsData<E extends EventsRequestType> = Static<(typeof EventsReque
  * decodes with `invalid` set instead of failing.
  */
 export type EventsRequest =
-  | { [E in Exclude<EventsRequestType, 'CHAT_RECEIVE_MSG'>]: { event: E, data: EventsData<E> } }[Exclude<EventsRequestType, 'CHAT_RECEIVE_MSG'>]
-  | { event: 'CHAT_RECEIVE_MSG', data: EventsData<'CHAT_RECEIVE_MSG'> | undefined, invalid?: string }
+  | { [E in Exclude<EventsRequestType, 'CHAT_RECEIVE_MSG'>]: { type: E, payload: EventsData<E> } }[Exclude<EventsRequestType, 'CHAT_RECEIVE_MSG'>]
+  | { type: 'CHAT_RECEIVE_MSG', payload: { data: EventsData<'CHAT_RECEIVE_MSG'> | undefined, invalid?: string } }
 
-/** Requests allowed before login. */
-export const PublicEvents: ReadonlySet<EventsRequestType> = new Set(['LOGON', 'LOGIN'])
+/**
+ * Requests handled before login. CHAT_RECEIVE_MSG is among them only
+ * because it is never answered: without a session it is ignored.
+ */
+export const PublicEvents: ReadonlySet<EventsRequestType> = new Set(['LOGON', 'LOGIN', 'CHAT_RECEIVE_MSG'])
 
 export function isEventsType (event: string): event is EventsRequestType {
   return Object.hasOwn(EventsRequests, event)

@@ -1,32 +1,27 @@
-import { ChatError, Commands, createValidator, type ConversationSummary, type ErrorCode, type Message, type Session, type Validator } from '@chat/contracts'
+import { ChatError, Commands, createValidator, type ErrorCode, type Message, type Session, type Validator } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
-import type { ConnectionContext, Frame, WsApi } from '../../ws-api.js'
+import type { Actor } from '../../actor.js'
+import { conversationPages, forEachPage, historyPages, ListCaps, unreadPages, type Page } from '../../lists.js'
+import type { ConnectionContext, WsApi, WsHandler } from '../../ws-api.js'
 import { emptyRead, flatDialogs, flatMessages, renderFlatEvent, renderFlatRoomEvent, type FlatRendered, type FlatViewer } from './render.js'
-import { FlatRequests, isFlatType, kindOf, PublicTypes, type FlatRequest, type FlatRequestOf, type FlatRequestType } from './schemas.js'
+import { FlatRequests, isFlatType, kindOf, PublicTypes, type FlatRequest, type FlatRequestType } from './schemas.js'
 
 const validators = Object.fromEntries(
   Object.entries(FlatRequests).map(([type, schema]) => [type, createValidator(schema)])
 ) as Record<FlatRequestType, Validator<(typeof FlatRequests)[FlatRequestType]>>
 
-/** Page sizes for the commands we page through (their maxima). */
-const HISTORY_PAGE = 100
-const TAKE_PAGE = 100
-const LIST_PAGE = 100
-/** Bounds on paging loops, so a misbehaving service cannot spin a socket forever. */
-const MAX_PAGES = 10_000
+/** Page size of the lists read page by page (the services' maxima). */
+const PAGE = 100
 /** Deletion marks kept per socket before the oldest are forgotten. */
 const MAX_DELETION_MARKS = 1000
 /** The longest unknown `type` echoed back in a failure. */
 const MAX_ECHOED_TYPE = 64
 
 /**
- * Per-socket state: the chain that keeps pushes in event order while some
- * wait for usernames, and the conversations this socket asked to delete
- * (their DELETE_ROOM push would repeat its answer).
+ * Per-socket state: the conversations this socket asked to delete (their
+ * DELETE_ROOM push would repeat its answer).
  */
 class FlatState {
-  chain: Promise<void> = Promise.resolve()
-  pending = 0
   readonly deleting = new Set<number>()
 
   markDeleting (id: number): void {
@@ -38,21 +33,13 @@ class FlatState {
   }
 }
 
-function stateOf (ctx: ConnectionContext): FlatState {
-  let state = ctx.local.flat as FlatState | undefined
-  if (!state) {
-    state = new FlatState()
-    ctx.local.flat = state
-  }
-  return state
-}
+type Ctx = ConnectionContext<FlatState>
 
-function viewerOf (ctx: ConnectionContext): FlatViewer {
-  const state = stateOf(ctx)
+function viewerOf (ctx: Ctx): FlatViewer {
   return {
     connectionId: ctx.id,
-    userId: ctx.session?.user.id ?? 0,
-    ownDeletion: (id) => state.deleting.delete(id),
+    userId: ctx.actor?.userId ?? 0,
+    ownDeletion: (id) => ctx.state.deleting.delete(id),
   }
 }
 
@@ -61,7 +48,7 @@ function codeOf (err: unknown): ErrorCode {
 }
 
 /** Usernames of some users; unknown (or unreachable) ones are simply missing. */
-async function namesOf (ctx: ConnectionContext, ids: number[]): Promise<Map<number, string>> {
+async function namesOf (ctx: Ctx, ids: number[]): Promise<Map<number, string>> {
   const names = new Map<number, string>()
   if (ids.length === 0) return names
   try {
@@ -74,35 +61,25 @@ async function namesOf (ctx: ConnectionContext, ids: number[]): Promise<Map<numb
 }
 
 /**
- * Sends what an event rendered to. Frames that need usernames are built on
- * a per-socket chain, and anything rendered while that chain is busy waits
- * its turn, so a socket sees pushes in the order the events came.
+ * Sends what an event rendered to through the socket's push queue: frames
+ * that need usernames wait for their lookups, and pushes behind them wait
+ * their turn, so a socket sees pushes in the order the events came.
  */
-function deliver (ctx: ConnectionContext, rendered: FlatRendered): Frame[] {
-  const state = stateOf(ctx)
+function deliver (ctx: Ctx, rendered: FlatRendered): void {
   if (Array.isArray(rendered)) {
-    if (rendered.length === 0 || state.pending === 0) return rendered
+    if (rendered.length > 0) ctx.push(rendered)
+    return
   }
-  const produce = Array.isArray(rendered)
-    ? async () => rendered
-    : async () => rendered.build(await namesOf(ctx, rendered.userIds))
-  state.pending++
-  state.chain = state.chain
-    .then(produce)
-    .then((frames) => { for (const frame of frames) ctx.send(frame) })
-    .catch(() => {
-      // Nothing here throws in practice (lookups degrade to empty names);
-      // if something did, later pushes must still go out, so the chain lives on.
-    })
-    .finally(() => { state.pending-- })
-  return []
+  ctx.push(async () => {
+    for (const frame of rendered.build(await namesOf(ctx, rendered.userIds))) ctx.send(frame)
+  })
 }
 
 /**
  * A username inside a request must be the caller's own (any case; after a
  * rename, whatever the directory says is theirs), or nothing is done.
  */
-async function requireOwnName (ctx: ConnectionContext, session: Session, username: string): Promise<void> {
+async function requireOwnName (ctx: Ctx, session: Session, username: string): Promise<void> {
   if (username.toLowerCase() === session.user.username.toLowerCase()) return
   let id: number | undefined
   try {
@@ -115,7 +92,7 @@ async function requireOwnName (ctx: ConnectionContext, session: Session, usernam
 }
 
 /** Whether a login names an existing user (to tell LOGIN_WRONG_USER from LOGIN_WRONG_PASS). */
-async function userExists (ctx: ConnectionContext, login: string): Promise<boolean> {
+async function userExists (ctx: Ctx, login: string): Promise<boolean> {
   try {
     await ctx.services.users.require(login)
     return true
@@ -126,45 +103,33 @@ async function userExists (ctx: ConnectionContext, login: string): Promise<boole
   }
 }
 
-/** Messages as READ_MSG frames, with their senders' usernames. */
-async function readFrames (ctx: ConnectionContext, roomId: number, messages: Message[]): Promise<Frame[]> {
-  if (messages.length === 0) return [emptyRead(roomId)]
-  const names = await ctx.services.users.byIds(messages.map((m) => m.senderId))
-  return flatMessages(messages, new Map([...names].map(([id, u]) => [id, u.username])))
+/**
+ * READ_MSG's answer: the messages of a list, page by page as they are read
+ * (oldest first, with their senders' usernames), or EMPTY when there are
+ * none. Sent in the push queue's turn, so no live message interleaves.
+ */
+async function streamRead (ctx: Ctx, roomId: number, pages: (cursor: never, limit: number) => Promise<Page<Message, unknown>>, cap: number): Promise<undefined> {
+  return await ctx.exclusive(async () => {
+    let sent = 0
+    await forEachPage(pages as (cursor: unknown, limit: number) => Promise<Page<Message, unknown>>, { cap, pageSize: PAGE }, async (messages) => {
+      const names = await namesOf(ctx, [...new Set(messages.map((m) => m.senderId))])
+      for (const frame of flatMessages(messages, names)) ctx.send(frame)
+      sent += messages.length
+    })
+    if (sent === 0) ctx.send(emptyRead(roomId))
+    return undefined
+  })
 }
 
-/** The whole history of a conversation, oldest first (history pages back from the newest). */
-async function wholeHistory (ctx: ConnectionContext, actorId: number, conversationId: number): Promise<Message[]> {
-  const pages: Message[][] = []
-  let beforeId: number | undefined
-  for (let i = 0; i < MAX_PAGES; i++) {
-    const page = await ctx.services.commands.call(Commands.message.history, { actorId, conversationId, beforeId, limit: HISTORY_PAGE })
-    pages.push(page.messages)
-    const oldest = page.messages[0]
-    if (!page.hasMore || !oldest) break
-    beforeId = oldest.id
-  }
-  return pages.reverse().flat()
-}
-
-/** Everything the actor has not read in a conversation, oldest first; marks it read. */
-async function takeAllUnread (ctx: ConnectionContext, actorId: number, conversationId: number): Promise<Message[]> {
-  const taken: Message[] = []
-  for (let i = 0; i < MAX_PAGES; i++) {
-    const r = await ctx.services.commands.call(Commands.message.takeUnread, { actorId, conversationId, limit: TAKE_PAGE })
-    taken.push(...r.messages)
-    if (r.remaining === 0 || r.messages.length === 0) break
-  }
-  return taken
-}
-
-type Handler<T extends FlatRequestType> = (ctx: ConnectionContext, req: FlatRequestOf<T>) => Promise<Frame | Frame[]>
+type Handler<T extends FlatRequestType> = WsHandler<FlatState, FlatRequest, T>
+type PublicHandler<T extends FlatRequestType> = WsHandler<FlatState, FlatRequest, T, Actor | undefined>
+type PublicType = 'REQUEST_LOGIN' | 'REQUEST_SIGNUP'
 
 /**
  * Document 004: one handler per request type, each mapping onto the same
  * service commands as every other API.
  */
-const handlers: { [T in FlatRequestType]: Handler<T> } = {
+const handlers: { [T in Exclude<FlatRequestType, PublicType>]: Handler<T> } & { [T in PublicType]: PublicHandler<T> } = {
   async REQUEST_LOGIN (ctx, req) {
     let session: Session
     try {
@@ -193,19 +158,16 @@ const handlers: { [T in FlatRequestType]: Handler<T> } = {
     return { type: 'RESPONSE_SIGNUP', status: 'SINGUP_OK' }
   },
 
-  async CREATE_ROOM (ctx, req) {
-    const session = ctx.requireSession()
-    await requireOwnName(ctx, session, req.username)
+  async CREATE_ROOM (ctx, req, actor) {
+    await requireOwnName(ctx, actor.session, req.username)
     const customer = await ctx.services.users.require(req.customer)
-    const r = await ctx.services.commands.call(Commands.message.openConversation, { actorId: session.user.id, peerId: customer.id })
+    const r = await actor.call(Commands.message.openConversation, { peerId: customer.id })
     return { type: 'CREATE_ROOM', id: r.conversationId, customer: customer.username }
   },
 
-  async SND_MSG (ctx, req) {
-    const session = ctx.requireSession()
-    await requireOwnName(ctx, session, req.username)
-    const { message } = await ctx.services.commands.call(Commands.message.send, {
-      actorId: session.user.id,
+  async SND_MSG (ctx, req, actor) {
+    await requireOwnName(ctx, actor.session, req.username)
+    const { message } = await actor.call(Commands.message.send, {
       conversationId: req.room_id,
       kind: kindOf(req.msg_type),
       content: req.message,
@@ -214,31 +176,28 @@ const handlers: { [T in FlatRequestType]: Handler<T> } = {
     return { type: 'SND_MSG', status: 'OK', room_id: message.conversationId, message_id: message.id, date: message.createdAt }
   },
 
-  async READ_MSG (ctx, req) {
-    const actorId = ctx.requireSession().user.id
-    const messages = req.read === 'ALL'
-      ? await wholeHistory(ctx, actorId, req.room_id)
-      : await takeAllUnread(ctx, actorId, req.room_id)
-    return await readFrames(ctx, req.room_id, messages)
+  async READ_MSG (ctx, req, actor) {
+    return req.read === 'ALL'
+      ? await streamRead(ctx, req.room_id, historyPages(actor, req.room_id), ListCaps.history)
+      : await streamRead(ctx, req.room_id, unreadPages(actor, req.room_id), ListCaps.unread)
   },
 
-  async SEARCH_USER (ctx, req) {
-    const r = await ctx.services.commands.call(Commands.auth.searchUsers, { actorId: ctx.requireSession().user.id, query: req.user, limit: 50 })
+  async SEARCH_USER (_ctx, req, actor) {
+    const r = await actor.call(Commands.auth.searchUsers, { query: req.user, limit: 50 })
     return { type: 'SEARCH_USER', user: r.users.map((u) => u.username) }
   },
 
-  async DELETE_ROOM (ctx, req) {
-    const actorId = ctx.requireSession().user.id
-    const state = stateOf(ctx)
+  async DELETE_ROOM (ctx, req, actor) {
+    const state = ctx.state
     // Marked before asking: the push may overtake the reply.
     state.markDeleting(req.id)
     try {
       try {
-        await ctx.services.commands.call(Commands.message.roomDelete, { actorId, roomId: req.id })
+        await actor.call(Commands.message.roomDelete, { roomId: req.id })
       } catch (err) {
         if (codeOf(err) !== 'CHAT_CONVERSATION_NOT_FOUND') throw err
         // Not a room: a direct conversation, which either of its two members may delete.
-        await ctx.services.commands.call(Commands.message.deleteConversation, { actorId, conversationId: req.id })
+        await actor.call(Commands.message.deleteConversation, { conversationId: req.id })
       }
     } catch (err) {
       state.deleting.delete(req.id)
@@ -247,32 +206,24 @@ const handlers: { [T in FlatRequestType]: Handler<T> } = {
     return { type: 'DELETE_ROOM', id: req.id }
   },
 
-  async DELETE_MSG (ctx, req) {
-    const r = await ctx.services.commands.call(Commands.message.delete, {
-      actorId: ctx.requireSession().user.id, messageId: req.id, originConnectionId: ctx.id,
-    })
+  async DELETE_MSG (ctx, req, actor) {
+    const r = await actor.call(Commands.message.delete, { messageId: req.id, originConnectionId: ctx.id })
     return { type: 'DELETE_MSG', id: r.messageId }
   },
 
-  async EDIT_MSG (ctx, req) {
-    const { message } = await ctx.services.commands.call(Commands.message.edit, {
-      actorId: ctx.requireSession().user.id, messageId: req.id, content: req.new_msg, originConnectionId: ctx.id,
-    })
+  async EDIT_MSG (ctx, req, actor) {
+    const { message } = await actor.call(Commands.message.edit, { messageId: req.id, content: req.new_msg, originConnectionId: ctx.id })
     return { type: 'EDIT_MSG', id: message.id, new_msg: message.content }
   },
 
-  async OLD_DIALOGS (ctx, req) {
-    const session = ctx.requireSession()
-    await requireOwnName(ctx, session, req.username)
-    const all: ConversationSummary[] = []
-    let cursor: string | undefined
-    for (let i = 0; i < MAX_PAGES; i++) {
-      const page = await ctx.services.commands.call(Commands.message.listConversations, { actorId: session.user.id, limit: LIST_PAGE, cursor })
-      all.push(...page.conversations)
-      if (page.next === null) break
-      cursor = page.next
-    }
-    return flatDialogs(all)
+  async OLD_DIALOGS (ctx, req, actor) {
+    await requireOwnName(ctx, actor.session, req.username)
+    // One frame of parallel arrays (the document's shape), built from names only, up to ListCaps.conversations.
+    const dialogs: Parameters<typeof flatDialogs>[0] = []
+    await forEachPage(conversationPages(actor), { cap: ListCaps.conversations, pageSize: PAGE }, (page) => {
+      for (const c of page) dialogs.push({ name: c.name, conversationId: c.conversationId, firstMessageId: c.firstMessageId })
+    })
+    return flatDialogs(dialogs)
   },
 }
 
@@ -285,22 +236,22 @@ function failureType (frame: unknown): string {
   return 'ERROR'
 }
 
-export const flatApi: WsApi<FlatRequest> = {
+export const flatApi: WsApi<FlatRequest, FlatState> = {
   name: 'flat',
+
+  createState: () => new FlatState(),
 
   decode (frame) {
     if (!frame || typeof frame !== 'object' || Array.isArray(frame)) throw new ChatError('CHAT_BAD_REQUEST', 'a frame is a JSON object with a "type"')
     const type = (frame as { type?: unknown }).type
     if (typeof type !== 'string') throw new ChatError('CHAT_BAD_REQUEST', 'type: must be a string')
     if (!isFlatType(type)) throw new ChatError('CHAT_UNKNOWN_TYPE', `unknown type ${JSON.stringify(type.slice(0, MAX_ECHOED_TYPE))}`)
-    return { ...validators[type](frame), type } as FlatRequest
+    return { type, payload: validators[type](frame) } as FlatRequest
   },
 
-  async handle (ctx, req) {
-    if (!PublicTypes.has(req.type)) ctx.requireSession()
-    const handler = handlers[req.type] as Handler<FlatRequestType>
-    return await handler(ctx, req)
-  },
+  handlers,
+
+  publicTypes: PublicTypes,
 
   failure (req, frame, err) {
     // A well-formed sign-up that did not work has the document's own answer.

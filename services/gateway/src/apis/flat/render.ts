@@ -49,7 +49,7 @@ export function emptyRead (roomId: number): Frame {
 }
 
 /** OLD_DIALOGS: the conversations as three aligned arrays, in the given order. */
-export function flatDialogs (conversations: ConversationSummary[]): Frame {
+export function flatDialogs (conversations: Array<Pick<ConversationSummary, 'name' | 'conversationId' | 'firstMessageId'>>): Frame {
   return {
     type: 'OLD_DIALOGS',
     dialogs: conversations.map((c) => c.name),

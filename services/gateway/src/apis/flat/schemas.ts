@@ -39,13 +39,10 @@ export const FlatRequests = {
 
 export type FlatRequestType = keyof typeof FlatRequests
 
-/** A decoded request: its type and its fields. */
+/** A decoded request: its type, and its other fields as the payload. */
 export type FlatRequest = {
-  [T in FlatRequestType]: Static<(typeof FlatRequests)[T]> & { type: T }
+  [T in FlatRequestType]: { type: T, payload: Static<(typeof FlatRequests)[T]> }
 }[FlatRequestType]
-
-/** The request of one type. */
-export type FlatRequestOf<T extends FlatRequestType> = Extract<FlatRequest, { type: T }>
 
 /** Requests a socket may send before it has logged in. */
 export const PublicTypes: ReadonlySet<FlatRequestType> = new Set(['REQUEST_LOGIN', 'REQUEST_SIGNUP'])

@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { ChatError, Commands } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
 import { requiresSession, type HttpApiOptions } from '../../http-api.js'
@@ -6,7 +6,9 @@ import {
   CreateRoomBody, errors, NoContent, RoomList, RoomParams, RoomView, TicketView,
   type CreateRoomBody as CreateRoomBodyT, type RoomParams as RoomParamsT,
 } from './schemas.js'
-import { ROOMS_LISTED_MAX, view, visibleRooms } from './room-list.js'
+import type { Actor } from '../../actor.js'
+import { allRooms, ListCaps } from '../../lists.js'
+import { view } from './room-list.js'
 
 const tags = ['rooms']
 
@@ -14,18 +16,19 @@ const isNotFound = (err: unknown) => toChatError(err).code === 'CHAT_CONVERSATIO
 
 /** `/Room…` of document 002: list, create, delete, and the ticket that opens `/ws/room`. */
 export async function roomRoutes (app: FastifyInstance, { services, auth }: HttpApiOptions): Promise<void> {
-  const { commands } = services
+  /** The request's verified user, acting. */
+  const actorOf = async (req: FastifyRequest): Promise<Actor> => services.act(await auth(req))
 
   app.get('/Room', {
     schema: {
       tags,
-      summary: `Public rooms and the user's rooms, newest first (at most ${ROOMS_LISTED_MAX})`,
+      summary: `Public rooms and the user's rooms, newest first (at most ${ListCaps.rooms})`,
       security: requiresSession,
       response: { 200: RoomList, ...errors(401, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
-    return visibleRooms(commands, session.user.id)
+    const actor = await actorOf(req)
+    return (await allRooms(actor, 'visible')).map(view)
   })
 
   app.post<{ Body: CreateRoomBodyT }>('/Room', {
@@ -37,8 +40,8 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
       response: { 201: RoomView, ...errors(400, 401, 429) },
     },
   }, async (req, reply) => {
-    const session = await auth(req)
-    const { room } = await commands.call(Commands.message.roomCreate, { actorId: session.user.id, name: req.body.name, visibility: 'public' })
+    const actor = await actorOf(req)
+    const { room } = await actor.call(Commands.message.roomCreate, { name: req.body.name, visibility: 'public' })
     return reply.code(201).send(view(room))
   })
 
@@ -51,12 +54,11 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
       response: { 204: NoContent, ...errors(400, 401, 403, 404, 429) },
     },
   }, async (req, reply) => {
-    const session = await auth(req)
-    const actorId = session.user.id
-    await commands.call(Commands.message.roomDelete, { actorId, roomId: req.params.id }).catch(async (err: unknown) => {
+    const actor = await actorOf(req)
+    await actor.call(Commands.message.roomDelete, { roomId: req.params.id }).catch(async (err: unknown) => {
       if (!isNotFound(err)) throw err
       // A direct conversation of the user's is no room they own: 403; anything else stays 404.
-      const member = await commands.call(Commands.message.history, { actorId, conversationId: req.params.id, limit: 1 }).then(() => true, () => false)
+      const member = await actor.call(Commands.message.history, { conversationId: req.params.id, limit: 1 }).then(() => true, () => false)
       if (member) throw new ChatError('CHAT_FORBIDDEN', 'A direct conversation is not a room you own')
       throw err
     })
@@ -72,16 +74,15 @@ export async function roomRoutes (app: FastifyInstance, { services, auth }: Http
       response: { 200: TicketView, ...errors(400, 401, 403, 404, 429) },
     },
   }, async (req) => {
-    const session = await auth(req)
-    const actorId = session.user.id
+    const actor = await actorOf(req)
     const id = req.params.id
     // Refuses rooms the user may not see (404 unknown, 403 private); capacity is decided on entry.
-    await commands.call(Commands.message.roomGet, { actorId, roomId: id }).catch(async (err: unknown) => {
+    await actor.call(Commands.message.roomGet, { roomId: id }).catch(async (err: unknown) => {
       // Not a room: a Room id may also be a direct conversation (API.md), open to its two members.
       if (!isNotFound(err)) throw err
-      await commands.call(Commands.message.history, { actorId, conversationId: id, limit: 1 })
+      await actor.call(Commands.message.history, { conversationId: id, limit: 1 })
     })
-    const { ticket } = await commands.call(Commands.auth.issueTicket, { actorId, token: session.token, roomId: id })
+    const { ticket } = await actor.call(Commands.auth.issueTicket, { token: actor.session.token, roomId: id })
     return { token: ticket }
   })
 }

@@ -72,7 +72,7 @@ export async function userRoutes (app: FastifyInstance, { services, auth, cookie
     },
   }, async (req, reply) => {
     const live = await liveSession(req)
-    if (live) await commands.call(Commands.auth.logout, { actorId: live.user.id, token: live.token })
+    if (live) await services.act(live).call(Commands.auth.logout, { token: live.token })
     cookie.clear(req, reply)
     return { status: true }
   })

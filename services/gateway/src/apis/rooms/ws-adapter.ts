@@ -1,5 +1,6 @@
 import { ChatError, Commands, type Message, type RoomEvent, type UserEvent } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
+import type { Actor } from '../../actor.js'
 import type { ConnectionContext, WsApi } from '../../ws-api.js'
 import { CloseCodes } from '../../ws-connection.js'
 import { decodeRoomsFrame, memberPush, messagePush, status, type RoomsRequest } from './ws-frames.js'
@@ -12,16 +13,19 @@ import { decodeRoomsFrame, memberPush, messagePush, status, type RoomsRequest } 
  * made them a member). Answers are only `{status}`, matched by order.
  */
 
-/** Pushes waiting for their lookups on one socket before new ones are dropped (events are at-most-once anyway). */
-const MAX_PENDING_PUSHES = 1000
-
 /** Room tickets are 40 hex characters; anything else is refused without a round trip. */
 const TICKET = /^[0-9a-f]{40}$/
 
-/** What a `/ws/room` socket remembers (in ctx.local). */
+/** One visit: who, and where. */
+interface Visit {
+  actor: Actor
+  roomId: number
+}
+
+/** What a `/ws/room` socket remembers. */
 interface VisitState {
   /** Set once a ticket was redeemed; the socket never visits another room. */
-  visit?: { userId: number, roomId: number }
+  visit?: Visit
   /** A room, or a direct conversation (a Room id may be either, API.md). */
   kind?: 'direct' | 'room'
   /** The service recorded the visit: closing must end it. */
@@ -30,23 +34,13 @@ interface VisitState {
   gone: boolean
   /** The socket has closed (an entry still in flight must end its visit itself). */
   closed: boolean
-  /** Pushes run one after another, so they arrive in the order their events came. */
-  pushes: Promise<void>
-  pending: number
 }
 
-function stateOf (ctx: ConnectionContext): VisitState {
-  let state = ctx.local.rooms as VisitState | undefined
-  if (!state) {
-    state = { entered: false, gone: false, closed: false, pushes: Promise.resolve(), pending: 0 }
-    ctx.local.rooms = state
-  }
-  return state
-}
+type Ctx = ConnectionContext<VisitState>
 
 /** Ends a visit; nobody awaits it, so a failure is only logged. */
-function exit (ctx: ConnectionContext, visit: { userId: number, roomId: number }): void {
-  ctx.services.commands.call(Commands.message.roomExit, { actorId: visit.userId, roomId: visit.roomId, visitId: ctx.id })
+function exit (ctx: Ctx, visit: Visit): void {
+  visit.actor.call(Commands.message.roomExit, { roomId: visit.roomId, visitId: ctx.id })
     .catch((err: unknown) => {
       const e = toChatError(err)
       // A deleted room has no visits left to end.
@@ -60,18 +54,17 @@ function exit (ctx: ConnectionContext, visit: { userId: number, roomId: number }
  * socket in. Not answered on success (the document shows no answer); a bad
  * ticket or a refused entry answers `{status: false}` and closes (1008).
  */
-async function enter (ctx: ConnectionContext, token: unknown): Promise<undefined> {
-  const state = stateOf(ctx)
+async function enter (ctx: Ctx, token: unknown): Promise<undefined> {
+  const state = ctx.state
   // One room per socket: a second ticket is refused and not spent.
   if (state.visit) throw new ChatError('CHAT_BAD_REQUEST', 'this socket is already in a room')
-  const { commands } = ctx.services
-  let entering: { userId: number, roomId: number } | undefined
+  let entering: Visit | undefined
   try {
     if (typeof token !== 'string' || !TICKET.test(token)) throw new ChatError('CHAT_TOKEN_INVALID', 'Unknown room token')
-    const { session, roomId } = await commands.call(Commands.auth.redeemTicket, { ticket: token })
-    entering = { userId: session.user.id, roomId }
+    const { session, roomId } = await ctx.services.commands.call(Commands.auth.redeemTicket, { ticket: token })
+    entering = { actor: ctx.services.act(session), roomId }
     state.visit = entering
-    const entered = await commands.call(Commands.message.roomEnter, { actorId: session.user.id, roomId, visitId: ctx.id })
+    const entered = await entering.actor.call(Commands.message.roomEnter, { roomId, visitId: ctx.id })
     state.kind = entered.kind
     state.entered = true
     if (state.closed) {
@@ -94,14 +87,13 @@ async function enter (ctx: ConnectionContext, token: unknown): Promise<undefined
 }
 
 /** `{msg}`: a text message to the room; `{status: true}` once stored. */
-async function say (ctx: ConnectionContext, msg: string) {
-  const state = stateOf(ctx)
+async function say (ctx: Ctx, msg: string, actor: Actor) {
+  const state = ctx.state
   if (!state.entered || !state.visit) throw new ChatError('CHAT_UNAUTHENTICATED', 'send the room token first')
   if (state.gone) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
   const { roomId } = state.visit
   try {
-    await ctx.services.commands.call(Commands.message.send, {
-      actorId: ctx.requireSession().user.id,
+    await actor.call(Commands.message.send, {
       conversationId: roomId,
       kind: 'text',
       content: msg,
@@ -121,9 +113,9 @@ async function say (ctx: ConnectionContext, msg: string) {
 }
 
 /** Another member's message as `type 0`; the sender's own sockets get no copy (the sending one has its {status: true}). */
-function pushMessage (ctx: ConnectionContext, message: Message, self: number): void {
+function pushMessage (ctx: Ctx, message: Message, self: number): void {
   if (message.senderId === self) return
-  push(ctx, async () => {
+  ctx.push(async () => {
     let sender
     try {
       sender = (await ctx.services.users.byIds([message.senderId])).get(message.senderId)
@@ -135,33 +127,24 @@ function pushMessage (ctx: ConnectionContext, message: Message, self: number): v
 }
 
 /** The conversation was deleted: sends fail from now on, and the socket closes after what is queued. */
-function gone (ctx: ConnectionContext): void {
-  stateOf(ctx).gone = true
-  push(ctx, () => ctx.close(CloseCodes.roomGone, 'room deleted'))
+function gone (ctx: Ctx): void {
+  ctx.state.gone = true
+  ctx.push(() => ctx.close(CloseCodes.roomGone, 'room deleted'))
 }
 
-/** Queues one push behind the earlier ones. */
-function push (ctx: ConnectionContext, work: () => Promise<void> | void): void {
-  const state = stateOf(ctx)
-  if (state.pending >= MAX_PENDING_PUSHES) {
-    ctx.logger.warn({ connectionId: ctx.id }, 'too many pushes pending; dropping one')
-    return
-  }
-  state.pending++
-  state.pushes = state.pushes
-    .then(work)
-    .catch((err: unknown) => { ctx.logger.warn({ err, connectionId: ctx.id }, 'room push failed') })
-    .finally(() => { state.pending-- })
-}
-
-export const roomsWsApi: WsApi<RoomsRequest> = {
+export const roomsWsApi: WsApi<RoomsRequest, VisitState> = {
   name: 'rooms',
+
+  createState: () => ({ entered: false, gone: false, closed: false }),
 
   decode: decodeRoomsFrame,
 
-  async handle (ctx, req) {
-    return req.kind === 'token' ? enter(ctx, req.token) : say(ctx, req.msg)
+  handlers: {
+    token: async (ctx: Ctx, p: { token: unknown }) => enter(ctx, p.token),
+    msg: async (ctx: Ctx, p: { msg: string }, actor: Actor) => say(ctx, p.msg, actor),
   },
+
+  publicTypes: new Set(['token']),
 
   failure () {
     return status(false)
@@ -171,35 +154,34 @@ export const roomsWsApi: WsApi<RoomsRequest> = {
   // conversation's are the user's own. Nothing else of the user's events
   // (other conversations, unread counts) has a frame in document 002.
   render (ctx, event: UserEvent) {
-    const state = stateOf(ctx)
-    const self = ctx.session?.user.id
-    if (state.kind !== 'direct' || !state.entered || !state.visit || self === undefined) return []
+    const state = ctx.state
+    const self = ctx.actor?.userId
+    if (state.kind !== 'direct' || !state.entered || !state.visit || self === undefined) return
     const { roomId } = state.visit
     if (event.kind === 'message.new' && event.message.conversationId === roomId) pushMessage(ctx, event.message, self)
     else if (event.kind === 'conversation.deleted' && event.conversationId === roomId) gone(ctx)
-    return []
   },
 
   renderRoom (ctx, event: RoomEvent) {
-    const state = stateOf(ctx)
-    const self = ctx.session?.user.id
-    if (!state.entered || !state.visit || event.roomId !== state.visit.roomId || self === undefined) return []
+    const state = ctx.state
+    const self = ctx.actor?.userId
+    if (!state.entered || !state.visit || event.roomId !== state.visit.roomId || self === undefined) return
     switch (event.kind) {
       case 'message.new':
         pushMessage(ctx, event.message, self)
-        return []
+        return
       case 'member.joined':
       case 'member.left': {
-        if (event.userId === self) return []
-        push(ctx, () => ctx.send(memberPush(event)))
-        return []
+        if (event.userId === self) return
+        ctx.push([memberPush(event)])
+        return
       }
       case 'room.deleted':
         gone(ctx)
-        return []
+        break
       default:
         // Edits, deletions, typing: the document has no frame for them.
-        return []
+        break
     }
   },
 
@@ -209,7 +191,7 @@ export const roomsWsApi: WsApi<RoomsRequest> = {
   },
 
   closed (ctx) {
-    const state = stateOf(ctx)
+    const state = ctx.state
     state.closed = true
     if (state.entered && state.visit) exit(ctx, state.visit)
   },

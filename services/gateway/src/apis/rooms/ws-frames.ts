@@ -11,8 +11,8 @@ import type { Frame } from '../../ws-api.js'
 /** A request frame, decoded. */
 export type RoomsRequest =
   /** The ticket is checked when handled: a malformed one is a bad ticket, which closes the socket. */
-  | { kind: 'token', token: unknown }
-  | { kind: 'msg', msg: string }
+  | { type: 'token', payload: { token: unknown } }
+  | { type: 'msg', payload: { msg: string } }
 
 const MsgFrame = createValidator(Type.Object({ msg: Type.String() }))
 
@@ -28,8 +28,8 @@ export function decodeRoomsFrame (frame: unknown): RoomsRequest {
   const hasToken = 'token' in frame
   const hasMsg = 'msg' in frame
   if (hasToken && hasMsg) throw new ChatError('CHAT_BAD_REQUEST', 'a frame is either {token} or {msg}')
-  if (hasToken) return { kind: 'token', token: (frame as { token: unknown }).token }
-  if (hasMsg) return { kind: 'msg', msg: MsgFrame(frame).msg }
+  if (hasToken) return { type: 'token', payload: { token: (frame as { token: unknown }).token } }
+  if (hasMsg) return { type: 'msg', payload: { msg: MsgFrame(frame).msg } }
   throw new ChatError('CHAT_UNKNOWN_TYPE', 'expected {token} or {msg}')
 }
 

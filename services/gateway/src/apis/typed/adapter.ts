@@ -1,11 +1,12 @@
 import { ChatError, Commands, createValidator, type MessageKind, type Validator } from '@chat/contracts'
 import { Type } from '@sinclair/typebox'
 import { contentTypeFor, decodeBase64Parts } from '../../files.js'
-import type { ConnectionContext, Frame, WsApi } from '../../ws-api.js'
+import type { Actor } from '../../actor.js'
+import type { ConnectionContext, Frame, WsApi, WsHandler } from '../../ws-api.js'
 import { requireSelf } from '../common.js'
-import { FailureTypes, PublicTypes, TypedRequests, type TypedPayload, type TypedRequest, type TypedRequestType } from './schemas.js'
+import { FailureTypes, PublicTypes, TypedRequests, type TypedRequest, type TypedRequestType } from './schemas.js'
 import { renderTypedEvent, renderTypedRoomEvent, sessionPayload, typedMessage, typedRoom } from './render.js'
-import { allContacts } from '../../contacts.js'
+import { allContacts } from '../../lists.js'
 
 const Envelope = createValidator(Type.Object({
   type: Type.String({ minLength: 1, maxLength: 64 }),
@@ -34,103 +35,101 @@ function answer (req: TypedRequest, type: string, payload: unknown, extra?: Reco
   return { type, payload, ...(req.id === undefined ? {} : { id: req.id }), ...extra }
 }
 
-type Handler<T extends TypedRequestType> = (ctx: ConnectionContext, p: TypedPayload<T>, req: TypedRequest) => Promise<Frame | Frame[]>
+/** The typed API keeps no per-socket state. */
+type State = undefined
+type Ctx = ConnectionContext<State>
+type Handler<T extends TypedRequestType> = WsHandler<State, TypedRequest, T>
+type PublicHandler<T extends TypedRequestType> = WsHandler<State, TypedRequest, T, Actor | undefined>
+type PublicType = 'REGISTER' | 'LOGIN' | 'LOGIN_BY_TOKEN'
 
 /**
  * Document 003, the canonical protocol: `{type, payload, id?}` both ways.
  * Each handler maps one request onto one service command.
  */
-const handlers: { [T in TypedRequestType]: Handler<T> } = {
-  async REGISTER (ctx, p, req) {
-    const session = await ctx.services.commands.call(Commands.auth.register, p)
+const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & { [T in PublicType]: PublicHandler<T> } = {
+  async REGISTER (ctx, p, _actor, req) {
+    const session = await ctx.services.commands.call(Commands.auth.register, {
+      username: p.username, password: p.password, email: p.email, avatar: p.avatar,
+    })
     await ctx.login(session)
     return answer(req, 'REGISTER_SUCCESS', sessionPayload(session))
   },
 
-  async LOGIN (ctx, p, req) {
+  async LOGIN (ctx, p, _actor, req) {
     const session = await ctx.services.commands.call(Commands.auth.login, { login: p.username, password: p.password })
     await ctx.login(session)
     return answer(req, 'LOGIN_SUCCESS', sessionPayload(session))
   },
 
-  async LOGIN_BY_TOKEN (ctx, p, req) {
+  async LOGIN_BY_TOKEN (ctx, p, _actor, req) {
     const session = await ctx.services.authenticate(p.token)
     await ctx.login(session)
     return answer(req, 'LOGIN_SUCCESS', sessionPayload(session))
   },
 
-  async LOGOUT (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
+  async LOGOUT (ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
     // Leave the session first: the revocation broadcast must not close this socket.
     ctx.logout()
     try {
-      await ctx.services.commands.call(Commands.auth.logout, { actorId: session.user.id, token: session.token })
+      await actor.call(Commands.auth.logout, { token: actor.session.token })
     } catch (err) {
-      await ctx.login(session)
+      await ctx.login(actor.session)
       throw err
     }
     return answer(req, 'LOGOUT_SUCCESS', {})
   },
 
-  async UPDATE_PROFILE (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    const { user } = await ctx.services.commands.call(Commands.auth.updateProfile, {
-      actorId: session.user.id, username: p.username, password: p.password, email: p.email, avatar: p.avatar,
+  async UPDATE_PROFILE (ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    const { user } = await actor.call(Commands.auth.updateProfile, {
+      username: p.username, password: p.password, email: p.email, avatar: p.avatar,
     })
     ctx.updateSession(user)
     return answer(req, 'PROFILE_UPDATED_SUCCESS', { userId: user.id, username: user.username, email: user.email, avatar: user.avatar })
   },
 
-  async LOAD_CONTACTS (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    const contacts = await allContacts(ctx.services.commands, session.user.id)
+  async LOAD_CONTACTS (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    const contacts = await allContacts(actor)
     return answer(req, 'CONTACTS_LOADED', {
       contacts: contacts.map((c) => ({ contactId: c.userId, username: c.username, online: c.online, avatar: c.avatar })),
     })
   },
 
-  async ADD_CONTACT (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    const { contact } = await ctx.services.commands.call(Commands.contact.add, { actorId: session.user.id, targetId: p.targetId })
+  async ADD_CONTACT (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    const { contact } = await actor.call(Commands.contact.add, { targetId: p.targetId })
     return answer(req, 'CONTACT_ADDED', { contactId: contact.userId, userName: contact.username, online: contact.online, avatar: contact.avatar })
   },
 
-  async DELETE_CONTACT (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    await ctx.services.commands.call(Commands.contact.remove, { actorId: session.user.id, targetId: p.targetId })
+  async DELETE_CONTACT (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    await actor.call(Commands.contact.remove, { targetId: p.targetId })
     return answer(req, 'CONTACT_DELETED', {})
   },
 
-  async SEND_MESSAGE (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.senderId)
-    return send(ctx, req, { peerId: p.receiverId }, p.type ?? 'text', p.content, p.messageId)
+  async SEND_MESSAGE (ctx, p, actor, req) {
+    requireSelf(actor.session, p.senderId)
+    return send(ctx, actor, req, { peerId: p.receiverId }, p.type ?? 'text', p.content, p.messageId)
   },
 
-  async SEND_FILE (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.senderId)
-    const url = await upload(ctx, p.fileName, p.fileContent)
-    return send(ctx, req, { peerId: p.receiverId }, 'file', url, p.messageId)
+  async SEND_FILE (ctx, p, actor, req) {
+    requireSelf(actor.session, p.senderId)
+    const url = await upload(ctx, actor, p.fileName, p.fileContent)
+    return send(ctx, actor, req, { peerId: p.receiverId }, 'file', url, p.messageId)
   },
 
-  async SEND_IMAGE (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.senderId)
-    const url = await upload(ctx, p.imageName, p.imageContent)
-    return send(ctx, req, { peerId: p.receiverId }, 'image', url, p.messageId)
+  async SEND_IMAGE (ctx, p, actor, req) {
+    requireSelf(actor.session, p.senderId)
+    const url = await upload(ctx, actor, p.imageName, p.imageContent)
+    return send(ctx, actor, req, { peerId: p.receiverId }, 'image', url, p.messageId)
   },
 
-  async LOAD_MESSAGES (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    const page = await ctx.services.commands.call(Commands.message.history, {
-      actorId: session.user.id, peerId: p.targetId, beforeId: p.beforeId, offset: p.offset, limit: p.limit,
+  async LOAD_MESSAGES (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    const page = await actor.call(Commands.message.history, {
+      peerId: p.targetId, beforeId: p.beforeId, offset: p.offset, limit: p.limit,
     })
     // The document's payload is the bare array; paging facts ride beside it.
     return answer(req, 'MESSAGES_LOADED', page.messages.map(typedMessage), {
@@ -138,25 +137,19 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
     })
   },
 
-  async MARK_READ (ctx, p, req) {
-    const session = ctx.requireSession()
-    const r = await ctx.services.commands.call(Commands.message.read, { actorId: session.user.id, messageId: p.messageId })
+  async MARK_READ (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.read, { messageId: p.messageId })
     return answer(req, 'MARKED_READ', { messageId: p.messageId, conversationId: r.conversationId, unread: r.unread })
   },
 
-  async CLEAR_MESSAGES (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.requesterUserId)
-    const r = await ctx.services.commands.call(Commands.message.clear, {
-      actorId: session.user.id, peerId: p.targetUserId, originConnectionId: ctx.id,
-    })
-    return answer(req, 'MESSAGES_CLEARED', { userId: session.user.id, targetUserId: p.targetUserId, conversationId: r.conversationId })
+  async CLEAR_MESSAGES (ctx, p, actor, req) {
+    requireSelf(actor.session, p.requesterUserId)
+    const r = await actor.call(Commands.message.clear, { peerId: p.targetUserId, originConnectionId: ctx.id })
+    return answer(req, 'MESSAGES_CLEARED', { userId: actor.userId, targetUserId: p.targetUserId, conversationId: r.conversationId })
   },
 
-  async SYNC (ctx, p, req) {
-    const session = ctx.requireSession()
-    const r = await ctx.services.commands.call(Commands.message.sync, {
-      actorId: session.user.id,
+  async SYNC (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.sync, {
       cursors: p.cursors.map((c) => ({ conversationId: c.conversationId, afterSeq: c.lastSeq })),
       limit: p.limit,
     })
@@ -165,132 +158,117 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
     })
   },
 
-  async LOAD_UNREAD (ctx, _p, req) {
-    const session = ctx.requireSession()
-    const r = await ctx.services.commands.call(Commands.message.unread, { actorId: session.user.id })
+  async LOAD_UNREAD (_ctx, _p, actor, req) {
+    const r = await actor.call(Commands.message.unread, {})
     return answer(req, 'UNREAD_LOADED', {
       conversations: r.conversations.map((c) => ({ conversationId: c.conversationId, peerId: c.peerId ?? null, count: c.count })),
     })
   },
 
-  async CREATE_ROOM (ctx, p, req) {
-    const { room } = await ctx.services.commands.call(Commands.message.roomCreate, { actorId: ctx.requireSession().user.id, ...p })
+  async CREATE_ROOM (_ctx, p, actor, req) {
+    const { room } = await actor.call(Commands.message.roomCreate, {
+      name: p.name, capacity: p.capacity, geolocation: p.geolocation, visibility: p.visibility,
+    })
     return answer(req, 'ROOM_CREATED', { room: typedRoom(room) })
   },
 
-  async LOAD_ROOMS (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.message.roomList, {
-      actorId: ctx.requireSession().user.id, scope: p.scope ?? 'visible', beforeId: p.beforeId, limit: p.limit,
-    })
+  async LOAD_ROOMS (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.roomList, { scope: p.scope ?? 'visible', beforeId: p.beforeId, limit: p.limit })
     return answer(req, 'ROOMS_LOADED', { rooms: r.rooms.map(typedRoom), hasMore: r.hasMore })
   },
 
-  async JOIN_ROOM (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.message.roomJoin, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
+  async JOIN_ROOM (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.roomJoin, { roomId: p.roomId })
     return answer(req, 'ROOM_JOINED', { room: typedRoom(r.room), joinedAt: r.member.joinedAt, joined: r.joined })
   },
 
-  async LEAVE_ROOM (ctx, p, req) {
-    await ctx.services.commands.call(Commands.message.roomLeave, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
+  async LEAVE_ROOM (_ctx, p, actor, req) {
+    await actor.call(Commands.message.roomLeave, { roomId: p.roomId })
     return answer(req, 'ROOM_LEFT', { roomId: p.roomId })
   },
 
-  async DELETE_ROOM (ctx, p, req) {
-    await ctx.services.commands.call(Commands.message.roomDelete, { actorId: ctx.requireSession().user.id, roomId: p.roomId })
+  async DELETE_ROOM (_ctx, p, actor, req) {
+    await actor.call(Commands.message.roomDelete, { roomId: p.roomId })
     return answer(req, 'ROOM_DELETED', { roomId: p.roomId })
   },
 
-  async LOAD_ROOM_MEMBERS (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.message.roomMembers, {
-      actorId: ctx.requireSession().user.id, roomId: p.roomId, after: p.after, limit: p.limit,
-    })
+  async LOAD_ROOM_MEMBERS (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.roomMembers, { roomId: p.roomId, after: p.after, limit: p.limit })
     return answer(req, 'ROOM_MEMBERS_LOADED', { roomId: r.roomId, members: r.members, next: r.next })
   },
 
-  async SEND_ROOM_MESSAGE (ctx, p, req) {
-    requireSelf(ctx.requireSession(), p.senderId)
-    return send(ctx, req, { conversationId: p.roomId }, p.type ?? 'text', p.content, p.messageId)
+  async SEND_ROOM_MESSAGE (ctx, p, actor, req) {
+    requireSelf(actor.session, p.senderId)
+    return send(ctx, actor, req, { conversationId: p.roomId }, p.type ?? 'text', p.content, p.messageId)
   },
 
-  async LOAD_ROOM_MESSAGES (ctx, p, req) {
-    const page = await ctx.services.commands.call(Commands.message.history, {
-      actorId: ctx.requireSession().user.id, conversationId: p.roomId, beforeId: p.beforeId, limit: p.limit,
-    })
+  async LOAD_ROOM_MESSAGES (_ctx, p, actor, req) {
+    const page = await actor.call(Commands.message.history, { conversationId: p.roomId, beforeId: p.beforeId, limit: p.limit })
     return answer(req, 'MESSAGES_LOADED', page.messages.map(typedMessage), {
       meta: { conversationId: page.conversationId, hasMore: page.hasMore },
     })
   },
 
-  async EDIT_MESSAGE (ctx, p, req) {
-    const { message } = await ctx.services.commands.call(Commands.message.edit, {
-      actorId: ctx.requireSession().user.id, messageId: p.messageId, content: p.content, originConnectionId: ctx.id,
-    })
+  async EDIT_MESSAGE (ctx, p, actor, req) {
+    const { message } = await actor.call(Commands.message.edit, { messageId: p.messageId, content: p.content, originConnectionId: ctx.id })
     return answer(req, 'MESSAGE_EDITED', typedMessage(message))
   },
 
-  async DELETE_MESSAGE (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.message.delete, {
-      actorId: ctx.requireSession().user.id, messageId: p.messageId, originConnectionId: ctx.id,
-    })
+  async DELETE_MESSAGE (ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.delete, { messageId: p.messageId, originConnectionId: ctx.id })
     return answer(req, 'MESSAGE_DELETED', { messageId: r.messageId, conversationId: r.conversationId })
   },
 
-  async DELETE_CONVERSATION (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    const r = await ctx.services.commands.call(Commands.message.deleteConversation, { actorId: session.user.id, peerId: p.targetUserId })
-    return answer(req, 'CONVERSATION_DELETED', { conversationId: r.conversationId, userId: session.user.id, targetUserId: r.peerId })
+  async DELETE_CONVERSATION (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    const r = await actor.call(Commands.message.deleteConversation, { peerId: p.targetUserId })
+    return answer(req, 'CONVERSATION_DELETED', { conversationId: r.conversationId, userId: actor.userId, targetUserId: r.peerId })
   },
 
-  async TYPING (ctx, p, req) {
+  async TYPING (_ctx, p, actor, req) {
     if ((p.targetId === undefined) === (p.roomId === undefined)) throw new ChatError('CHAT_BAD_REQUEST', 'give targetId or roomId')
-    await ctx.services.commands.call(Commands.message.typing, {
-      actorId: ctx.requireSession().user.id, peerId: p.targetId, conversationId: p.roomId, typing: p.typing,
-    })
+    await actor.call(Commands.message.typing, { peerId: p.targetId, conversationId: p.roomId, typing: p.typing })
     return answer(req, 'TYPING_SENT', {})
   },
 
-  async BLOCK_USER (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    await ctx.services.commands.call(Commands.contact.block, { actorId: session.user.id, targetId: p.targetId })
+  async BLOCK_USER (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    await actor.call(Commands.contact.block, { targetId: p.targetId })
     return answer(req, 'USER_BLOCKED', { targetId: p.targetId })
   },
 
-  async UNBLOCK_USER (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    await ctx.services.commands.call(Commands.contact.unblock, { actorId: session.user.id, targetId: p.targetId })
+  async UNBLOCK_USER (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    await actor.call(Commands.contact.unblock, { targetId: p.targetId })
     return answer(req, 'USER_UNBLOCKED', { targetId: p.targetId })
   },
 
-  async LOAD_BLOCKED (ctx, _p, req) {
-    const r = await ctx.services.commands.call(Commands.contact.listBlocked, { actorId: ctx.requireSession().user.id })
+  async LOAD_BLOCKED (_ctx, _p, actor, req) {
+    const r = await actor.call(Commands.contact.listBlocked, {})
     return answer(req, 'BLOCKED_LOADED', { userIds: r.userIds })
   },
 
-  async SEARCH_USERS (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.auth.searchUsers, { actorId: ctx.requireSession().user.id, ...p })
+  async SEARCH_USERS (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.auth.searchUsers, { query: p.query, limit: p.limit, offset: p.offset })
     return answer(req, 'USERS_FOUND', {
       users: r.users.map((u) => ({ userId: u.id, username: u.username, nickname: u.nickname, avatar: u.avatar })),
       hasMore: r.hasMore,
     })
   },
 
-  async OPEN_CONVERSATION (ctx, p, req) {
-    const session = ctx.requireSession()
-    requireSelf(session, p.userId)
-    const r = await ctx.services.commands.call(Commands.message.openConversation, { actorId: session.user.id, peerId: p.targetId })
+  async OPEN_CONVERSATION (_ctx, p, actor, req) {
+    requireSelf(actor.session, p.userId)
+    const r = await actor.call(Commands.message.openConversation, { peerId: p.targetId })
     return answer(req, 'CONVERSATION_OPENED', { conversationId: r.conversationId, targetId: p.targetId, created: r.created })
   },
 
-  async TAKE_UNREAD (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.message.takeUnread, { actorId: ctx.requireSession().user.id, ...p })
+  async TAKE_UNREAD (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.takeUnread, { conversationId: p.conversationId, limit: p.limit })
     return answer(req, 'UNREAD_TAKEN', { conversationId: p.conversationId, messages: r.messages.map(typedMessage), remaining: r.remaining })
   },
 
-  async LOAD_CONVERSATIONS (ctx, p, req) {
-    const r = await ctx.services.commands.call(Commands.message.listConversations, { actorId: ctx.requireSession().user.id, ...p })
+  async LOAD_CONVERSATIONS (_ctx, p, actor, req) {
+    const r = await actor.call(Commands.message.listConversations, { limit: p.limit, cursor: p.cursor })
     return answer(req, 'CONVERSATIONS_LOADED', {
       conversations: r.conversations.map((c) => ({ ...c, peerId: c.peerId ?? null })),
       next: r.next,
@@ -299,12 +277,10 @@ const handlers: { [T in TypedRequestType]: Handler<T> } = {
 }
 
 async function send (
-  ctx: ConnectionContext, req: TypedRequest, target: { peerId: number } | { conversationId: number }, kind: MessageKind,
+  ctx: Ctx, actor: Actor, req: TypedRequest, target: { peerId: number } | { conversationId: number }, kind: MessageKind,
   content: string, clientId: string | number | undefined
 ): Promise<Frame> {
-  const session = ctx.requireSession()
-  const { message } = await ctx.services.commands.call(Commands.message.send, {
-    actorId: session.user.id,
+  const { message } = await actor.call(Commands.message.send, {
     ...target,
     kind,
     content,
@@ -320,14 +296,13 @@ async function send (
   })
 }
 
-async function upload (ctx: ConnectionContext, name: string, parts: string[]): Promise<string> {
-  const session = ctx.requireSession()
+async function upload (ctx: Ctx, actor: Actor, name: string, parts: string[]): Promise<string> {
   const bytes = decodeBase64Parts(parts, ctx.services.files.maxBytes)
-  const file = await ctx.services.files.upload(session.user.id, name, contentTypeFor(name), bytes)
+  const file = await ctx.services.files.upload(actor, name, contentTypeFor(name), bytes)
   return ctx.services.files.urlOf(file.id)
 }
 
-export const typedApi: WsApi<TypedRequest> = {
+export const typedApi: WsApi<TypedRequest, State> = {
   name: 'typed',
 
   decode (frame) {
@@ -337,11 +312,11 @@ export const typedApi: WsApi<TypedRequest> = {
     return { type: envelope.type, payload, id: envelope.id } as TypedRequest
   },
 
-  async handle (ctx, req) {
-    if (!PublicTypes.has(req.type)) ctx.requireSession()
-    const handler = handlers[req.type] as Handler<TypedRequestType>
-    return handler(ctx, req.payload, req)
-  },
+  handlers,
+
+  publicTypes: PublicTypes,
+
+  createState: () => undefined,
 
   failure (req, frame, err) {
     let type = 'ERROR'
@@ -360,9 +335,9 @@ export const typedApi: WsApi<TypedRequest> = {
     }
   },
 
-  render: (ctx, event) => renderTypedEvent(ctx.id, ctx.session?.user.id ?? 0, event),
+  render: (ctx, event) => ctx.push(renderTypedEvent(ctx.id, ctx.actor?.userId ?? 0, event)),
 
-  renderRoom: (ctx, event) => renderTypedRoomEvent(ctx.id, ctx.session?.user.id ?? 0, event),
+  renderRoom: (ctx, event) => ctx.push(renderTypedRoomEvent(ctx.id, ctx.actor?.userId ?? 0, event)),
 
   revoked: () => ({ type: 'SESSION_REVOKED', payload: {} }),
 }
