@@ -433,22 +433,25 @@ t.test('rooms API', async (t) => {
     t.same(await answer(other), { status: true }, 'the refused ticket was not spent')
     t.equal((await inB.next(isPush(0))).msg, 'in B')
 
-    // {msg} before the token: refused, the socket stays open and can still enter.
+    // The first frame must be a good {token}: anything else is refused and closes, on either replica.
+    for (const [gw, first] of [[b, { msg: 'too soon' }], [a, 'not json'], [b, { token: 5 }], [a, { token: 'x', msg: 'both' }]] as const) {
+      const bad = await connectWs(gw.wsUrl('/ws/room'))
+      if (typeof first === 'string') bad.sendRaw(first)
+      else bad.send(first)
+      t.same(await answer(bad), { status: false }, `first frame ${JSON.stringify(first)}`)
+      t.equal((await bad.closed).code, 1008, `first frame ${JSON.stringify(first)}: closed`)
+    }
+    await inA.noFrame((f) => (f as any).msg === 'too soon', 200)
     const early = await connectWs(b.wsUrl('/ws/room'))
     t.teardown(() => early.close())
-    early.send({ msg: 'too soon' })
-    t.same(await answer(early), { status: false })
     early.send({ token: await ticketFor(a, user, roomA.id) })
     early.send({ msg: 'now' })
     t.same(await answer(early), { status: true })
     t.equal((await inA.next(isPush(0))).msg, 'now')
-    await inA.noFrame((f) => (f as any).msg === 'too soon', 200)
 
-    // A token at the upgrade logs the socket in but enters no room: the ticket is still needed.
+    // A token at the upgrade logs the socket in but enters no room: the first frame is still the ticket.
     const upgraded = await connectWs(`${a.wsUrl('/ws/room')}?token=${encodeURIComponent(user.token)}`)
     t.teardown(() => upgraded.close())
-    upgraded.send({ msg: 'no room yet' })
-    t.same(await answer(upgraded), { status: false })
     upgraded.send({ token: await ticketFor(b, user, roomB.id) })
     upgraded.send({ msg: 'now in B' })
     t.same(await answer(upgraded), { status: true })

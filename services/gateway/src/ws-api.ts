@@ -100,6 +100,8 @@ export interface WsApi<Req extends WsRequest, State = undefined> {
   readonly publicTypes: ReadonlySet<string>
   /** The frame that answers a failed request (`req` is undefined when it didn't decode). */
   failure(req: Req | undefined, frame: unknown, err: ChatError): Frame
+  /** Runs after a failure was answered (e.g. to close a socket whose protocol allows no second try). */
+  afterFailure?(ctx: ConnectionContext<State>, err: ChatError): void
   /** Pushes (through ctx.push) what an event addressed to this socket's user shows. */
   render(ctx: ConnectionContext<State>, event: UserEvent): void
   /** Pushes what an event of a room this socket's user belongs to shows. */

@@ -280,6 +280,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
       const failure = toChatError(err)
       if (failure.code === 'CHAT_INTERNAL') this.logger.error({ err }, 'request failed')
       this.send(this.api.failure(req, parsed, failure))
+      this.api.afterFailure?.(this, failure)
     }
   }
 

@@ -112,11 +112,22 @@ t.test('a refused ticket or entry answers {status: false} and closes with 1008',
   t.ok(timedOut.calls.some((c) => c.subject === Commands.message.roomExit), 'an entry that timed out is ended in case it was recorded')
 })
 
+t.test('a first frame that is not a good {token} answers {status: false} and closes', async (t) => {
+  for (const first of [{ msg: 'early' }, 'not json', { token: 5 }, { token: TICKET, msg: 'both' }, {}]) {
+    const s = await fakeSocket(services())
+    t.same(await s.run(first), [{ status: false }], JSON.stringify(first))
+    t.same(s.closes, [1008], `${JSON.stringify(first)}: closed`)
+  }
+  const s = await fakeSocket(services())
+  await s.run({ token: TICKET })
+  t.same(await s.run({ msg: 5 }), [{ status: false }], 'in a room, a bad frame is only refused')
+  t.same(s.closes, [])
+})
+
 t.test('a socket closed while entering ends its visit; {msg} needs a room; the room going away closes 4004', async (t) => {
   let release: () => void = () => {}
   const gate = new Promise<void>((resolve) => { release = resolve })
   const s = await fakeSocket(services({ [Commands.message.roomEnter]: () => gate.then(() => ({ joined: true })) }))
-  t.same(await s.run({ msg: 'early' }), [{ status: false }], 'no message before the ticket')
   s.socket.receive({ token: TICKET })
   await settle()
   s.socket.close(1000)

@@ -150,6 +150,12 @@ export const roomsWsApi: WsApi<RoomsRequest, VisitState> = {
     return status(false)
   },
 
+  // The first frame must be a good `{token}`: anything else before the
+  // socket is in a room ends it, as a bad ticket does.
+  afterFailure (ctx) {
+    if (!ctx.state.entered) ctx.close(CloseCodes.policy, 'send the room token first')
+  },
+
   // A room's events come on its own subject (renderRoom); a direct
   // conversation's are the user's own. Nothing else of the user's events
   // (other conversations, unread counts) has a frame in document 002.
