@@ -157,7 +157,7 @@ t.test('abuse the services resist', async (t) => {
         createdAt: new Date(),
         dedupeKey: `abuse-test:${conversationId}:${fromSeq + i}`,
       }))
-    await mongo.db.collection('messages').insertMany([...bulk(ab, alice.userId, 5, inFirst), ...bulk(cb, carol.userId, 2, inSecond)])
+    await mongo.db.collection<{ _id: number }>('messages').insertMany([...bulk(ab, alice.userId, 5, inFirst), ...bulk(cb, carol.userId, 2, inSecond)])
     const big = await services.call(Commands.message.sync, {
       actorId: bob.userId,
       cursors: [{ conversationId: ab, afterSeq: 0 }, { conversationId: cb, afterSeq: 0 }, { conversationId: ab, afterSeq: 0 }],
