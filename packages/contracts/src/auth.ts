@@ -19,10 +19,18 @@ export const Session = Type.Object({
 })
 export type Session = Static<typeof Session>
 
+/**
+ * A client's IP address as the gateway saw it (IPv4, or IPv6 possibly with
+ * a zone): what login throttling counts failures from.
+ */
+export const ClientAddress = Type.String({ minLength: 2, maxLength: 64, pattern: '^[0-9A-Za-z:.%_-]+$' })
+
 export const LoginRequest = Type.Object({
   /** The username, or the e-mail address. */
   login: Type.String({ minLength: 1, maxLength: 254 }),
   password: Password,
+  /** Set by the gateway from the connection, never by the client: failed logins are throttled per address too. */
+  clientAddress: Type.Optional(ClientAddress),
 }, { additionalProperties: false })
 export type LoginRequest = Static<typeof LoginRequest>
 

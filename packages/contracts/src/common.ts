@@ -3,14 +3,39 @@ import { Type, type Static } from '@sinclair/typebox'
 /** Every id the system exposes: a positive integer below 2^53. */
 export const Id = Type.Integer({ minimum: 1, maximum: Number.MAX_SAFE_INTEGER })
 
-/** 1–64 characters, no control characters; unique case-insensitively. */
-export const Username = Type.String({ minLength: 1, maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+/**
+ * Characters no name (username, nickname, room name) may contain, as a
+ * regular-expression character-class body: C0 and C1 controls and DEL,
+ * and the bidirectional marks, embeddings, overrides and isolates
+ * (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069). Controls break
+ * logs and terminals; bidi controls make a name display as another one
+ * (`admin` spelled backwards behind U+202E). Decided once here, so every
+ * name schema refuses the same set.
+ */
+export const NAME_FORBIDDEN_CHARS = '\\u0000-\\u001f\\u007f-\\u009f\\u061c\\u200e\\u200f\\u202a-\\u202e\\u2066-\\u2069'
+
+/** The `pattern` of a name of at least one character, none of {@link NAME_FORBIDDEN_CHARS}. */
+export const NAME_PATTERN = `^[^${NAME_FORBIDDEN_CHARS}]+$`
+
+/** As {@link NAME_PATTERN}, the empty name allowed (a nickname may be cleared). */
+export const OPTIONAL_NAME_PATTERN = `^[^${NAME_FORBIDDEN_CHARS}]*$`
+
+const FORBIDDEN_NAME_CHAR = new RegExp(`[${NAME_FORBIDDEN_CHARS}]`)
+
+/** Whether `text` contains a character no name may contain. */
+export function hasForbiddenNameChar (text: string): boolean {
+  return FORBIDDEN_NAME_CHAR.test(text)
+}
+
+/** 1–64 characters, none of {@link NAME_FORBIDDEN_CHARS}; unique case-insensitively. */
+export const Username = Type.String({ minLength: 1, maxLength: 64, pattern: NAME_PATTERN })
 
 export const Password = Type.String({ minLength: 1, maxLength: 1024 })
 
 export const Email = Type.String({ minLength: 3, maxLength: 254, pattern: '^[^@\\s\\u0000-\\u001f]+@[^@\\s\\u0000-\\u001f]+$' })
 
-export const Nickname = Type.String({ maxLength: 64, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
+/** Up to 64 characters, none of {@link NAME_FORBIDDEN_CHARS}; may be empty. */
+export const Nickname = Type.String({ maxLength: 64, pattern: OPTIONAL_NAME_PATTERN })
 
 /** A URL or a data URI. */
 export const Avatar = Type.String({ maxLength: 262144 })

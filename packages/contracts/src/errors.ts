@@ -27,6 +27,7 @@ export const ErrorCatalogue = {
   CHAT_CONTACT_EXISTS: { status: 409, message: 'Already exists' },
   CHAT_SELF_TARGET: { status: 400, message: 'You cannot do this with yourself' },
   CHAT_RATE_LIMITED: { status: 429, message: 'Too many requests' },
+  CHAT_LOGIN_THROTTLED: { status: 429, message: 'Too many failed logins; try again later' },
   CHAT_UNAVAILABLE: { status: 503, message: 'The service is unavailable, try again' },
   CHAT_TIMEOUT: { status: 504, message: 'The service did not answer in time, try again' },
   CHAT_INTERNAL: { status: 500, message: 'Internal error' },
@@ -42,6 +43,8 @@ const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['CHAT_UNAVAILABLE', 'CHAT_TIM
 export interface ErrorData {
   code: ErrorCode
   message: string
+  /** Seconds until the same request may succeed, when the error says (HTTP `Retry-After`). */
+  retryAfterSeconds?: number
 }
 
 /**
@@ -53,11 +56,14 @@ export class ChatError extends Error {
   override name = 'ChatError'
   readonly code: ErrorCode
   readonly status: number
+  /** Seconds until the same request may succeed (CHAT_LOGIN_THROTTLED), for HTTP `Retry-After`. */
+  readonly retryAfterSeconds?: number
 
-  constructor (code: ErrorCode, message?: string, options?: { cause?: unknown }) {
+  constructor (code: ErrorCode, message?: string, options?: { cause?: unknown, retryAfterSeconds?: number }) {
     super(message ?? ErrorCatalogue[code].message, options)
     this.code = code
     this.status = ErrorCatalogue[code].status
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds
   }
 
   /** Whether the same request may succeed when sent again. */
@@ -66,12 +72,17 @@ export class ChatError extends Error {
   }
 
   toData (): ErrorData {
-    return { code: this.code, message: this.message }
+    const data: ErrorData = { code: this.code, message: this.message }
+    if (this.retryAfterSeconds !== undefined) data.retryAfterSeconds = this.retryAfterSeconds
+    return data
   }
 
-  static fromData (data: { code?: unknown, message?: unknown }): ChatError {
+  static fromData (data: { code?: unknown, message?: unknown, retryAfterSeconds?: unknown }): ChatError {
     const code = isErrorCode(data.code) ? data.code : 'CHAT_INTERNAL'
-    return new ChatError(code, typeof data.message === 'string' ? data.message : undefined)
+    const retry = data.retryAfterSeconds
+    // Only a sane whole number of seconds is passed on (it becomes an HTTP header).
+    const retryAfterSeconds = Number.isSafeInteger(retry) && (retry as number) >= 0 ? retry as number : undefined
+    return new ChatError(code, typeof data.message === 'string' ? data.message : undefined, retryAfterSeconds === undefined ? undefined : { retryAfterSeconds })
   }
 }
 

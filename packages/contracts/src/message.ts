@@ -82,18 +82,32 @@ export type ClearRequest = Static<typeof ClearRequest>
 export const ClearReply = Type.Object({ conversationId: Type.Union([Id, Type.Null()]) })
 export type ClearReply = Static<typeof ClearReply>
 
+/** Most cursors one sync may give. */
 export const SYNC_MAX_CURSORS = 500
 export const SYNC_DEFAULT_LIMIT = 200
+/** Largest per-conversation `limit` of a sync. */
+export const SYNC_MAX_LIMIT = 1000
+/**
+ * Most messages one sync returns across all its conversations, whatever
+ * the cursors and `limit` ask for: conversations past it come back cut
+ * short (or empty) with `hasMore: true`, and the client syncs again from
+ * there. Bounds what one request can make the service read and send.
+ */
+export const SYNC_TOTAL_MAX = 1000
 
-/** Catch-up: for each conversation, the messages after the last seq the client has. */
+/**
+ * Catch-up: for each conversation, the messages after the last seq the
+ * client has. A conversation given twice counts once, from the lower
+ * `afterSeq`; replies keep the order of first appearance.
+ */
 export const SyncRequest = Type.Object({
   actorId: Id,
   cursors: Type.Array(Type.Object({
     conversationId: Id,
     afterSeq: Type.Integer({ minimum: 0 }),
   }, { additionalProperties: false }), { maxItems: SYNC_MAX_CURSORS }),
-  /** At most this many messages per conversation; `hasMore` says if there are more. */
-  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+  /** At most this many messages per conversation (and SYNC_TOTAL_MAX in all); `hasMore` says if there are more. */
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: SYNC_MAX_LIMIT })),
 }, { additionalProperties: false })
 export type SyncRequest = Static<typeof SyncRequest>
 

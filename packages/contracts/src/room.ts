@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ConnectionId, Id, Timestamp } from './common.js'
+import { ConnectionId, Id, NAME_PATTERN, Timestamp } from './common.js'
 
 /** A point on Earth. */
 export const Geolocation = Type.Object({
@@ -12,7 +12,8 @@ export type Geolocation = Static<typeof Geolocation>
 export const RoomVisibility = Type.Union([Type.Literal('public'), Type.Literal('private')])
 export type RoomVisibility = Static<typeof RoomVisibility>
 
-export const RoomName = Type.String({ minLength: 1, maxLength: 128, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+/** 1–128 characters, none of common.ts's NAME_FORBIDDEN_CHARS (the rule every name follows). */
+export const RoomName = Type.String({ minLength: 1, maxLength: 128, pattern: NAME_PATTERN })
 
 /** A room: a conversation with an owner, a name and members. Its id is its conversation id. */
 export const Room = Type.Object({

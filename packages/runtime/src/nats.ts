@@ -58,8 +58,8 @@ function errorFromHeaders (h: MsgHdrs | undefined, body: Msg): ChatError | undef
   if (code === '' && status === '') return undefined
   const message = h.get(SERVICE_ERROR_HEADER)
   try {
-    const data = body.json<{ code?: unknown, message?: unknown }>()
-    return ChatError.fromData({ code: data.code ?? code, message: data.message ?? message })
+    const data = body.json<{ code?: unknown, message?: unknown, retryAfterSeconds?: unknown }>()
+    return ChatError.fromData({ code: data.code ?? code, message: data.message ?? message, retryAfterSeconds: data.retryAfterSeconds })
   } catch {
     return ChatError.fromData({ code, message })
   }

@@ -3,7 +3,9 @@ import {
   createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, publishJson, replyBudgetBytes, signToken,
   type ServiceDeps, type ServiceParts, type TokenSettings,
 } from '@chat/runtime'
-import { DUMMY_HASH, hashPassword, verifyPassword } from './passwords.js'
+import { DEFAULT_LOGIN_THROTTLE } from './config.js'
+import { accountKey, LoginThrottle, type LoginThrottleSettings } from './login-throttle.js'
+import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from './passwords.js'
 import { pageOf, searchPage, searchPattern } from './search.js'
 import { NAME_FIELDS, toOwnUser, toPublicUser, toUserName, UserStore, type UserDoc } from './store.js'
 import { RoomTickets } from './tickets.js'
@@ -15,6 +17,8 @@ export interface AuthOptions {
   roomTicketTtlMs: number
   /** Largest reply in bytes; by default what the NATS server accepts. */
   replyBudgetBytes?: number
+  /** Failed-login throttling (LOGIN_THROTTLE_*); by default the schema's defaults. */
+  loginThrottle?: LoginThrottleSettings
 }
 
 /** Redis key marking a session revoked until its token would have expired anyway. */
@@ -29,6 +33,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
   const verify = createTokenVerifier(opts.tokens)
   const tickets = new RoomTickets(redis, opts.roomTicketTtlMs)
   const budget = opts.replyBudgetBytes ?? replyBudgetBytes(nc)
+  const throttle = new LoginThrottle(redis, opts.loginThrottle ?? DEFAULT_LOGIN_THROTTLE)
 
   async function issue (user: UserDoc): Promise<Session> {
     const { token, claims } = await signToken(opts.tokens, user._id, opts.tokenTtlSeconds)
@@ -71,10 +76,21 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         return issue(user)
       },
 
-      [Commands.auth.login]: async (req) => {
+      // Throttled per account and per client address (login-throttle.ts):
+      // an attempt counts as failed until its password proved right.
+      [Commands.auth.login]: async (req, { logger }) => {
         const user = await store.byLogin(req.login)
+        const attempt = await throttle.begin(accountKey(user?._id, req.login), req.clientAddress)
         const ok = await verifyPassword(req.password, user?.passwordHash ?? DUMMY_HASH)
         if (!user || !ok) throw new ChatError('CHAT_BAD_CREDENTIALS')
+        await throttle.succeeded(attempt)
+        // A hash made with weaker parameters than today's is replaced now,
+        // while the password is at hand; unless it changed meanwhile.
+        if (needsRehash(user.passwordHash)) {
+          const passwordHash = await hashPassword(req.password)
+          await store.users.updateOne({ _id: user._id, passwordHash: user.passwordHash }, { $set: { passwordHash } })
+            .catch((err: unknown) => { logger.warn({ err, userId: user._id }, 'login: storing the upgraded password hash failed') })
+        }
         return issue(user)
       },
 

@@ -1,7 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { QueueGroups } from '@chat/contracts'
 import { startService } from '@chat/runtime'
-import { loadAuthConfig } from './config.js'
+import { loadAuthConfig, loginThrottleSettings } from './config.js'
 import { buildAuthService } from './app.js'
 
 const config = loadAuthConfig()
@@ -13,6 +13,7 @@ const service = await startService({
     tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
     roomTicketTtlMs: config.ROOM_TICKET_TTL_MS,
+    loginThrottle: loginThrottleSettings(config),
   }),
 })
 

@@ -31,6 +31,8 @@ export function installErrorHandler (app: FastifyInstance): void {
       req.log.error({ err }, 'request failed')
       failure = new ChatError('CHAT_INTERNAL')
     }
+    // A throttled login says when to come back (RFC 9110 Retry-After, in seconds).
+    if (failure.retryAfterSeconds !== undefined) void reply.header('retry-after', String(failure.retryAfterSeconds))
     return reply.code(failure.status).send(errorBody(failure))
   })
   app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody(new ChatError('CHAT_NOT_FOUND', 'No such route'))))

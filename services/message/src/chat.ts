@@ -1,5 +1,5 @@
 import {
-  ChatError, CONVERSATION_LIST_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SYNC_DEFAULT_LIMIT, TAKE_UNREAD_MAX,
+  ChatError, CONVERSATION_LIST_MAX, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SYNC_TOTAL_MAX, TAKE_UNREAD_MAX,
   type ClearReply, type ClearRequest, type ConversationCreatedEvent, type ConversationDeletedEvent, type ConversationSummary,
   type DeleteConversationReply, type DeleteConversationRequest, type DeleteMessageReply, type DeleteMessageRequest,
   type EditMessageReply, type EditMessageRequest, type HistoryReply, type HistoryRequest,
@@ -20,7 +20,7 @@ import { decodeConversationCursor, encodeConversationCursor, firstVisibleMessage
 import type { Locks } from './locks.js'
 import { toMessage, type MessageDoc, type MessageStore } from './messages.js'
 import { fitToBudget, jsonBytes } from '@chat/runtime'
-import { historyPage, historyRange, pageLimit, syncPage, syncRange } from './paging.js'
+import { historyPage, historyRange, mergeSyncCursors, pageLimit, syncPage, syncRange } from './paging.js'
 import type { RoomStore } from './rooms.js'
 import type { UnreadCache, UnreadSource } from './unread.js'
 
@@ -81,6 +81,9 @@ export interface ChatOptions {
  * another message was stored, so with N concurrent senders N tries suffice.
  */
 const MAX_SEQ_ATTEMPTS = 32
+
+/** Conversations a sync reads at once: enough to hide latency, few enough to over-read little. */
+const SYNC_READ_BATCH = 8
 
 /** The stored summary of a message, for conversation lists. */
 function lastMessageOf (doc: MessageDoc): LastMessage {
@@ -501,17 +504,30 @@ export class ChatService {
   // ------------------------------------------------------------------- sync
 
   async sync (req: SyncRequest): Promise<SyncReply> {
-    const limit = pageLimit(req.limit, SYNC_DEFAULT_LIMIT, 1000)
-    const ids = [...new Set(req.cursors.map((c) => c.conversationId))]
-    const marks = await this.ports.conversations.marksMany(ids, req.actorId)
-    if (ids.some((id) => !marks.has(id))) throw new ChatError('CHAT_NOT_MEMBER')
+    const limit = pageLimit(req.limit, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT)
+    const cursors = mergeSyncCursors(req.cursors)
+    const marks = await this.ports.conversations.marksMany(cursors.map((c) => c.conversationId), req.actorId)
+    if (cursors.some((c) => !marks.has(c.conversationId))) throw new ChatError('CHAT_NOT_MEMBER')
 
-    const pages = await Promise.all(req.cursors.map(async (c) => {
-      const m = marks.get(c.conversationId) as Marks
-      const range = syncRange({ afterSeq: c.afterSeq, clearedSeq: m.clearedSeq, limit })
-      const page = syncPage(await this.ports.messages.oldestFirst(c.conversationId, range), limit)
-      return { conversationId: c.conversationId, messages: page.items.map(toMessage), hasMore: page.hasMore }
-    }))
+    // At most SYNC_TOTAL_MAX messages in all. Conversations are read a few
+    // at a time, each for no more than what is still left, so a request
+    // naming many busy conversations reads little more than it returns;
+    // once nothing is left, one row each still tells whether there is more.
+    const pages: SyncReply['conversations'] = []
+    let left = SYNC_TOTAL_MAX
+    for (let i = 0; i < cursors.length; i += SYNC_READ_BATCH) {
+      const want = Math.min(limit, left)
+      const batch = await Promise.all(cursors.slice(i, i + SYNC_READ_BATCH).map(async (c) => {
+        const m = marks.get(c.conversationId) as Marks
+        const range = syncRange({ afterSeq: c.afterSeq, clearedSeq: m.clearedSeq, limit: want })
+        return { conversationId: c.conversationId, page: syncPage(await this.ports.messages.oldestFirst(c.conversationId, range), want) }
+      }))
+      for (const { conversationId, page } of batch) {
+        const taken = page.items.slice(0, left)
+        left -= taken.length
+        pages.push({ conversationId, messages: taken.map(toMessage), hasMore: page.hasMore || taken.length < page.items.length })
+      }
+    }
 
     // One reply must fit in a NATS message: past the budget, conversations
     // are cut short and marked hasMore; the client syncs again from there.
@@ -566,6 +582,10 @@ export class ChatService {
     const { doc, conv } = await this.ownMessage(req.actorId, req.messageId)
     if (!EDITABLE_KINDS.has(doc.kind)) throw new ChatError('CHAT_BAD_REQUEST', `kind: a ${doc.kind} message cannot be edited`)
     checkContent(doc.kind, req.content, this.opts.maxLength)
+    // An edit reaches the peer as a push and new content, like a send: a
+    // peer who blocked the editor refuses it the same way.
+    const peerId = peerOf(conv, req.actorId)
+    if (peerId !== undefined && await this.ports.isBlocked(peerId, req.actorId)) throw new ChatError('CHAT_BLOCKED')
     const editedAt = new Date()
     if (!await this.ports.messages.edit(doc._id, req.actorId, req.content, editedAt)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
     const message = toMessage({ ...doc, content: req.content, editedAt })
@@ -726,7 +746,7 @@ export class ChatService {
     if (req.peerId !== undefined) {
       const conv = await this.directWith(req.actorId, req.peerId)
       if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
-      this.publishTyping(req.actorId, req.peerId, conv._id, req.typing)
+      await this.publishTyping(req.actorId, req.peerId, conv._id, req.typing)
       return {}
     }
     const conversationId = req.conversationId as number
@@ -736,7 +756,7 @@ export class ChatService {
       return {}
     }
     if (member?.peerId !== undefined) {
-      this.publishTyping(req.actorId, member.peerId, conversationId, req.typing)
+      await this.publishTyping(req.actorId, member.peerId, conversationId, req.typing)
       return {}
     }
     // No member document: a direct conversation missing one, or no member at all.
@@ -744,11 +764,18 @@ export class ChatService {
     if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     const peerId = conv.memberIds.includes(req.actorId) ? peerOf(conv, req.actorId) : undefined
     if (peerId === undefined) throw new ChatError('CHAT_NOT_MEMBER')
-    this.publishTyping(req.actorId, peerId, conversationId, req.typing)
+    await this.publishTyping(req.actorId, peerId, conversationId, req.typing)
     return {}
   }
 
-  private publishTyping (fromUserId: number, userId: number, conversationId: number, typing: boolean): void {
+  /**
+   * Pushes a direct conversation's typing notice to the peer, unless the
+   * peer blocked the typist: then it is dropped without a word. Typing is
+   * fire-and-forget (clients don't show its failures), and an error here
+   * would only tell the typist they are blocked at a keystroke's rate.
+   */
+  private async publishTyping (fromUserId: number, userId: number, conversationId: number, typing: boolean): Promise<void> {
+    if (await this.ports.isBlocked(userId, fromUserId)) return
     this.ports.publish({ kind: 'typing', userId, conversationId, fromUserId, typing })
   }
 

@@ -63,3 +63,18 @@ export function historyPage<T> (newestFirst: readonly T[], limit: number): { ite
 export function syncPage<T> (oldestFirst: readonly T[], limit: number): { items: T[], hasMore: boolean } {
   return { items: oldestFirst.slice(0, limit), hasMore: oldestFirst.length > limit }
 }
+
+/**
+ * A sync's cursors with each conversation once, at the lowest `afterSeq`
+ * given for it (the most the client may be missing), in order of first
+ * appearance. Without this, one conversation named a hundred times would be
+ * read and sent a hundred times.
+ */
+export function mergeSyncCursors<C extends { conversationId: number, afterSeq: number }> (cursors: readonly C[]): Array<{ conversationId: number, afterSeq: number }> {
+  const lowest = new Map<number, number>()
+  for (const c of cursors) {
+    const seen = lowest.get(c.conversationId)
+    if (seen === undefined || c.afterSeq < seen) lowest.set(c.conversationId, c.afterSeq)
+  }
+  return [...lowest].map(([conversationId, afterSeq]) => ({ conversationId, afterSeq }))
+}

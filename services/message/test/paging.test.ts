@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ChatError } from '@chat/contracts'
 import { fitToBudget } from '@chat/runtime'
-import { historyPage, historyRange, pageLimit, syncPage, syncRange } from '../src/paging.js'
+import { historyPage, historyRange, mergeSyncCursors, pageLimit, syncPage, syncRange } from '../src/paging.js'
 
 t.test('pageLimit', async (t) => {
   t.equal(pageLimit(undefined, 50, 100), 50)
@@ -69,4 +69,17 @@ t.test('historyRange with an offset: skips the newest visible messages', async (
   } catch (err) {
     t.equal(err instanceof ChatError ? err.code : String(err), 'CHAT_BAD_REQUEST', 'offset and beforeId exclude each other')
   }
+})
+
+t.test('mergeSyncCursors: one cursor per conversation, the lowest afterSeq, first-seen order', async (t) => {
+  t.same(mergeSyncCursors([]), [])
+  t.same(mergeSyncCursors([
+    { conversationId: 7, afterSeq: 5 },
+    { conversationId: 3, afterSeq: 9 },
+    { conversationId: 7, afterSeq: 2 },
+    { conversationId: 3, afterSeq: 12 },
+    { conversationId: 7, afterSeq: 4 },
+  ]), [{ conversationId: 7, afterSeq: 2 }, { conversationId: 3, afterSeq: 9 }])
+  const hundred = Array.from({ length: 100 }, (_, i) => ({ conversationId: 1, afterSeq: 100 - i }))
+  t.same(mergeSyncCursors(hundred), [{ conversationId: 1, afterSeq: 1 }])
 })
