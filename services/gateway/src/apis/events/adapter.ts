@@ -97,7 +97,7 @@ const handlers: { [E in Exclude<EventsRequestType, PublicEvent>]: Handler<E> } &
   },
 
   async LOGIN (ctx, d) {
-    const session = await ctx.services.commands.call(Commands.auth.login, { login: d.user, password: d.password })
+    const session = await ctx.services.commands.call(Commands.auth.login, { login: d.user, password: d.password, clientAddress: ctx.clientAddress })
     await ctx.login(session)
     ctx.state.chatWith = undefined
     ctx.state.lastContacts = undefined

@@ -133,7 +133,7 @@ const handlers: { [T in Exclude<FlatRequestType, PublicType>]: Handler<T> } & { 
   async REQUEST_LOGIN (ctx, req) {
     let session: Session
     try {
-      session = await ctx.services.commands.call(Commands.auth.login, { login: req.login, password: req.pass })
+      session = await ctx.services.commands.call(Commands.auth.login, { login: req.login, password: req.pass, clientAddress: ctx.clientAddress })
     } catch (err) {
       const code = codeOf(err)
       // Values auth refuses outright (empty, too long) cannot be anyone's credentials either.

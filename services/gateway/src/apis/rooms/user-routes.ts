@@ -53,7 +53,7 @@ export async function userRoutes (app: FastifyInstance, { services, auth, cookie
   }, async (req, reply) => {
     let session: Session
     try {
-      session = await commands.call(Commands.auth.login, { login: req.body.username, password: req.body.password })
+      session = await commands.call(Commands.auth.login, { login: req.body.username, password: req.body.password, clientAddress: req.ip })
     } catch (err) {
       if (toChatError(err).code === 'CHAT_BAD_CREDENTIALS') return { status: false }
       throw err

@@ -56,7 +56,7 @@ const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & {
   },
 
   async LOGIN (ctx, p, _actor, req) {
-    const session = await ctx.services.commands.call(Commands.auth.login, { login: p.username, password: p.password })
+    const session = await ctx.services.commands.call(Commands.auth.login, { login: p.username, password: p.password, clientAddress: ctx.clientAddress })
     await ctx.login(session)
     return answer(req, 'LOGIN_SUCCESS', sessionPayload(session))
   },
@@ -330,7 +330,13 @@ export const typedApi: WsApi<TypedRequest, State> = {
     const messageId = req && 'messageId' in req.payload ? req.payload.messageId : undefined
     return {
       type,
-      payload: { error: err.message, code: err.code, ...(messageId === undefined ? {} : { messageId }) },
+      payload: {
+        error: err.message,
+        code: err.code,
+        ...(messageId === undefined ? {} : { messageId }),
+        // A throttled login says when to try again.
+        ...(err.retryAfterSeconds === undefined ? {} : { retryAfter: err.retryAfterSeconds }),
+      },
       ...(id === undefined ? {} : { id }),
     }
   },
