@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Avatar, ClientMessageId, Email, Geolocation, Id, MessageKind, Password, RoomName, RoomVisibility, ROOM_MEMBERS_MAX, Username } from '@chat/contracts'
+import { Avatar, ClientMessageId, Email, Geolocation, Id, MessageKind, Password, RoomName, RoomVisibility, ROOM_MEMBERS_MAX, SYNC_MAX_CURSORS, SYNC_MAX_LIMIT, Username } from '@chat/contracts'
 
 /**
  * Request payloads of the `typed` API (document 003 plus our documented
@@ -49,8 +49,8 @@ export const TypedRequests = {
   CLEAR_MESSAGES: Type.Object({ requesterUserId: Id, targetUserId: Id }),
   /** Extension: catch-up by sequence number per conversation. */
   SYNC: Type.Object({
-    cursors: Type.Array(Type.Object({ conversationId: Id, lastSeq: Type.Integer({ minimum: 0 }) }), { maxItems: 500 }),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })),
+    cursors: Type.Array(Type.Object({ conversationId: Id, lastSeq: Type.Integer({ minimum: 0 }) }), { maxItems: SYNC_MAX_CURSORS }),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: SYNC_MAX_LIMIT })),
   }),
   /** Extension: the user's non-zero unread counts. */
   LOAD_UNREAD: Type.Object({}),
