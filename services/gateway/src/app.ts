@@ -76,7 +76,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   // Before any route, so its filter sees them all.
   if (config.OPS_PORT !== undefined) app.decorate('opsListener', separateOpsPort(app, limits))
 
-  const nc = await connectNats(config.NATS_URL, `gateway ${config.GATEWAY_ID}`, logger)
+  const nc = await connectNats(config, `gateway ${config.GATEWAY_ID}`, logger)
   const subjects = createSubjects(config.NATS_PREFIX)
   const commands = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: config.NATS_REQUEST_TIMEOUT_MS, registry })
   const verifyToken = createTokenVerifier({

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { ChatError } from '@chat/contracts'
 import type { HttpAuth } from './http-auth.js'
 
@@ -7,7 +7,7 @@ import type { HttpAuth } from './http-auth.js'
  * requirement is listed and none is the empty one (`{}`: "or nothing", as
  * /Logout has). The documented requirement is the enforced one.
  */
-export function requiresSessionBySchema (route: Pick<RouteOptions, 'schema'>): boolean {
+export function requiresSessionBySchema (route: { schema?: unknown }): boolean {
   const security = (route.schema as { security?: unknown } | undefined)?.security
   return Array.isArray(security) && security.length > 0 &&
     security.every((s) => typeof s === 'object' && s !== null && Object.keys(s).length > 0)
