@@ -16,8 +16,9 @@ const LIMIT = 6
 const FILE_MAX = 1000
 
 t.test('http hardening', async (t) => {
+  // One replica at first and the second after it: starting fewer processes at once keeps a busy machine within the harness's start timeout.
   const sys = await startSystem(t, {
-    gateways: 2,
+    gateways: 1,
     env: {
       HTTP_RATE_LIMIT_PER_MIN: String(LIMIT),
       // The peer (127.0.0.1) is not in it: its X-Forwarded-For is ignored.
@@ -27,7 +28,8 @@ t.test('http hardening', async (t) => {
       FILE_MAX_BYTES: String(FILE_MAX),
     },
   })
-  const [a, b] = sys.gateways as [typeof sys.gateways[0], typeof sys.gateways[0]]
+  const a = sys.gateways[0]!
+  const b = await startGateway(sys)
   const alice = await registerUser(a.wsUrl(), 'alice')
   t.teardown(() => alice.client.close())
 
