@@ -44,9 +44,11 @@ declare module 'fastify' {
 const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/log-level'])
 
 /**
- * TRUST_PROXY in fastify's terms. Its typings take no hop count, so a count
- * becomes the function fastify itself would make of it: trust the peer and
- * the `hops - 1` addresses it forwarded for.
+ * TRUST_PROXY in fastify's terms. Fastify 5.12 takes a bare number as "trust
+ * nobody" (a count cannot vet the direct peer), so a count becomes the
+ * classic hop count as a function: trust the peer and the `hops - 1`
+ * addresses it forwarded for. That is only safe where nothing but the
+ * proxies can reach the gateway; docs/security.md says so.
  */
 function trustProxyOption (trust: TrustProxy): string[] | ((address: string, hop: number) => boolean) {
   return typeof trust === 'number' ? (_address, hop) => hop < trust : trust
