@@ -8,6 +8,7 @@ import { Commands, type Session } from '@chat/contracts'
 import { connectNats, createLogger, createTokenVerifier, serveCommands, signToken } from '@chat/runtime'
 import { buildGateway } from '../src/app.js'
 import { loadGatewayConfig } from '../src/config.js'
+import { WebSocket } from 'ws'
 import { holdConnection, rawExchange } from '../../../test/helpers/raw-http.js'
 
 const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
@@ -132,4 +133,19 @@ t.test('OPS_PORT takes /metrics and /docs off the public port', async (t) => {
   }
   t.equal(await status(`${ops}/files/1`), 404, 'no API on the ops port')
   t.equal(await status(`${gw.url}/files/1`), 401)
+})
+
+t.test('an upgraded socket is not cut by the HTTP request timeouts', async (t) => {
+  const gw = await gateway(t, { HTTP_HEADERS_TIMEOUT_MS: '500', HTTP_REQUEST_TIMEOUT_MS: '1000', HTTP_KEEP_ALIVE_TIMEOUT_MS: '1000' })
+  const ws = new WebSocket(`ws://127.0.0.1:${gw.port}/ws`)
+  t.teardown(() => ws.close())
+  await new Promise((resolve, reject) => { ws.once('open', resolve); ws.once('error', reject) })
+  let closed = false
+  ws.once('close', () => { closed = true })
+  // Well past every HTTP timeout (and Node's check interval), short of WS_AUTH_TIMEOUT_MS.
+  await new Promise((resolve) => setTimeout(resolve, 3000))
+  t.notOk(closed, 'still open')
+  ws.send(JSON.stringify({ type: 'LOGIN_BY_TOKEN', payload: { token: await gw.tokenFor(3) }, id: 1 }))
+  const answer = await new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))))
+  t.match(JSON.parse(answer), { type: 'LOGIN_SUCCESS' }, 'and usable')
 })
