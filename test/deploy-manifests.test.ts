@@ -16,7 +16,7 @@ const K8S = path.join(REPO_ROOT, 'k8s')
 type Doc = Record<string, any>
 
 const services = {
-  gateway: { schema: GatewayConfigSchema, load: loadGatewayConfig, port: (c: any) => c.PORT },
+  gateway: { schema: GatewayConfigSchema, load: loadGatewayConfig, port: (c: any) => c.PORT, opsPort: (c: any) => c.OPS_PORT ?? c.PORT },
   auth: { schema: AuthConfigSchema, load: loadAuthConfig, port: (c: any) => c.HTTP_PORT },
   contact: { schema: ContactConfigSchema, load: loadContactConfig, port: (c: any) => c.HTTP_PORT },
   message: { schema: MessageConfigSchema, load: loadMessageConfig, port: (c: any) => c.HTTP_PORT },
@@ -59,7 +59,9 @@ for (const [name, svc] of Object.entries(services)) {
     const config = svc.load(env)
     const port = svc.port(config)
     t.equal(container.ports[0].containerPort, port, 'the container port is the one it listens on')
-    t.equal(pod.metadata.annotations['prometheus.io/port'], String(port), 'metrics are scraped there')
+    const opsPort = 'opsPort' in svc ? svc.opsPort(config) : port
+    t.equal(pod.metadata.annotations['prometheus.io/port'], String(opsPort), 'metrics are scraped where they are served')
+    t.ok(container.ports.some((p: Doc) => p.containerPort === opsPort && p.name === (opsPort === port ? container.ports[0].name : container.livenessProbe.httpGet.port)), 'the ops port is declared, and liveness probes it')
     t.equal(container.readinessProbe.httpGet.path, '/readyz')
     t.equal(container.livenessProbe.httpGet.path, '/healthz')
     t.equal(container.readinessProbe.httpGet.port, container.ports[0].name)
@@ -78,5 +80,9 @@ for (const [name, svc] of Object.entries(services)) {
     t.ok(hpa.spec.minReplicas >= 2, 'never a single replica')
     const service = all.find((d) => d.kind === 'Service' && d.metadata.name === `chat-${name}`)!
     t.same(service.spec.selector, pod.metadata.labels)
+    if (opsPort !== port) {
+      const opsName = container.ports.find((p: Doc) => p.containerPort === opsPort)?.name
+      t.notOk(service.spec.ports.some((p: Doc) => p.targetPort === opsName || p.targetPort === opsPort), 'the Service does not expose the ops port')
+    }
   })
 }

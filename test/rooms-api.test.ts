@@ -703,7 +703,7 @@ t.test('rooms API', async (t) => {
 })
 
 t.test('behind a trusted TLS proxy, with short-lived tickets', async (t) => {
-  const sys = await startSystem(t, { gateways: 1, env: { TRUST_PROXY: 'true', ROOM_TICKET_TTL_MS: '1000' } })
+  const sys = await startSystem(t, { gateways: 1, env: { TRUST_PROXY: '1', ROOM_TICKET_TTL_MS: '1000' } })
   const gw = sys.gateways[0]!
   const u = await roomsUser(gw, gw, 'tls')
 

@@ -3,7 +3,15 @@ import envSchema from 'env-schema'
 
 /** Settings every process shares: where NATS, Redis and MongoDB are, and logging. */
 export const BaseConfig = {
-  NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS server URL(s), comma-separated' }),
+  NATS_URL: Type.String({ default: 'nats://127.0.0.1:4222', description: 'NATS server URL(s), comma-separated; nats://user:pass@host or nats://token@host carry credentials' }),
+  NATS_USER: Type.Optional(Type.String({ description: 'NATS user (with NATS_PASSWORD)' })),
+  NATS_PASSWORD: Type.Optional(Type.String({ description: 'NATS password' })),
+  NATS_TOKEN: Type.Optional(Type.String({ description: 'NATS authentication token' })),
+  NATS_CREDS_FILE: Type.Optional(Type.String({ description: 'NATS .creds file (user JWT and nkey seed)' })),
+  NATS_NKEY_SEED_FILE: Type.Optional(Type.String({ description: 'File holding a NATS user nkey seed' })),
+  NATS_TLS_CA_FILE: Type.Optional(Type.String({ description: 'CA certificate(s) the NATS server\'s certificate must chain to (PEM)' })),
+  NATS_TLS_CERT_FILE: Type.Optional(Type.String({ description: 'Client certificate for NATS (PEM), with NATS_TLS_KEY_FILE' })),
+  NATS_TLS_KEY_FILE: Type.Optional(Type.String({ description: 'Client key for NATS (PEM)' })),
   NATS_PREFIX: Type.String({ default: 'chat', pattern: '^[A-Za-z0-9_-]+(\\.[A-Za-z0-9_-]+)*$', description: 'First token(s) of every subject' }),
   NATS_REQUEST_TIMEOUT_MS: Type.Integer({ default: 5000, minimum: 100, description: 'How long a command waits for its reply' }),
   LOG_LEVEL: Type.Union(
@@ -14,12 +22,12 @@ export const BaseConfig = {
 }
 
 export const RedisConfig = {
-  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379' }),
+  REDIS_URL: Type.String({ default: 'redis://127.0.0.1:6379', description: 'redis://[user:pass@]host:port[/db], or rediss:// for TLS' }),
   REDIS_PREFIX: Type.String({ default: 'chat:', description: 'Prefix of every Redis key' }),
 }
 
 export const MongoConfig = {
-  MONGO_URL: Type.String({ default: 'mongodb://127.0.0.1:27017' }),
+  MONGO_URL: Type.String({ default: 'mongodb://127.0.0.1:27017', description: 'MongoDB connection string; credentials, authSource and tls go in it' }),
   MONGO_DB: Type.String({ default: 'chat', pattern: '^[A-Za-z0-9_-]{1,63}$' }),
 }
 

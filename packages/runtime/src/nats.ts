@@ -1,4 +1,8 @@
-import { connect, headers, type Msg, type MsgHdrs, type NatsConnection, type Subscription, errors } from '@nats-io/transport-node'
+import { readFileSync } from 'node:fs'
+import {
+  connect, credsAuthenticator, headers, nkeyAuthenticator, errors,
+  type Msg, type MsgHdrs, type NatsConnection, type NodeConnectionOptions, type Subscription,
+} from '@nats-io/transport-node'
 import {
   ChatError, CommandSpecs, createSubjects, createValidator,
   type CommandReply, type CommandRequest, type CommandSubject, type Subjects,
@@ -21,14 +25,131 @@ export const DEADLINE_HEADER = 'Chat-Deadline'
 const SERVICE_ERROR_CODE_HEADER = 'Nats-Service-Error-Code'
 const SERVICE_ERROR_HEADER = 'Nats-Service-Error'
 
-/** Connects with unlimited reconnects, logging connection state changes. */
-export async function connectNats (url: string, name: string, logger: Logger): Promise<NatsConnection> {
-  const nc = await connect({
-    servers: url.split(',').map((s) => s.trim()),
-    name,
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: 500,
-  })
+/** Where NATS is and how to prove who we are to it (BaseConfig's NATS_* settings). */
+export interface NatsSettings {
+  /** Server URL(s), comma-separated; `nats://user:pass@host` or `nats://token@host` carry credentials. */
+  NATS_URL: string
+  NATS_USER?: string
+  NATS_PASSWORD?: string
+  NATS_TOKEN?: string
+  /** A `.creds` file (user JWT and nkey seed), as `nsc` writes them. */
+  NATS_CREDS_FILE?: string
+  /** A file holding a user nkey seed (`SU…`). */
+  NATS_NKEY_SEED_FILE?: string
+  /** CA that signed the server's certificate (private PKI). */
+  NATS_TLS_CA_FILE?: string
+  /** Client certificate and key, for servers that verify clients. */
+  NATS_TLS_CERT_FILE?: string
+  NATS_TLS_KEY_FILE?: string
+}
+
+/** The server list without credentials, and the credentials the URLs carried. */
+interface ParsedServers {
+  servers: string[]
+  user?: string
+  pass?: string
+  token?: string
+}
+
+/**
+ * Splits NATS_URL and takes credentials out of its URLs (nats.js would not
+ * read them there, and they must never reach a log line). Every URL must
+ * carry the same credentials, or none.
+ */
+export function parseNatsServers (url: string): ParsedServers {
+  const parsed: ParsedServers = { servers: [] }
+  let seen: string | undefined
+  for (const raw of url.split(',').map((s) => s.trim()).filter((s) => s !== '')) {
+    const at = raw.lastIndexOf('@')
+    if (at < 0) {
+      parsed.servers.push(raw)
+      continue
+    }
+    const scheme = /^[a-z]+:\/\//i.exec(raw)?.[0] ?? ''
+    const userinfo = raw.slice(scheme.length, at)
+    const colon = userinfo.indexOf(':')
+    const user = decodeURIComponent(colon < 0 ? userinfo : userinfo.slice(0, colon))
+    const pass = colon < 0 ? undefined : decodeURIComponent(userinfo.slice(colon + 1))
+    if (seen !== undefined && seen !== userinfo) throw new Error('NATS_URL: every server URL must carry the same credentials')
+    seen = userinfo
+    if (pass === undefined) parsed.token = user
+    else Object.assign(parsed, { user, pass })
+    parsed.servers.push(scheme + raw.slice(at + 1))
+  }
+  if (parsed.servers.length === 0) throw new Error('NATS_URL names no server')
+  return parsed
+}
+
+/**
+ * nats.js connection options from the settings: servers, at most one way
+ * to authenticate (user and password, a token, a creds file or an nkey
+ * seed; in the URL or in their own settings) and TLS files. Throws an Error
+ * naming the conflict or the unreadable file.
+ */
+export function natsConnectionOptions (settings: NatsSettings, readFile: (path: string) => Uint8Array = readFileSync): NodeConnectionOptions {
+  const { servers, ...fromUrl } = parseNatsServers(settings.NATS_URL)
+  const set = (v: string | undefined): v is string => v !== undefined && v !== ''
+  const ways = [
+    (fromUrl.user !== undefined || set(settings.NATS_USER)) && 'user and password',
+    (fromUrl.token !== undefined || set(settings.NATS_TOKEN)) && 'token',
+    set(settings.NATS_CREDS_FILE) && 'NATS_CREDS_FILE',
+    set(settings.NATS_NKEY_SEED_FILE) && 'NATS_NKEY_SEED_FILE',
+  ].filter((w): w is string => typeof w === 'string')
+  if (ways.length > 1) throw new Error(`NATS: give one way to authenticate, not ${ways.join(' and ')}`)
+  if ((fromUrl.user !== undefined || fromUrl.token !== undefined) && (set(settings.NATS_USER) || set(settings.NATS_PASSWORD) || set(settings.NATS_TOKEN))) {
+    throw new Error('NATS: credentials are both in NATS_URL and in NATS_USER/NATS_PASSWORD/NATS_TOKEN; give them once')
+  }
+  if (set(settings.NATS_PASSWORD) && !set(settings.NATS_USER)) throw new Error('NATS: NATS_PASSWORD needs NATS_USER')
+
+  const read = (name: string, path: string): Uint8Array => {
+    try {
+      return readFile(path)
+    } catch (err) {
+      throw new Error(`NATS: cannot read ${name} (${path}): ${(err as Error).message}`, { cause: err })
+    }
+  }
+  const opts: NodeConnectionOptions = { servers }
+  if (fromUrl.user !== undefined) Object.assign(opts, { user: fromUrl.user, pass: fromUrl.pass })
+  if (fromUrl.token !== undefined) opts.token = fromUrl.token
+  if (set(settings.NATS_USER)) Object.assign(opts, { user: settings.NATS_USER, pass: settings.NATS_PASSWORD ?? '' })
+  if (set(settings.NATS_TOKEN)) opts.token = settings.NATS_TOKEN
+  if (set(settings.NATS_CREDS_FILE)) opts.authenticator = credsAuthenticator(read('NATS_CREDS_FILE', settings.NATS_CREDS_FILE))
+  if (set(settings.NATS_NKEY_SEED_FILE)) {
+    const seed = new TextDecoder().decode(read('NATS_NKEY_SEED_FILE', settings.NATS_NKEY_SEED_FILE)).trim()
+    opts.authenticator = nkeyAuthenticator(new TextEncoder().encode(seed))
+  }
+
+  if (set(settings.NATS_TLS_CERT_FILE) !== set(settings.NATS_TLS_KEY_FILE)) throw new Error('NATS: NATS_TLS_CERT_FILE and NATS_TLS_KEY_FILE go together')
+  if (set(settings.NATS_TLS_CA_FILE) || set(settings.NATS_TLS_CERT_FILE)) {
+    // Read now, so a wrong path fails at start with its name rather than as a handshake error.
+    opts.tls = {
+      ...(set(settings.NATS_TLS_CA_FILE) ? { ca: new TextDecoder().decode(read('NATS_TLS_CA_FILE', settings.NATS_TLS_CA_FILE)) } : {}),
+      ...(set(settings.NATS_TLS_CERT_FILE) ? { cert: new TextDecoder().decode(read('NATS_TLS_CERT_FILE', settings.NATS_TLS_CERT_FILE)) } : {}),
+      ...(set(settings.NATS_TLS_KEY_FILE) ? { key: new TextDecoder().decode(read('NATS_TLS_KEY_FILE', settings.NATS_TLS_KEY_FILE!)) } : {}),
+    }
+  }
+  return opts
+}
+
+/**
+ * Connects with unlimited reconnects, logging connection state changes.
+ * Takes NATS_URL alone or every NATS_* setting (credentials, TLS). A first
+ * connection that fails (no server, refused credentials) rejects with an
+ * Error naming the servers, never the credentials.
+ */
+export async function connectNats (settings: string | NatsSettings, name: string, logger: Logger): Promise<NatsConnection> {
+  const opts = natsConnectionOptions(typeof settings === 'string' ? { NATS_URL: settings } : settings)
+  let nc: NatsConnection
+  try {
+    nc = await connect({
+      ...opts,
+      name,
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 500,
+    })
+  } catch (err) {
+    throw new Error(`NATS: cannot connect to ${(opts.servers as string[]).join(',')}: ${(err as Error).message}`, { cause: err })
+  }
   void (async () => {
     for await (const s of nc.status()) {
       if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {

@@ -6,7 +6,7 @@ import type { MongoClient } from 'mongodb'
 import { BaseConfig, MongoConfig, RedisConfig } from './config.js'
 import { createLogger, type Logger } from './logger.js'
 import { createMetricsRegistry } from './metrics.js'
-import { connectNats, createCommandClient, serveCommands, type CommandClient, type CommandHandlers, type CommandServer, type NatsConnection } from './nats.js'
+import { connectNats, createCommandClient, type NatsSettings, serveCommands, type CommandClient, type CommandHandlers, type CommandServer, type NatsConnection } from './nats.js'
 import { connectMongo, pingMongo, type Db } from './mongo.js'
 import { createRedis, redisReady, type Redis } from './redis.js'
 import { startOpsServer, type ReadinessCheck } from './ops.js'
@@ -21,8 +21,7 @@ export function serviceConfig (defaultHttpPort: number) {
   }
 }
 
-export interface ServiceSettings {
-  NATS_URL: string
+export interface ServiceSettings extends NatsSettings {
   NATS_PREFIX: string
   NATS_REQUEST_TIMEOUT_MS: number
   LOG_LEVEL: string
@@ -88,7 +87,7 @@ export async function startService (opts: {
   let accepting = false
   try {
     mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, name)
-    nc = await connectNats(config.NATS_URL, name, logger)
+    nc = await connectNats(config, name, logger)
     const client = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: config.NATS_REQUEST_TIMEOUT_MS, registry })
     parts = await opts.setup({ nc, db: mongo.db, redis, logger, registry, subjects: createSubjects(config.NATS_PREFIX), client })
     server = serveCommands(nc, { prefix: config.NATS_PREFIX, queue: opts.queue, handlers: parts.handlers, logger, registry })

@@ -24,7 +24,7 @@ import { LuaScript } from './lua.js'
  * Key names built inside scripts (the sweep learns user ids from data, the
  * heartbeat gets thousands of them) need the client's keyPrefix passed in,
  * because ioredis prefixes only declared KEYS. Consequently these scripts
- * assume a single Redis primary (or Sentinel), not Redis Cluster.
+ * assume a single Redis primary, not Redis Cluster.
  */
 
 /** Key of a user's gateway entries, without the client's keyPrefix. */

@@ -31,11 +31,34 @@ import { roomsHttpApi } from './apis/rooms/routes.js'
 import { roomsWsApi } from './apis/rooms/ws-adapter.js'
 import { chatsHttpApi } from './apis/chats/routes.js'
 import { UserDirectory } from './user-directory.js'
+import { createClientKey } from './client-key.js'
+import { installRequestGuard } from './http-guard.js'
+import { separateOpsPort, type OpsListener } from './ops-port.js'
+import type { TrustProxy } from './trust-proxy.js'
+import { capConnections, fastifyServerOptions, serverLimitsOf } from './server-limits.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The ops port's listener when OPS_PORT is set (main.ts starts it). */
+    opsListener?: OpsListener
+  }
+}
 
 const OPS_ROUTES = new Set(['/healthz', '/readyz', '/metrics', '/log-level'])
 
 /** Pushes a socket may have waiting before its client counts as stuck and is closed (it reconnects and catches up). */
 const MAX_PENDING_PUSHES = 1000
+
+/**
+ * TRUST_PROXY in fastify's terms. Fastify 5.12 takes a bare number as "trust
+ * nobody" (a count cannot vet the direct peer), so a count becomes the
+ * classic hop count as a function: trust the peer and the `hops - 1`
+ * addresses it forwarded for. That is only safe where nothing but the
+ * proxies can reach the gateway; docs/security.md says so.
+ */
+function trustProxyOption (trust: TrustProxy): string[] | ((address: string, hop: number) => boolean) {
+  return typeof trust === 'number' ? (_address, hop) => hop < trust : trust
+}
 
 /**
  * Builds a gateway replica: HTTP and WebSocket APIs on one fastify instance.
@@ -46,21 +69,28 @@ const MAX_PENDING_PUSHES = 1000
 export async function buildGateway (config: GatewayConfig, opts: { logger?: Logger } = {}): Promise<FastifyInstance> {
   const logger = opts.logger ?? createLogger('gateway', config.LOG_LEVEL)
   const registry = createMetricsRegistry('gateway')
+  const limits = serverLimitsOf(config)
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
     return503OnClosing: true,
-    trustProxy: config.TRUST_PROXY,
+    // A hop count or addresses, never "everyone" (config.ts refuses it).
+    trustProxy: trustProxyOption(config.TRUST_PROXY),
+    ...fastifyServerOptions(limits),
   })
+  capConnections(app.server, limits)
   installErrorHandler(app)
+  // Before any route, so its filter sees them all.
+  if (config.OPS_PORT !== undefined) app.decorate('opsListener', separateOpsPort(app, limits))
 
-  const nc = await connectNats(config.NATS_URL, `gateway ${config.GATEWAY_ID}`, logger)
+  const nc = await connectNats(config, `gateway ${config.GATEWAY_ID}`, logger)
   const subjects = createSubjects(config.NATS_PREFIX)
   const commands = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: config.NATS_REQUEST_TIMEOUT_MS, registry })
-  const authenticate = createAuthenticator(commands, createTokenVerifier({
+  const verifyToken = createTokenVerifier({
     secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE,
-  }))
+  })
+  const authenticate = createAuthenticator(commands, verifyToken)
   const files = new FileStore(config.PUBLIC_URL.replace(/\/+$/, ''), config.FILE_MAX_BYTES)
   const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, logger })
   // Adapters get no client that could act as a user of their choosing: only
@@ -177,20 +207,16 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     // Request parts have exactly their documented types: no coercion.
     scope.setValidatorCompiler(strictValidatorCompiler)
     // Per replica and in memory: a coarse guard against floods, keyed by the
-    // credential a request carries, else by the client's address.
+    // verified user, else by the client's address.
     await scope.register(rateLimit, {
       max: config.HTTP_RATE_LIMIT_PER_MIN,
       timeWindow: 60_000,
-      keyGenerator: (req) => {
-        try {
-          return auth.tokenOf(req) ?? req.ip
-        } catch {
-          return req.ip
-        }
-      },
+      keyGenerator: createClientKey(verifyToken, auth.tokenOf),
       // Thrown, so the error handler answers it like every other error.
       errorResponseBuilder: (_req, ctx) => new ChatError('CHAT_RATE_LIMITED', `Too many requests; retry in ${ctx.after}`),
     })
+    // After the rate limiter: credentials and sizes are checked before bodies are read.
+    installRequestGuard(scope, auth)
     const httpApi = { services, auth, cookie: sessionCookie }
     await scope.register(roomsHttpApi, httpApi)
     await scope.register(chatsHttpApi, httpApi)

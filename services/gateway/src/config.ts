@@ -2,11 +2,17 @@ import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
 import { BaseConfig, JwtConfig, loadConfig } from '@chat/runtime'
+import { parseTrustProxy } from './trust-proxy.js'
 
 export const GatewayConfigSchema = {
   ...BaseConfig,
   ...JwtConfig,
   PORT: Type.Integer({ default: 8080, minimum: 0, maximum: 65535, description: 'HTTP and WebSocket port' }),
+  OPS_PORT: Type.Optional(Type.Integer({
+    minimum: 0,
+    maximum: 65535,
+    description: 'When set, /metrics, /docs and /docs/json are served only on this port (not exposed to clients); /healthz and /readyz on both',
+  })),
   GATEWAY_ID: Type.String({
     default: `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`,
     pattern: '^[A-Za-z0-9_.-]{1,100}$',
@@ -30,13 +36,40 @@ export const GatewayConfigSchema = {
     pattern: '^(|\\*|https?://[^,\\s]+(,https?://[^,\\s]+)*)$',
     description: 'Origins whose browser pages may call the HTTP APIs (comma-separated, e.g. https://app.example.com), or * for any (then without cookies); empty: none',
   }),
-  TRUST_PROXY: Type.Boolean({ default: false, description: 'Trust X-Forwarded-* from the load balancer (client address; https → Secure cookies)' }),
-  HTTP_RATE_LIMIT_PER_MIN: Type.Integer({ default: 1200, minimum: 1, description: 'HTTP API requests per minute per client (credential, else address), per replica' }),
+  TRUST_PROXY: Type.String({
+    default: '',
+    description: 'Who may set X-Forwarded-For/-Proto (client address; https → Secure cookies): the number of proxies in front (1), or their IPs/CIDRs, comma-separated; empty: nobody. Never every peer',
+  }),
+  HTTP_RATE_LIMIT_PER_MIN: Type.Integer({ default: 1200, minimum: 1, description: 'HTTP API requests per minute per client (verified user, else address), per replica' }),
+  HTTP_REQUEST_TIMEOUT_MS: Type.Integer({ default: 120000, minimum: 1000, description: 'Longest a client may take to send a whole request (headers and body); then 408 and the connection is closed' }),
+  HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 500, description: 'Longest a client may take to send a request\'s headers (WebSocket upgrades included); at most HTTP_REQUEST_TIMEOUT_MS' }),
+  HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72000, minimum: 1000, description: 'An idle keep-alive HTTP connection is closed after this long; keep it above the load balancer\'s idle timeout' }),
+  HTTP_MAX_CONNECTIONS: Type.Integer({ default: 10000, minimum: 1, description: 'Open TCP connections (HTTP and WebSocket) this replica accepts; more are refused' }),
   SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'Longest a graceful stop may take' }),
 }
 
+/**
+ * Reads and validates the gateway's settings once, at start: the schema,
+ * then what a schema can't say (TRUST_PROXY's grammar, timeouts that must
+ * nest). Throws an Error naming every problem.
+ */
 export function loadGatewayConfig (env?: Record<string, string | undefined>) {
-  return loadConfig(GatewayConfigSchema, env)
+  const raw = loadConfig(GatewayConfigSchema, env)
+  const problems: string[] = []
+  let trustProxy: ReturnType<typeof parseTrustProxy> = 0
+  try {
+    trustProxy = parseTrustProxy(raw.TRUST_PROXY)
+  } catch (err) {
+    problems.push((err as Error).message)
+  }
+  if (raw.HTTP_HEADERS_TIMEOUT_MS > raw.HTTP_REQUEST_TIMEOUT_MS) {
+    problems.push(`HTTP_HEADERS_TIMEOUT_MS (${raw.HTTP_HEADERS_TIMEOUT_MS}) must not exceed HTTP_REQUEST_TIMEOUT_MS (${raw.HTTP_REQUEST_TIMEOUT_MS})`)
+  }
+  if (raw.OPS_PORT !== undefined && raw.OPS_PORT !== 0 && raw.OPS_PORT === raw.PORT) {
+    problems.push(`OPS_PORT must differ from PORT (${raw.PORT})`)
+  }
+  if (problems.length > 0) throw new Error(`invalid gateway configuration: ${problems.join('; ')}`)
+  return Object.freeze({ ...raw, TRUST_PROXY: trustProxy })
 }
 
 export type GatewayConfig = ReturnType<typeof loadGatewayConfig>

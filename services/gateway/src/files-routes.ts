@@ -5,11 +5,14 @@ import type { FileStore } from './files.js'
 import { isInlineSafe } from './files.js'
 import type { HttpAuth } from './http-auth.js'
 import type { ApiServices } from './ws-api.js'
+import { requiresSession } from './http-api.js'
 
 /**
  * `POST /files` (raw body, `Content-Type`, `?name=`) → 201 `{id, url}`;
  * `GET /files/:id` streams the file to its uploader and to members of the
- * conversations it was sent in.
+ * conversations it was sent in. Both require a session (checked before the
+ * body is read, see http-guard.ts); an upload's `Content-Length` is checked
+ * against FILE_MAX_BYTES before it is read too.
  */
 export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth, act: ApiServices['act'] }> = async (app, { files, auth, act }) => {
   // In this plugin only, every body is raw bytes, whatever its type.
@@ -17,7 +20,8 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth,
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: files.maxBytes }, (_req, body, done) => done(null, body))
 
   app.post('/files', {
-    schema: { querystring: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }) },
+    bodyLimit: files.maxBytes,
+    schema: { security: requiresSession, querystring: Type.Object({ name: Type.Optional(Type.String({ minLength: 1, maxLength: 255 })) }) },
   }, async (req, reply) => {
     const session = await auth(req)
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0)
@@ -28,7 +32,7 @@ export const filesRoutes: FastifyPluginAsync<{ files: FileStore, auth: HttpAuth,
   })
 
   app.get('/files/:id', {
-    schema: { params: Type.Object({ id: Id }) },
+    schema: { security: requiresSession, params: Type.Object({ id: Id }) },
   }, async (req, reply) => {
     const session = await auth(req)
     const { id } = req.params as { id: number }

@@ -51,13 +51,25 @@ export interface HttpAuth {
   tokenOf(req: FastifyRequest): string | undefined
 }
 
-/** Bearer token, or else the session cookie; both are verified the same way. */
+/**
+ * Bearer token, or else the session cookie; both are verified the same way.
+ * A request is authenticated once: the early hook (http-guard.ts) and the
+ * handler share the outcome, so a route costs one auth round trip.
+ */
 export function createHttpAuth (authenticate: Authenticate, cookie: SessionCookie): HttpAuth {
+  const outcomes = new WeakMap<FastifyRequest, Promise<Session>>()
   const tokenOf = (req: FastifyRequest): string | undefined => tokenFromRequest(req.query, req.headers) ?? cookie.read(req)
-  const auth = async (req: FastifyRequest): Promise<Session> => {
-    const token = tokenOf(req)
-    if (token === undefined) throw new ChatError('CHAT_UNAUTHENTICATED')
-    return authenticate(token)
+  const auth = (req: FastifyRequest): Promise<Session> => {
+    let outcome = outcomes.get(req)
+    if (outcome === undefined) {
+      outcome = (async () => {
+        const token = tokenOf(req)
+        if (token === undefined) throw new ChatError('CHAT_UNAUTHENTICATED')
+        return await authenticate(token)
+      })()
+      outcomes.set(req, outcome)
+    }
+    return outcome
   }
   return Object.assign(auth, { tokenOf })
 }
