@@ -7,12 +7,13 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ChatError, createSubjects } from '@chat/contracts'
 import {
-  connectNats, createCommandClient, createLogger, createMetricsRegistry, createTokenVerifier, Gauge, opsRoutes,
+  connectNats, createCommandClient, createLogger, createMetricsRegistry, Gauge, opsRoutes,
   type Logger,
 } from '@chat/runtime'
 import type { GatewayConfig } from './config.js'
 import { ConnectionHub } from './hub.js'
-import { createAuthenticator } from './session.js'
+import { createAuthenticator, GatewayKeys } from './session.js'
+import { jwksRoute } from './jwks-route.js'
 import { createHttpAuth, SessionCookie } from './http-auth.js'
 import { FileStore } from './files.js'
 import { filesRoutes } from './files-routes.js'
@@ -52,11 +53,11 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   const nc = await connectNats(config.NATS_URL, `gateway ${config.GATEWAY_ID}`, logger)
   const subjects = createSubjects(config.NATS_PREFIX)
   const commands = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: config.NATS_REQUEST_TIMEOUT_MS, registry })
-  const authenticate = createAuthenticator(commands, createTokenVerifier({
-    secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE,
-  }))
+  const tokens = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }
+  const keys = new GatewayKeys({ nc, commands, subjects, tokens, refreshMs: config.JWKS_REFRESH_MS, logger })
+  const authenticate = createAuthenticator(commands, keys.verify)
   const files = new FileStore(commands, config.PUBLIC_URL.replace(/\/+$/, ''), config.FILE_MAX_BYTES)
-  const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, logger })
+  const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, sessionRecheckMs: config.SESSION_RECHECK_MS, logger })
   const services = { commands, authenticate, files, users: new UserDirectory(commands) }
   let accepting = true
   let connections = 0
@@ -70,6 +71,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     checks: { nats: () => !nc.isClosed() && !nc.isDraining() },
   })
 
+  await app.register(jwksRoute, { keys })
   await app.register(cookie)
   if (config.CORS_ORIGINS !== '') {
     const any = config.CORS_ORIGINS === '*'

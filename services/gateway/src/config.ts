@@ -18,6 +18,12 @@ export const GatewayConfigSchema = {
   WS_RATE_LIMIT_BURST: Type.Integer({ default: 60, minimum: 1, description: 'Requests a connection may send at once before being limited' }),
   WS_AUTH_TIMEOUT_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'An unauthenticated socket is closed after this long' }),
   FILE_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1, description: 'Largest accepted upload' }),
+  SESSION_RECHECK_MS: Type.Integer({
+    default: 5000,
+    minimum: 100,
+    description: 'How often this replica asks auth whether the sessions of its open sockets were revoked (closes them even if the broadcast was missed)',
+  }),
+  JWKS_REFRESH_MS: Type.Integer({ default: 300_000, minimum: 1000, description: 'How often this replica re-fetches the token verification keys from auth' }),
   PRESENCE_HEARTBEAT_MS: Type.Integer({ default: 10000, minimum: 100, description: 'How often this replica re-asserts its users are online' }),
   SESSION_COOKIE_NAME: Type.String({ default: 'chat_session', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Cookie that carries the session set by the rooms API\'s /Login' }),
   CORS_ORIGINS: Type.String({
