@@ -40,7 +40,7 @@ export class SessionStore {
       await this.col.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 })
     } catch (err) {
       // FerretDB v1 has no TTL indexes: expired records are then kept; they are refused all the same.
-      this.logger.info({ err }, 'no TTL index on sessions.expiresAt; expired sessions are kept')
+      this.logger.info({ reason: (err as Error).message }, 'no TTL index on sessions.expiresAt; expired sessions are kept')
     }
   }
 
