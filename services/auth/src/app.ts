@@ -30,9 +30,8 @@ const KEY_REFETCH_MIN_MS = 1000
 export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): Promise<ServiceParts> {
   const { redis, nc, subjects } = deps
   const store = new UserStore(deps.db)
-  await store.init()
   const sessions = new SessionStore(deps.db, redis, deps.logger)
-  await sessions.init()
+  await Promise.all([store.init(), sessions.init()])
   const signingKeys = new SigningKeys(deps.db, {
     configured: opts.signingKey,
     tokenTtlSeconds: opts.tokenTtlSeconds,
