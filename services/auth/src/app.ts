@@ -68,7 +68,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
   async function verifySession (token: string): Promise<TokenClaims> {
     const claims = await verify(token)
     const state = await sessions.state(claims.sessionId)
-    if (state?.userId !== claims.userId) throw new ChatError('CHAT_TOKEN_INVALID', 'The session was ended or does not exist')
+    if (state?.userId !== claims.userId) throw new ChatError('CHAT_TOKEN_INVALID', 'The token was revoked')
     return claims
   }
 
