@@ -62,7 +62,6 @@ Object.assign(baseEnv, urls, {
   MONGO_DB: runId,
   LOG_LEVEL: 'warn',
   HTTP_HOST: '127.0.0.1',
-  JWT_SECRET: randomBytes(32).toString('hex'), // shared by auth and gateways only
   WS_RATE_LIMIT_PER_SEC: '100000',
   WS_RATE_LIMIT_BURST: '100000',
 })

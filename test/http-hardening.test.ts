@@ -5,7 +5,7 @@
 // /metrics and /docs on a separate ops port.
 import { randomBytes } from 'node:crypto'
 import t from 'tap'
-import { signToken } from '../packages/runtime/src/tokens.js'
+import { generateSigningKey, signToken } from '../packages/runtime/src/tokens.js'
 import { startGateway, startSystem } from './helpers/system.js'
 import { http } from './helpers/http.js'
 import { freePort } from './helpers/net.js'
@@ -34,7 +34,8 @@ t.test('http hardening', async (t) => {
   t.teardown(() => alice.client.close())
 
   t.test('made-up bearer tokens share their address\'s bucket', async (t) => {
-    const forged = (await signToken({ secret: randomBytes(32).toString('hex'), issuer: 'chat-auth', audience: 'chat' }, alice.userId, 600)).token
+    // A well-formed token for a real user, signed with a key auth never published.
+    const forged = (await signToken({ issuer: 'chat-auth', audience: 'chat' }, await generateSigningKey(), alice.userId, 600)).token
     const statuses: number[] = []
     for (let i = 0; i < LIMIT + 3; i++) {
       // Random strings, and a well-formed token for a real user signed with the wrong key.

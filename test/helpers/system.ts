@@ -56,8 +56,7 @@ export async function startSystem (t: TestLike, opts: StartOptions = {}): Promis
     MONGO_DB: id,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
     HTTP_HOST: '127.0.0.1',
-    // A per-system secret: auth and gateways must share it, nobody else does.
-    JWT_SECRET: randomBytes(32).toString('hex'),
+    // No token key: auth generates one in this system's database on first start.
     ...(opts.redisUrl !== undefined ? { REDIS_URL: opts.redisUrl } : {}),
     ...opts.env,
   }

@@ -46,10 +46,26 @@ export const LogoutRequest = Type.Object({
 }, { additionalProperties: false })
 export type LogoutRequest = Static<typeof LogoutRequest>
 
+/** A session id: the `jti` of its tokens and the `_id` of its record. */
+export const SessionId = Type.String({ minLength: 1, maxLength: 64 })
+
 export const UpdateProfileRequest = Type.Object({
   actorId: Id,
   username: Type.Optional(Username),
+  /** The new password; requires `currentPassword`, and ends every session of the user but `sessionId`. */
   password: Type.Optional(Password),
+  /**
+   * The user's current password, required with `password`: a stolen session
+   * alone must not be able to lock the owner out. Missing or wrong:
+   * CHAT_CURRENT_PASSWORD_INVALID, nothing changes.
+   */
+  currentPassword: Type.Optional(Password),
+  /**
+   * The session making the change (the gateway sets it from the verified
+   * session, never from the client). It stays logged in when the password
+   * changes; every other session of the user is revoked. Absent: all are.
+   */
+  sessionId: Type.Optional(SessionId),
   email: Type.Optional(Email),
   nickname: Type.Optional(Nickname),
   avatar: Type.Optional(Avatar),
@@ -113,3 +129,53 @@ export type RedeemTicketRequest = Static<typeof RedeemTicketRequest>
 
 export const RedeemTicketReply = Type.Object({ session: Session, roomId: Id })
 export type RedeemTicketReply = Static<typeof RedeemTicketReply>
+
+/** Most session ids one auth.sessions.check may carry. */
+export const SESSION_CHECK_MAX = 1000
+
+/**
+ * Asks which of these sessions may no longer be used (revoked, expired or
+ * unknown). Gateways send the sessions of their open sockets every
+ * SESSION_RECHECK_MS, so a socket whose revocation broadcast was missed is
+ * still closed within seconds.
+ */
+export const CheckSessionsRequest = Type.Object({
+  sessionIds: Type.Array(SessionId, { maxItems: SESSION_CHECK_MAX }),
+}, { additionalProperties: false })
+export type CheckSessionsRequest = Static<typeof CheckSessionsRequest>
+
+export const CheckSessionsReply = Type.Object({
+  /** The sessions of the request that must be closed; the others are valid. */
+  revoked: Type.Array(SessionId),
+})
+export type CheckSessionsReply = Static<typeof CheckSessionsReply>
+
+/** An RFC 7638 JWK thumbprint (SHA-256, base64url): the `kid` of a signing key. */
+export const KeyId = Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' })
+
+/** One public token-verification key, as a JSON Web Key (RFC 7517, RFC 8037). */
+export const PublicJwk = Type.Object({
+  kty: Type.Literal('OKP'),
+  crv: Type.Literal('Ed25519'),
+  /** The public key, base64url. */
+  x: Type.String({ pattern: '^[A-Za-z0-9_-]{43}$' }),
+  kid: KeyId,
+  alg: Type.Literal('EdDSA'),
+  use: Type.Literal('sig'),
+})
+export type PublicJwk = Static<typeof PublicJwk>
+
+/**
+ * The keys tokens may be verified with (auth.jwks, and every gateway's
+ * `GET /.well-known/jwks.json`): the active key and every retired one
+ * whose tokens may still be unexpired.
+ */
+export const Jwks = Type.Object({ keys: Type.Array(PublicJwk) })
+export type Jwks = Static<typeof Jwks>
+
+/** Broadcast on `<prefix>.v1.evt.auth.jwks.changed` when the key set changes; gateways fetch auth.jwks again. */
+export const JwksChangedEvent = Type.Object({
+  /** The key ids now published. */
+  kids: Type.Array(KeyId),
+})
+export type JwksChangedEvent = Static<typeof JwksChangedEvent>

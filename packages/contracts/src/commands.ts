@@ -24,6 +24,8 @@ export const CommandSpecs = {
   [Commands.auth.searchUsers]: { request: S.SearchUsersRequest, reply: S.SearchUsersReply },
   [Commands.auth.issueTicket]: { request: A.IssueTicketRequest, reply: A.IssueTicketReply },
   [Commands.auth.redeemTicket]: { request: A.RedeemTicketRequest, reply: A.RedeemTicketReply },
+  [Commands.auth.jwks]: { request: Empty, reply: A.Jwks },
+  [Commands.auth.checkSessions]: { request: A.CheckSessionsRequest, reply: A.CheckSessionsReply },
   [Commands.contact.list]: { request: C.ListContactsRequest, reply: C.ListContactsReply },
   [Commands.contact.add]: { request: C.ContactTarget, reply: C.AddContactReply },
   [Commands.contact.remove]: { request: C.ContactTarget, reply: Empty },

@@ -11,6 +11,7 @@ export const ErrorCatalogue = {
   CHAT_UNAUTHENTICATED: { status: 401, message: 'Login required' },
   CHAT_TOKEN_INVALID: { status: 401, message: 'The token is invalid, expired or revoked' },
   CHAT_BAD_CREDENTIALS: { status: 401, message: 'Wrong username or password' },
+  CHAT_CURRENT_PASSWORD_INVALID: { status: 403, message: 'Changing the password requires the correct current password' },
   CHAT_FORBIDDEN: { status: 403, message: 'Not allowed' },
   CHAT_ID_MISMATCH: { status: 403, message: 'A user id in the request is not the logged-in user' },
   CHAT_NOT_MEMBER: { status: 403, message: 'Not a member of this conversation' },

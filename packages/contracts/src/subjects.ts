@@ -31,6 +31,8 @@ export const Commands = {
     searchUsers: 'auth.users.search',
     issueTicket: 'auth.ticket.issue',
     redeemTicket: 'auth.ticket.redeem',
+    jwks: 'auth.jwks',
+    checkSessions: 'auth.sessions.check',
   },
   contact: {
     list: 'contact.list',
@@ -140,6 +142,8 @@ export function createSubjects (prefix = 'chat') {
     },
     /** Broadcast when a token is revoked; every gateway closes its sockets. */
     sessionRevoked: `${base}.evt.session.revoked`,
+    /** Broadcast when the token-verification keys change; gateways fetch auth.jwks again. */
+    jwksChanged: `${base}.evt.auth.jwks.changed`,
   }
 }
 

@@ -31,14 +31,15 @@ export const MongoConfig = {
   MONGO_DB: Type.String({ default: 'chat', pattern: '^[A-Za-z0-9_-]{1,63}$' }),
 }
 
+/**
+ * What tokens say and are checked for, on auth (signs) and gateways
+ * (verify). There is no shared secret: auth signs with an Ed25519 private
+ * key only it holds (see the auth service's TOKEN_PRIVATE_KEY), gateways
+ * verify with the public keys it publishes.
+ */
 export const JwtConfig = {
-  JWT_SECRET: Type.String({
-    minLength: 32,
-    default: 'dev-only-secret-change-me-in-production-0123456789',
-    description: 'HS256 key shared by auth (signs) and gateways (verify); at least 32 characters',
-  }),
-  JWT_ISSUER: Type.String({ default: 'chat-auth' }),
-  JWT_AUDIENCE: Type.String({ default: 'chat' }),
+  JWT_ISSUER: Type.String({ default: 'chat-auth', description: '`iss` of issued tokens, checked on verification' }),
+  JWT_AUDIENCE: Type.String({ default: 'chat', description: '`aud` of issued tokens, checked on verification' }),
 }
 
 /**

@@ -14,8 +14,10 @@ export { createIdGenerator, composeId, idTime, IdSequence, ID_EPOCH_MS, MAX_WORK
 export type { IdGenerator } from './ids.js'
 export { opsRoutes, startOpsServer } from './ops.js'
 export type { OpsOptions, ReadinessCheck } from './ops.js'
-export { signToken, createTokenVerifier, TOKEN_ALGORITHM } from './tokens.js'
-export type { TokenClaims, TokenSettings } from './tokens.js'
+export {
+  signToken, createTokenVerifier, generateSigningKey, importSigningKey, publicJwkOf, KeySet, TOKEN_ALGORITHM,
+} from './tokens.js'
+export type { SigningKey, TokenClaims, TokenKeyResolver, TokenSettings, VerifyKey } from './tokens.js'
 export { startService, serviceConfig } from './service.js'
 export type { ServiceDeps, ServiceParts, RunningService, ServiceSettings } from './service.js'
 export { fitToBudget, jsonBytes, replyBudgetBytes } from './budget.js'

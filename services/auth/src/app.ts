@@ -1,17 +1,23 @@
-import { ChatError, Commands, type Session, type SessionRevokedEvent } from '@chat/contracts'
+import { ChatError, Commands, type Jwks, type JwksChangedEvent, type Session, type SessionRevokedEvent } from '@chat/contracts'
 import {
-  createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, publishJson, replyBudgetBytes, signToken,
-  type ServiceDeps, type ServiceParts, type TokenSettings,
+  createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, publishJson, replyBudgetBytes, signToken,
+  type ServiceDeps, type ServiceParts, type SigningKey, type TokenClaims, type TokenSettings,
 } from '@chat/runtime'
 import { DEFAULT_LOGIN_THROTTLE } from './config.js'
 import { accountKey, LoginThrottle, type LoginThrottleSettings } from './login-throttle.js'
 import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from './passwords.js'
 import { pageOf, searchPage, searchPattern } from './search.js'
+import { SessionStore } from './sessions.js'
+import { SigningKeys } from './signing-keys.js'
 import { NAME_FIELDS, toOwnUser, toPublicUser, toUserName, UserStore, type UserDoc } from './store.js'
 import { RoomTickets } from './tickets.js'
 
 export interface AuthOptions {
   tokens: TokenSettings
+  /** The configured signing key (TOKEN_PRIVATE_KEY); absent: the one kept in MongoDB. */
+  signingKey?: SigningKey
+  /** How often the signing keys are re-read from MongoDB (SIGNING_KEY_REFRESH_MS). */
+  signingKeyRefreshMs: number
   tokenTtlSeconds: number
   /** Lifetime of a room ticket (ROOM_TICKET_TTL_MS), at most 5 minutes. */
   roomTicketTtlMs: number
@@ -21,36 +27,78 @@ export interface AuthOptions {
   loginThrottle?: LoginThrottleSettings
 }
 
-/** Redis key marking a session revoked until its token would have expired anyway. */
-const revokedKey = (sessionId: string) => `revoked:${sessionId}`
+/** A token with an unknown key id makes auth re-read its keys at most this often. */
+const KEY_REFETCH_MIN_MS = 1000
 
 /** Builds the auth service's command handlers over its open connections. */
 export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): Promise<ServiceParts> {
   const { redis, nc, subjects } = deps
   const store = new UserStore(deps.db)
-  await store.init()
-  const ids = await createIdGenerator(redis, deps.logger)
-  const verify = createTokenVerifier(opts.tokens)
+  const sessions = new SessionStore(deps.db, redis, deps.logger)
+  await Promise.all([store.init(), sessions.init()])
+  const signingKeys = new SigningKeys(deps.db, {
+    configured: opts.signingKey,
+    tokenTtlSeconds: opts.tokenTtlSeconds,
+    refreshMs: opts.signingKeyRefreshMs,
+    logger: deps.logger,
+    onChange: (jwks) => {
+      keySet.replace(jwks)
+      const event: JwksChangedEvent = { kids: jwks.keys.map((k) => k.kid) }
+      publishJson(nc, subjects.jwksChanged, event)
+    },
+  })
+  // Tokens of other replicas' keys (a rotation in progress) are found by re-reading MongoDB.
+  const keySet: KeySet = new KeySet(async () => {
+    await signingKeys.reload()
+    return signingKeys.jwks
+  }, { minRefetchMs: KEY_REFETCH_MIN_MS })
+  await signingKeys.start()
+  const ids = await createIdGenerator(redis, deps.logger).catch(async (err: unknown) => {
+    await signingKeys.close()
+    throw err
+  })
+  const verify = createTokenVerifier(opts.tokens, keySet)
   const tickets = new RoomTickets(redis, opts.roomTicketTtlMs)
   const budget = opts.replyBudgetBytes ?? replyBudgetBytes(nc)
   const throttle = new LoginThrottle(redis, opts.loginThrottle ?? DEFAULT_LOGIN_THROTTLE)
 
+  /** Starts a session: its record first, so the token is never valid without one. */
   async function issue (user: UserDoc): Promise<Session> {
-    const { token, claims } = await signToken(opts.tokens, user._id, opts.tokenTtlSeconds)
+    const { token, claims } = await signToken(opts.tokens, signingKeys.active, user._id, opts.tokenTtlSeconds)
+    await sessions.create({ _id: claims.sessionId, userId: user._id, createdAt: new Date(), expiresAt: claims.expiresAt })
     return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
+  }
+
+  /** A token's claims, if its signature holds and its session exists, is the user's and is not revoked. */
+  async function verifySession (token: string): Promise<TokenClaims> {
+    const claims = await verify(token)
+    const state = await sessions.state(claims.sessionId)
+    if (state?.userId !== claims.userId) throw new ChatError('CHAT_TOKEN_INVALID', 'The token was revoked')
+    return claims
   }
 
   /** The session a token stands for, unless it is invalid, expired, revoked or its user gone. */
   async function resume (token: string): Promise<Session> {
-    const claims = await verify(token)
-    if (await redis.exists(revokedKey(claims.sessionId)) === 1) throw new ChatError('CHAT_TOKEN_INVALID', 'The token was revoked')
+    const claims = await verifySession(token)
     const user = await store.byId(claims.userId)
     if (!user) throw new ChatError('CHAT_TOKEN_INVALID', 'The user no longer exists')
     return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
   }
 
+  /** Ends sessions durably, then tells every gateway to close their sockets. */
+  async function endSessions (userId: number, ended: { _id: string, expiresAt: Date }[]): Promise<void> {
+    await sessions.revoke(ended)
+    for (const s of ended) {
+      const event: SessionRevokedEvent = { sessionId: s._id, userId, expiresAt: s.expiresAt.toISOString() }
+      publishJson(nc, subjects.sessionRevoked, event)
+    }
+  }
+
   return {
-    close: () => ids.close(),
+    close: async () => {
+      await signingKeys.close()
+      await ids.close()
+    },
     checks: { ids: () => ids.worker !== undefined },
     handlers: {
       [Commands.auth.register]: async (req) => {
@@ -99,7 +147,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
       // The ticket carries the session's token: redeeming resumes it, so a
       // session revoked after the ticket was issued can't use it.
       [Commands.auth.issueTicket]: async (req) => {
-        const claims = await verify(req.token)
+        const claims = await verifySession(req.token)
         if (claims.userId !== req.actorId) throw new ChatError('CHAT_ID_MISMATCH')
         const { ticket, expiresAt } = await tickets.issue({ userId: req.actorId, roomId: req.roomId, token: req.token })
         return { ticket, expiresAt: expiresAt.toISOString() }
@@ -115,15 +163,15 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
       [Commands.auth.logout]: async (req) => {
         const claims = await verify(req.token)
         if (claims.userId !== req.actorId) throw new ChatError('CHAT_ID_MISMATCH')
-        const ttl = claims.expiresAt.getTime() - Date.now()
-        if (ttl > 0) await redis.set(revokedKey(claims.sessionId), '1', 'PX', ttl)
-        const event: SessionRevokedEvent = {
-          sessionId: claims.sessionId,
-          userId: claims.userId,
-          expiresAt: claims.expiresAt.toISOString(),
-        }
-        publishJson(nc, subjects.sessionRevoked, event)
+        await endSessions(claims.userId, [{ _id: claims.sessionId, expiresAt: claims.expiresAt }])
         return {}
+      },
+
+      [Commands.auth.jwks]: async (): Promise<Jwks> => await signingKeys.fresh(KEY_REFETCH_MIN_MS),
+
+      [Commands.auth.checkSessions]: async (req) => {
+        const states = await sessions.states(req.sessionIds)
+        return { revoked: req.sessionIds.filter((id) => states.get(id) === undefined) }
       },
 
       [Commands.auth.updateProfile]: async (req) => {
@@ -136,7 +184,12 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         }
         if (req.nickname !== undefined) set.nickname = req.nickname
         if (req.avatar !== undefined) set.avatar = req.avatar
-        if (req.password !== undefined) set.passwordHash = await hashPassword(req.password)
+        if (req.password !== undefined) {
+          // A stolen session alone must not be able to lock the owner out.
+          const ok = req.currentPassword !== undefined && await verifyPassword(req.currentPassword, current.passwordHash)
+          if (!ok) throw new ChatError('CHAT_CURRENT_PASSWORD_INVALID')
+          set.passwordHash = await hashPassword(req.password)
+        }
         const newEmail = req.email?.trim()
         const emailChanged = newEmail !== undefined && newEmail.toLowerCase() !== current.email.toLowerCase()
         if (emailChanged) {
@@ -151,6 +204,11 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
           throw err
         }
         if (emailChanged) await store.releaseEmail(current.email, current._id)
+        if (req.password !== undefined) {
+          // A new password ends every other login: whoever knew the old one is out.
+          const others = (await sessions.activeOf(current._id)).filter((s) => s._id !== req.sessionId)
+          await endSessions(current._id, others)
+        }
         return { user: toOwnUser(updated) }
       },
 

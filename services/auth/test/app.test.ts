@@ -7,16 +7,13 @@ import { encodeJson } from '@chat/runtime'
 import { outcome as code, startServiceUnderTest } from '@chat/runtime/testing'
 import { loadAuthConfig } from '../src/config.js'
 import { buildAuthService } from '../src/app.js'
+import { authOptions } from '../src/options.js'
 
 const { nc, client } = await startServiceUnderTest(t, {
   name: 'auth',
   queue: QueueGroups.auth,
   configFor: loadAuthConfig,
-  setup: (deps, config) => buildAuthService(deps, {
-    tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-    tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
-    roomTicketTtlMs: config.ROOM_TICKET_TTL_MS,
-  }),
+  setup: async (deps, config) => await buildAuthService(deps, await authOptions(config)),
 })
 
 const names = [

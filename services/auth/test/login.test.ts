@@ -7,6 +7,7 @@ import { connectMongo } from '@chat/runtime'
 import { outcome as code, startServiceUnderTest } from '@chat/runtime/testing'
 import { loadAuthConfig, loginThrottleSettings } from '../src/config.js'
 import { buildAuthService } from '../src/app.js'
+import { authOptions } from '../src/options.js'
 import { hashPassword, verifyPassword } from '../src/passwords.js'
 
 const { client, config } = await startServiceUnderTest(t, {
@@ -16,12 +17,7 @@ const { client, config } = await startServiceUnderTest(t, {
   configFor: loadAuthConfig,
   // No delays, so the test runs quickly; delays are login-throttle.test.ts's business.
   env: { LOGIN_THROTTLE_ACCOUNT_MAX: '4', LOGIN_THROTTLE_ADDRESS_MAX: '6', LOGIN_THROTTLE_LOCK_SECONDS: '300', LOGIN_THROTTLE_DELAY_MS: '0' },
-  setup: (deps, config) => buildAuthService(deps, {
-    tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-    tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
-    roomTicketTtlMs: config.ROOM_TICKET_TTL_MS,
-    loginThrottle: loginThrottleSettings(config),
-  }),
+  setup: async (deps, config) => await buildAuthService(deps, { ...await authOptions(config), loginThrottle: loginThrottleSettings(config) }),
 })
 const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, 'auth-login-test')
 t.teardown(() => mongo.client.close())

@@ -7,6 +7,7 @@ import { Commands, QueueGroups } from '@chat/contracts'
 import { outcome as code, startServiceUnderTest } from '@chat/runtime/testing'
 import { loadAuthConfig } from '../src/config.js'
 import { buildAuthService } from '../src/app.js'
+import { authOptions } from '../src/options.js'
 import { RoomTickets } from '../src/tickets.js'
 
 const TTL_MS = 800
@@ -15,11 +16,7 @@ const { client } = await startServiceUnderTest(t, {
   queue: QueueGroups.auth,
   configFor: loadAuthConfig,
   env: { ROOM_TICKET_TTL_MS: String(TTL_MS) },
-  setup: (deps, config) => buildAuthService(deps, {
-    tokens: { secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE },
-    tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
-    roomTicketTtlMs: config.ROOM_TICKET_TTL_MS,
-  }),
+  setup: async (deps, config) => await buildAuthService(deps, await authOptions(config)),
 })
 
 const alice = await client.call(Commands.auth.register, { username: 'ticket_alice', password: 'secret-pw' })

@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ChatError, createSubjects } from '@chat/contracts'
 import {
-  connectNats, createCommandClient, createLogger, createMetricsRegistry, createTokenVerifier, Gauge, opsRoutes,
+  connectNats, createCommandClient, createLogger, createMetricsRegistry, Gauge, opsRoutes,
   type Logger,
 } from '@chat/runtime'
 import type { GatewayConfig } from './config.js'
@@ -15,7 +15,8 @@ import { ConnectionHub } from './hub.js'
 import { actAs, publicCommands } from './actor.js'
 import { ConnectionCaps } from './connection-caps.js'
 import type { ApiServices } from './ws-api.js'
-import { createAuthenticator } from './session.js'
+import { createAuthenticator, GatewayKeys } from './session.js'
+import { jwksRoute } from './jwks-route.js'
 import { createHttpAuth, SessionCookie } from './http-auth.js'
 import { FileStore } from './files.js'
 import { filesRoutes } from './files-routes.js'
@@ -87,12 +88,12 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   const nc = await connectNats(config, `gateway ${config.GATEWAY_ID}`, logger)
   const subjects = createSubjects(config.NATS_PREFIX)
   const commands = createCommandClient(nc, { prefix: config.NATS_PREFIX, timeoutMs: config.NATS_REQUEST_TIMEOUT_MS, registry })
-  const verifyToken = createTokenVerifier({
-    secret: config.JWT_SECRET, issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE,
-  })
+  const tokens = { issuer: config.JWT_ISSUER, audience: config.JWT_AUDIENCE }
+  const keys = new GatewayKeys({ nc, commands, subjects, tokens, refreshMs: config.JWKS_REFRESH_MS, logger })
+  const verifyToken = keys.verify
   const authenticate = createAuthenticator(commands, verifyToken)
   const files = new FileStore(config.PUBLIC_URL.replace(/\/+$/, ''), config.FILE_MAX_BYTES)
-  const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, logger })
+  const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, sessionRecheckMs: config.SESSION_RECHECK_MS, logger })
   // Adapters get no client that could act as a user of their choosing: only
   // the pre-login commands, and `act`, which binds a verified session.
   const services: ApiServices = {
@@ -114,6 +115,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     checks: { nats: () => !nc.isClosed() && !nc.isDraining() },
   })
 
+  await app.register(jwksRoute, { keys })
   await app.register(cookie)
   if (config.CORS_ORIGINS !== '') {
     const any = config.CORS_ORIGINS === '*'

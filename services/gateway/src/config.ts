@@ -29,6 +29,12 @@ export const GatewayConfigSchema = {
   WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ default: 20, minimum: 1, description: 'Logged-in sockets one user may hold on a replica; a further login is refused (CHAT_RATE_LIMITED)' }),
   WS_PING_INTERVAL_MS: Type.Integer({ default: 30000, minimum: 0, description: 'How often sockets are pinged; a peer that has not answered the previous ping is closed. 0: never' }),
   FILE_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 1, description: 'Largest accepted upload' }),
+  SESSION_RECHECK_MS: Type.Integer({
+    default: 5000,
+    minimum: 100,
+    description: 'How often this replica asks auth whether the sessions of its open sockets were revoked (closes them even if the broadcast was missed)',
+  }),
+  JWKS_REFRESH_MS: Type.Integer({ default: 300_000, minimum: 1000, description: 'How often this replica re-fetches the token verification keys from auth' }),
   PRESENCE_HEARTBEAT_MS: Type.Integer({ default: 10000, minimum: 100, description: 'How often this replica re-asserts its users are online' }),
   SESSION_COOKIE_NAME: Type.String({ default: 'chat_session', pattern: '^[A-Za-z0-9_-]{1,64}$', description: 'Cookie that carries the session set by the rooms API\'s /Login' }),
   CORS_ORIGINS: Type.String({

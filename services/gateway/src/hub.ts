@@ -1,4 +1,4 @@
-import { Commands, type RoomEvent, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
+import { Commands, SESSION_CHECK_MAX, type RoomEvent, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
 import type { CommandClient, Logger, NatsConnection, Subscription } from '@chat/runtime'
 import { RoomRouter } from './room-router.js'
 
@@ -31,6 +31,8 @@ export class ConnectionHub {
   private readonly presence = new Map<number, Promise<void>>()
   private readonly revocations: Subscription
   private readonly heartbeat: NodeJS.Timeout
+  private readonly recheck: NodeJS.Timeout | undefined
+  private rechecking = false
   private readonly decoder = new TextDecoder()
   private readonly rooms: RoomRouter
   /** Counts membership events per user, to detect a room list that went stale while loading. */
@@ -42,6 +44,8 @@ export class ConnectionHub {
     subjects: Subjects
     gatewayId: string
     heartbeatMs: number
+    /** How often the sessions of held sockets are re-checked with auth (SESSION_RECHECK_MS); absent: never. */
+    sessionRecheckMs?: number
     logger: Logger
   }) {
     this.revocations = opts.nc.subscribe(opts.subjects.sessionRevoked, {
@@ -67,6 +71,37 @@ export class ConnectionHub {
     })
     this.heartbeat = setInterval(() => this.sendHeartbeat(), opts.heartbeatMs)
     this.heartbeat.unref()
+    if (opts.sessionRecheckMs !== undefined) {
+      this.recheck = setInterval(() => { void this.recheckSessions() }, opts.sessionRecheckMs)
+      this.recheck.unref()
+    }
+  }
+
+  /**
+   * Asks auth which of the held sockets' sessions were revoked and closes
+   * those sockets as the broadcast would: a replica that missed the
+   * broadcast (a NATS hiccup, a reconnect) still logs them out within one
+   * interval. One command per SESSION_CHECK_MAX sessions; a round that is
+   * still running skips the next.
+   */
+  async recheckSessions (): Promise<void> {
+    if (this.rechecking) return
+    this.rechecking = true
+    try {
+      const held = new Map<string, HubMember[]>()
+      for (const entry of this.users.values()) {
+        for (const m of entry.members) held.set(m.sessionId, [...(held.get(m.sessionId) ?? []), m])
+      }
+      const ids = [...held.keys()]
+      for (let i = 0; i < ids.length; i += SESSION_CHECK_MAX) {
+        const { revoked } = await this.opts.commands.call(Commands.auth.checkSessions, { sessionIds: ids.slice(i, i + SESSION_CHECK_MAX) })
+        for (const sessionId of revoked) for (const m of held.get(sessionId) ?? []) m.revoke()
+      }
+    } catch (err) {
+      this.opts.logger.warn({ err }, 'session re-check failed; retrying next interval')
+    } finally {
+      this.rechecking = false
+    }
   }
 
   /** Number of sockets held, for metrics. */
@@ -185,6 +220,7 @@ export class ConnectionHub {
   /** Stops background work and waits for pending presence reports. */
   async stop (): Promise<void> {
     clearInterval(this.heartbeat)
+    clearInterval(this.recheck)
     this.revocations.unsubscribe()
     this.rooms.close()
     await Promise.allSettled([...this.presence.values()])

@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import t, { type Test } from 'tap'
 import { Commands, type Session } from '@chat/contracts'
-import { connectNats, createLogger, createTokenVerifier, serveCommands, signToken } from '@chat/runtime'
+import { connectNats, createLogger, createTokenVerifier, generateSigningKey, KeySet, serveCommands, signToken } from '@chat/runtime'
 import { buildGateway } from '../src/app.js'
 import { loadGatewayConfig } from '../src/config.js'
 import { WebSocket } from 'ws'
@@ -18,9 +18,10 @@ const logger = createLogger('test', 'silent')
 
 async function gateway (t: Test, env: Record<string, string> = {}) {
   const prefix = `t${randomBytes(4).toString('hex')}`
-  const secret = randomBytes(32).toString('hex')
-  const settings = { secret, issuer: 'chat-auth', audience: 'chat' }
-  const verify = createTokenVerifier(settings)
+  const key = await generateSigningKey()
+  const settings = { issuer: 'chat-auth', audience: 'chat' }
+  const jwks = { keys: [key.publicJwk] }
+  const verify = createTokenVerifier(settings, new KeySet(async () => jwks, { minRefetchMs: 1000 }))
   const nc = await connectNats(NATS_URL, 'stand-in auth', logger)
   t.teardown(() => nc.close())
   const auth = serveCommands(nc, {
@@ -33,13 +34,14 @@ async function gateway (t: Test, env: Record<string, string> = {}) {
         const user = { id: claims.userId, username: `user${claims.userId}`, nickname: '', avatar: '', email: '', createdAt: new Date(0).toISOString() }
         return { user, token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
       },
+      [Commands.auth.jwks]: async () => jwks,
+      [Commands.auth.checkSessions]: async () => ({ revoked: [] }),
     },
   })
   t.teardown(() => auth.stop())
   const config = loadGatewayConfig({
     NATS_URL,
     NATS_PREFIX: prefix,
-    JWT_SECRET: secret,
     LOG_LEVEL: 'silent',
     HTTP_HOST: '127.0.0.1',
     PORT: '0',
@@ -54,7 +56,7 @@ async function gateway (t: Test, env: Record<string, string> = {}) {
   await app.listen({ host: '127.0.0.1', port: 0 })
   const address = app.server.address()
   const port = typeof address === 'object' && address !== null ? address.port : 0
-  const tokenFor = async (userId: number) => (await signToken(settings, userId, 600)).token
+  const tokenFor = async (userId: number) => (await signToken(settings, key, userId, 600)).token
   return { app, port, url: `http://127.0.0.1:${port}`, tokenFor }
 }
 

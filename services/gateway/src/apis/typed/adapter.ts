@@ -83,7 +83,13 @@ const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & {
   async UPDATE_PROFILE (ctx, p, actor, req) {
     requireSelf(actor.session, p.userId)
     const { user } = await actor.call(Commands.auth.updateProfile, {
-      username: p.username, password: p.password, email: p.email, avatar: p.avatar,
+      username: p.username,
+      password: p.password,
+      currentPassword: p.currentPassword,
+      // This session stays; a password change ends the user's others.
+      sessionId: actor.session.sessionId,
+      email: p.email,
+      avatar: p.avatar,
     })
     ctx.updateSession(user)
     return answer(req, 'PROFILE_UPDATED_SUCCESS', { userId: user.id, username: user.username, email: user.email, avatar: user.avatar })

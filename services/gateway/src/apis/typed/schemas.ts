@@ -19,6 +19,8 @@ export const TypedRequests = {
     userId: Id,
     username: Type.Optional(Username),
     password: Type.Optional(Password),
+    /** Extension: required with `password`. */
+    currentPassword: Type.Optional(Password),
     email: Type.Optional(Email),
     avatar: Type.Optional(Avatar),
   }),
