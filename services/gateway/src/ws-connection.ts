@@ -211,6 +211,12 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
 
   private ping (): void {
     if (this.closed) return
+    // While its requests are handled the socket is paused and its pongs wait
+    // unread: the silence is ours, not a dead peer's.
+    if (this.paused) {
+      this.alive = true
+      return
+    }
     if (!this.alive) {
       // A vanished peer: stop counting it online and holding its memory now.
       this.logger.debug({ connectionId: this.id }, 'no pong; closing')

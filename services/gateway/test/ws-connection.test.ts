@@ -56,6 +56,14 @@ t.test('a peer that does not answer pings is closed', async (t) => {
   t.same(socket.closes, [1006], 'terminated after a ping went unanswered')
   t.equal(connection.actor?.userId, 1, 'its session is known to the close hook')
 
+  const busy = await testConnection(typedApi, { reply: slowly(150), limits: { pingIntervalMs: 20 } })
+  busy.socket.ping = () => {}
+  busy.socket.receive({ type: 'LOAD_UNREAD', id: 1 })
+  await busy.idle()
+  t.same(busy.socket.closes, [], 'not while its own requests keep the socket paused (its pongs wait unread)')
+  t.same(busy.socket.sent.map((f) => f.type), ['UNREAD_LOADED'])
+  busy.socket.close(1000)
+
   const live = await testConnection(typedApi, { limits: { pingIntervalMs: 20 } })
   live.socket.ping = () => { setImmediate(() => live.socket.emit('pong')) }
   await new Promise((resolve) => setTimeout(resolve, 100))
