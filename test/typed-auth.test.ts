@@ -123,7 +123,10 @@ t.test('accounts and sessions', async (t) => {
     const other = await registerUser(a.wsUrl())
     t.teardown(() => other.client.close())
     const newName = uniqueName('renamed')
-    const second = await loginAgain(b.wsUrl(), u)
+    // Another session of the same user, on the other replica.
+    const second = await connectWs(b.wsUrl())
+    t.teardown(() => second.close())
+    t.equal((await second.request('LOGIN', { username: u.username, password: u.password })).type, 'LOGIN_SUCCESS')
     const withoutCurrent = await u.client.request('UPDATE_PROFILE', { userId: u.userId, password: 'new-pass' })
     t.match(withoutCurrent, { type: 'PROFILE_UPDATE_FAILURE', payload: { code: 'CHAT_CURRENT_PASSWORD_INVALID' } }, 'a new password needs the current one')
     const wrongCurrent = await u.client.request('UPDATE_PROFILE', { userId: u.userId, password: 'new-pass', currentPassword: 'nope' })

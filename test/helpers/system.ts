@@ -46,7 +46,7 @@ export interface StartOptions {
   redisUrl?: string
 }
 
-const READY_TIMEOUT_MS = 20_000
+const READY_TIMEOUT_MS = 60_000
 
 export async function startSystem (t: TestLike, opts: StartOptions = {}): Promise<System> {
   const id = 't' + randomBytes(5).toString('hex')
@@ -55,6 +55,13 @@ export async function startSystem (t: TestLike, opts: StartOptions = {}): Promis
     REDIS_PREFIX: `${id}:`,
     MONGO_DB: id,
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'warn',
+    // At OWASP's minimum (N=2^17) a password hash takes about a second of one
+    // core on a 2-core CI machine, and the suite registers hundreds of users:
+    // integration tests hash at 2^14. services/auth/test covers the real cost
+    // and the upgrade of weaker hashes.
+    PASSWORD_SCRYPT_LOG2_N: '14',
+    // Bursts of registrations still queue in auth: not a gateway timeout.
+    NATS_REQUEST_TIMEOUT_MS: '20000',
     HTTP_HOST: '127.0.0.1',
     // No token key: auth generates one in this system's database on first start.
     ...(opts.redisUrl !== undefined ? { REDIS_URL: opts.redisUrl } : {}),

@@ -120,7 +120,8 @@ export async function connectWs (url: string, opts: ConnectOptions = {}): Promis
     send: (frame) => ws.send(JSON.stringify(frame)),
     sendRaw: (data) => ws.send(data),
     next,
-    request: async (type, payload = {}, timeoutMs = 5000) => {
+    // Generous: a burst of registrations and logins queues for scrypt in auth.
+    request: async (type, payload = {}, timeoutMs = 30_000) => {
       const id = randomUUID()
       ws.send(JSON.stringify({ type, payload, id }))
       return await next((f) => f.id === id, timeoutMs)

@@ -5,7 +5,7 @@ import {
 } from '@chat/runtime'
 import { DEFAULT_LOGIN_THROTTLE } from './config.js'
 import { accountKey, LoginThrottle, type LoginThrottleSettings } from './login-throttle.js'
-import { DUMMY_HASH, hashPassword, needsRehash, verifyPassword } from './passwords.js'
+import { dummyHashFor, hashPassword, needsRehash, SCRYPT_PARAMS, verifyPassword, type ScryptParams } from './passwords.js'
 import { pageOf, searchPage, searchPattern } from './search.js'
 import { SessionStore } from './sessions.js'
 import { SigningKeys } from './signing-keys.js'
@@ -25,6 +25,8 @@ export interface AuthOptions {
   replyBudgetBytes?: number
   /** Failed-login throttling (LOGIN_THROTTLE_*); by default the schema's defaults. */
   loginThrottle?: LoginThrottleSettings
+  /** Password hashing cost (PASSWORD_SCRYPT_LOG2_N); by default OWASP's minimum, SCRYPT_PARAMS. */
+  scrypt?: ScryptParams
 }
 
 /** A token with an unknown key id makes auth re-read its keys at most this often. */
@@ -34,6 +36,8 @@ const KEY_REFETCH_MIN_MS = 1000
 export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): Promise<ServiceParts> {
   const { redis, nc, subjects } = deps
   const store = new UserStore(deps.db)
+  const scrypt = opts.scrypt ?? SCRYPT_PARAMS
+  const dummyHash = dummyHashFor(scrypt)
   const sessions = new SessionStore(deps.db, redis, deps.logger)
   await Promise.all([store.init(), sessions.init()])
   const signingKeys = new SigningKeys(deps.db, {
@@ -108,7 +112,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
           username: req.username.normalize('NFC'),
           usernameKey: req.username.normalize('NFC').toLowerCase(),
           email: req.email?.trim() ?? '',
-          passwordHash: await hashPassword(req.password),
+          passwordHash: await hashPassword(req.password, scrypt),
           nickname: req.nickname ?? '',
           avatar: req.avatar ?? '',
           createdAt: now,
@@ -129,13 +133,13 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
       [Commands.auth.login]: async (req, { logger }) => {
         const user = await store.byLogin(req.login)
         const attempt = await throttle.begin(accountKey(user?._id, req.login), req.clientAddress)
-        const ok = await verifyPassword(req.password, user?.passwordHash ?? DUMMY_HASH)
+        const ok = await verifyPassword(req.password, user?.passwordHash ?? dummyHash)
         if (!user || !ok) throw new ChatError('CHAT_BAD_CREDENTIALS')
         await throttle.succeeded(attempt)
         // A hash made with weaker parameters than today's is replaced now,
         // while the password is at hand; unless it changed meanwhile.
-        if (needsRehash(user.passwordHash)) {
-          const passwordHash = await hashPassword(req.password)
+        if (needsRehash(user.passwordHash, scrypt)) {
+          const passwordHash = await hashPassword(req.password, scrypt)
           await store.users.updateOne({ _id: user._id, passwordHash: user.passwordHash }, { $set: { passwordHash } })
             .catch((err: unknown) => { logger.warn({ err, userId: user._id }, 'login: storing the upgraded password hash failed') })
         }
@@ -188,7 +192,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
           // A stolen session alone must not be able to lock the owner out.
           const ok = req.currentPassword !== undefined && await verifyPassword(req.currentPassword, current.passwordHash)
           if (!ok) throw new ChatError('CHAT_CURRENT_PASSWORD_INVALID')
-          set.passwordHash = await hashPassword(req.password)
+          set.passwordHash = await hashPassword(req.password, scrypt)
         }
         const newEmail = req.email?.trim()
         const emailChanged = newEmail !== undefined && newEmail.toLowerCase() !== current.email.toLowerCase()

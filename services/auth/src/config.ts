@@ -16,6 +16,12 @@ export const LoginThrottleConfig = {
 }
 
 export const AuthConfigSchema = {
+  PASSWORD_SCRYPT_LOG2_N: Type.Integer({
+    default: 17,
+    minimum: 10,
+    maximum: 20,
+    description: 'Password hashing cost: scrypt with N = 2^this, r=8, p=1. 17 is OWASP\'s minimum (128 MiB per hash); lower values are for tests and development only, and auth logs a warning at start',
+  }),
   ...serviceConfig(9101),
   ...JwtConfig,
   TOKEN_PRIVATE_KEY: Type.String({

@@ -13,6 +13,9 @@ const service = await startService({
   config,
   setup: (deps) => buildAuthService(deps, { ...options, loginThrottle: loginThrottleSettings(config) }),
 })
+if (config.PASSWORD_SCRYPT_LOG2_N < 17) {
+  service.logger.warn({ PASSWORD_SCRYPT_LOG2_N: config.PASSWORD_SCRYPT_LOG2_N }, 'password hashing below OWASP\'s minimum (17): for tests and development only')
+}
 
 closeWithGrace({ delay: 10000 }, async ({ signal, err }) => {
   if (err) service.logger.error({ err }, 'closing after an error')

@@ -67,19 +67,30 @@ export async function verifyPassword (password: string, stored: string): Promise
 }
 
 /**
- * Whether a stored hash is weaker than today's parameters (or unreadable):
- * after a successful login, the password is hashed again and stored.
+ * Whether a stored hash is weaker than `params` (today's, by default) or
+ * unreadable: after a successful login, the password is hashed again and
+ * stored.
  */
-export function needsRehash (stored: string): boolean {
+export function needsRehash (stored: string, params: ScryptParams = SCRYPT_PARAMS): boolean {
   const parsed = parse(stored)
   if (!parsed) return true
   const { N, r, p } = parsed.params
-  return N < SCRYPT_PARAMS.N || r < SCRYPT_PARAMS.r || p < SCRYPT_PARAMS.p || parsed.hash.length < KEY_LENGTH
+  return N < params.N || r < params.r || p < params.p || parsed.hash.length < KEY_LENGTH
 }
 
 /**
- * A hash to check against when the user doesn't exist, made with today's
- * parameters so an unknown login costs exactly what a known one does and
- * timing doesn't reveal which it was.
+ * A hash to check against when the user doesn't exist, made with the
+ * parameters in use so an unknown login costs exactly what a known one
+ * does and timing doesn't reveal which it was.
  */
-export const DUMMY_HASH = ['scrypt', SCRYPT_PARAMS.N, SCRYPT_PARAMS.r, SCRYPT_PARAMS.p, Buffer.alloc(16).toString('base64'), Buffer.alloc(KEY_LENGTH).toString('base64')].join('$')
+export function dummyHashFor (params: ScryptParams): string {
+  return ['scrypt', params.N, params.r, params.p, Buffer.alloc(16).toString('base64'), Buffer.alloc(KEY_LENGTH).toString('base64')].join('$')
+}
+
+/** {@link dummyHashFor} today's parameters. */
+export const DUMMY_HASH = dummyHashFor(SCRYPT_PARAMS)
+
+/** scrypt's parameters for a cost of N = 2^log2N (r=8, p=1). */
+export function scryptParamsFor (log2N: number): ScryptParams {
+  return { N: 2 ** log2N, r: SCRYPT_PARAMS.r, p: SCRYPT_PARAMS.p }
+}

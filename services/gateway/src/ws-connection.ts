@@ -200,6 +200,9 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
   close (code: number, reason: string): void {
     if (this.closed) return
     this.socket.close(code, reason)
+    // Read again, or the client's answering close frame would wait unread
+    // (and the socket linger) until ws gives up on the handshake.
+    this.resume()
     this.onClose()
   }
 
@@ -264,7 +267,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
   private resume (): void {
     if (!this.paused) return
     this.paused = false
-    if (!this.closed) this.socket.resume()
+    this.socket.resume()
   }
 
   private async process (data: Buffer, isBinary: boolean, limited: boolean): Promise<void> {

@@ -113,7 +113,7 @@ t.test('a refused ticket or entry answers {status: false} and closes with 1008',
 })
 
 t.test('a first frame that is not a good {token} answers {status: false} and closes', async (t) => {
-  for (const first of [{ msg: 'early' }, 'not json', { token: 5 }, { token: TICKET, msg: 'both' }, {}]) {
+  for (const first of [{ msg: 'early' }, 'not json', { token: 5 }, { token: null }, { token: { $gt: '' } }, { token: '' }, { token: TICKET, msg: 'both' }, {}]) {
     const s = await fakeSocket(services())
     t.same(await s.run(first), [{ status: false }], JSON.stringify(first))
     t.same(s.closes, [1008], `${JSON.stringify(first)}: closed`)

@@ -18,6 +18,15 @@ t.test('the socket is paused while its requests are handled, and resumed after',
   t.same(socket.sent.map((f) => f.type), ['UNREAD_LOADED'])
 })
 
+t.test('a socket closed while paused reads again, so the close handshake completes', async (t) => {
+  const { socket, connection, idle } = await testConnection(typedApi, { reply: slowly(20) })
+  socket.receive({ type: 'LOAD_UNREAD', id: 1 })
+  t.equal(socket.paused, true)
+  connection.close(1008, 'policy')
+  t.equal(socket.paused, false, 'resumed at once')
+  await idle()
+})
+
 t.test('queued input is capped in bytes, not frames', async (t) => {
   const { socket, idle } = await testConnection(typedApi, { reply: slowly(20), limits: { maxQueuedBytes: 10_000 } })
   const padding = 'x'.repeat(3000)
