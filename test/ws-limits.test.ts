@@ -27,24 +27,26 @@ t.test('WebSocket limits', async (t) => {
 
     const ann = await registerUser(a.wsUrl(), 'ann')
     const bob = await registerUser(b.wsUrl(), 'bob')
-    const big = 'y'.repeat(20_000)
+    t.teardown(() => Promise.all([ann.client.close(), bob.client.close()]))
+    // 3500 characters (within MESSAGE_MAX_LENGTH), 7000 bytes: over the login limit.
+    const big = 'é'.repeat(3500)
     const sent = await ann.client.request('SEND_MESSAGE', { messageId: 1, senderId: ann.userId, receiverId: bob.userId, content: big })
-    t.equal(sent.type, 'MESSAGE_RECEIVED_SELF', 'a 20 kB message once logged in')
+    t.equal(sent.type, 'MESSAGE_RECEIVED_SELF', 'a 7 kB frame once logged in')
     const got = await bob.client.next('MESSAGE_RECEIVED_OTHER')
     t.equal(got.payload.content, big, 'delivered across replicas')
-    await Promise.all([ann.client.close(), bob.client.close()])
   })
 
   await t.test('connections per address are capped per replica', async (t) => {
-    const open = []
+    const open: Array<Awaited<ReturnType<typeof connectWs>>> = []
+    t.teardown(() => Promise.all(open.map(async (c) => await c.close())))
     for (let i = 0; i < 8; i++) open.push(await connectWs(a.wsUrl()))
     t.equal(await upgradeStatus(a.wsUrl()), 429, 'the ninth from one address is refused before the upgrade')
     t.equal(await upgradeStatus(b.wsUrl('/ws/flat')), 101, 'the other replica has its own count')
     await open.pop()!.close()
     await sleep(100)
-    const again = await connectWs(a.wsUrl('/ws/events'))
+    open.push(await connectWs(a.wsUrl('/ws/events')))
     t.pass('a closed connection gives its place back')
-    await Promise.all([...open, again].map(async (c) => await c.close()))
+    await Promise.all(open.splice(0).map(async (c) => await c.close()))
     await sleep(100)
     t.equal(await upgradeStatus(a.wsUrl()), 101)
   })
@@ -53,15 +55,16 @@ t.test('WebSocket limits', async (t) => {
     const carl = await registerUser(a.wsUrl(), 'carl')
     const second = await loginAgain(a.wsUrl(), carl)
     const third = await connectWs(a.wsUrl())
+    t.teardown(() => Promise.all([carl.client, second, third].map(async (c) => await c.close())))
     const refused = await third.request('LOGIN_BY_TOKEN', { token: carl.token })
     t.match(refused, { type: 'LOGIN_FAILURE', payload: { code: 'CHAT_RATE_LIMITED' } }, 'a third socket of one user on one replica')
     const elsewhere = await loginAgain(b.wsUrl(), carl)
+    t.teardown(() => elsewhere.close())
     t.pass('the other replica accepts it')
     await second.close()
     await sleep(100)
     const retry = await third.request('LOGIN_BY_TOKEN', { token: carl.token })
     t.equal(retry.type, 'LOGIN_SUCCESS', 'once another socket of theirs closed')
-    await Promise.all([carl.client, third, elsewhere].map(async (c) => await c.close()))
   })
 
   await t.test('a peer that stops answering pings is closed and goes offline', async (t) => {
