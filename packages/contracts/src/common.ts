@@ -61,12 +61,29 @@ export const ClientMessageId = Type.String({ minLength: 1, maxLength: 64 })
 /** Identifies one socket across the cluster: `<gatewayId>:<n>`. */
 export const ConnectionId = Type.String({ minLength: 1, maxLength: 128 })
 
+/** The longest avatar URL lists carry; longer ones (and data URIs) are left out of lists. */
+export const LIST_AVATAR_MAX = 2048
+
+/**
+ * An avatar as lists carry it: the user's avatar when it is a short URL
+ * (http, https, or a path of ours), else empty, with `hasAvatar` saying
+ * whether the user has one at all (a data URI may be 256 KiB: lists never
+ * carry those; gateways serve them at `GET /users/{id}/avatar`).
+ */
+export function listAvatar (avatar: string): { avatar: string, hasAvatar: boolean } {
+  const url = avatar.length <= LIST_AVATAR_MAX && /^(https?:\/\/|\/(?!\/))/i.test(avatar)
+  return { avatar: url ? avatar : '', hasAvatar: avatar !== '' }
+}
+
 /** Profile fields anyone logged in may see. */
 export const PublicUser = Type.Object({
   id: Id,
   username: Username,
   nickname: Type.String(),
+  /** The avatar; in lists (search results), only a short URL, see listAvatar. */
   avatar: Type.String(),
+  /** In lists: whether the user has an avatar, even one left out of the list. */
+  hasAvatar: Type.Optional(Type.Boolean()),
 })
 export type PublicUser = Static<typeof PublicUser>
 

@@ -5,7 +5,10 @@ export const Contact = Type.Object({
   userId: Id,
   username: Username,
   nickname: Type.String(),
+  /** A short avatar URL, or empty (lists never carry data-URI avatars; see listAvatar). */
   avatar: Type.String(),
+  /** Whether the contact has an avatar, even one left out of the list. */
+  hasAvatar: Type.Optional(Type.Boolean()),
   online: Type.Boolean(),
   addedAt: Timestamp,
 })

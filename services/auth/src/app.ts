@@ -1,4 +1,4 @@
-import { ChatError, Commands, type Jwks, type JwksChangedEvent, type Session, type SessionRevokedEvent } from '@chat/contracts'
+import { ChatError, Commands, listAvatar, type Jwks, type JwksChangedEvent, type Session, type SessionRevokedEvent } from '@chat/contracts'
 import {
   createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, publishJson, replyBudgetBytes, signToken,
   type ServiceDeps, type ServiceParts, type SigningKey, type TokenClaims, type TokenSettings,
@@ -239,7 +239,8 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         if (pattern === undefined) return { users: [], hasMore: false }
         const { limit, offset } = searchPage(req)
         const page = pageOf(await store.search(pattern, offset, limit + 1), limit)
-        return { users: page.items.map(toPublicUser), hasMore: page.hasMore }
+        // A list: names and short avatar URLs, never 256 KiB data URIs.
+        return { users: page.items.map((u) => ({ ...toPublicUser(u), ...listAvatar(u.avatar) })), hasMore: page.hasMore }
       },
     },
   }

@@ -1,4 +1,4 @@
-import { ChatError, type Contact, type ContactTarget, type PublicUser } from '@chat/contracts'
+import { ChatError, listAvatar, type Contact, type ContactTarget, type PublicUser } from '@chat/contracts'
 import type { ContactDoc } from './store.js'
 
 /** The other user of an add/remove, as the client named them. */
@@ -16,13 +16,13 @@ export function targetOf (req: ContactTarget): TargetRef {
   return hasId ? { id: req.targetId as number } : { username: req.targetUsername as string }
 }
 
-/** A contact as the client sees it: the stored edge plus the contact's profile and presence. */
+/** A contact as the client sees it: the stored edge plus the contact's names, avatar URL and presence. */
 export function toContact (doc: ContactDoc, user: PublicUser, online: boolean): Contact {
   return {
     userId: user.id,
     username: user.username,
     nickname: user.nickname,
-    avatar: user.avatar,
+    ...listAvatar(user.avatar),
     online,
     addedAt: doc.createdAt.toISOString(),
   }

@@ -19,7 +19,7 @@ function ports (edges: ContactDoc[], avatarBytes = 10, known?: Set<number>): Con
     profiles: async (ids) => {
       profileCalls.push(ids)
       return new Map(ids.filter((id) => known?.has(id) ?? true)
-        .map((id): [number, PublicUser] => [id, { id, username: `u${id}`, nickname: '', avatar: 'a'.repeat(avatarBytes) }]))
+        .map((id): [number, PublicUser] => [id, { id, username: `u${id}`, nickname: '', avatar: `https://cdn.example/${'a'.repeat(avatarBytes)}` }]))
     },
     shownOnline: async (_userId, ids) => ids.map((id) => id % 2 === 0),
   }
@@ -32,8 +32,24 @@ t.test('in the order added (ties by contact id), with profile and presence', asy
   const p = ports([edge(5, 3), edge(10, 2), edge(9, 2), edge(7, 1)])
   const page = await listContacts(p, { actorId: ME }, BIG)
   t.same(page.contacts.map((c) => c.userId), [7, 9, 10, 5])
-  t.same(page.contacts[2], { userId: 10, username: 'u10', nickname: '', avatar: 'a'.repeat(10), online: true, addedAt: at(2).toISOString() })
+  t.same(page.contacts[2], { userId: 10, username: 'u10', nickname: '', avatar: `https://cdn.example/${'a'.repeat(10)}`, hasAvatar: true, online: true, addedAt: at(2).toISOString() })
   t.equal(page.next, null)
+})
+
+t.test('lists carry names and short avatar URLs, never data URIs', async (t) => {
+  const dataUri = `data:image/png;base64,${'A'.repeat(200_000)}`
+  const p: ContactListPorts = {
+    edges: async () => [edge(1, 1), edge(2, 2), edge(3, 3)],
+    profiles: async () => new Map<number, PublicUser>([
+      [1, { id: 1, username: 'big', nickname: '', avatar: dataUri }],
+      [2, { id: 2, username: 'url', nickname: '', avatar: 'https://img.example/2.png' }],
+      [3, { id: 3, username: 'none', nickname: '', avatar: '' }],
+    ]),
+    shownOnline: async (_userId, ids) => ids.map(() => false),
+  }
+  const page = await listContacts(p, { actorId: ME }, BIG)
+  t.same(page.contacts.map((c) => [c.avatar, c.hasAvatar]), [['', true], ['https://img.example/2.png', true], ['', false]])
+  t.ok(jsonBytes(page) < 1000, 'a few hundred bytes, whatever the avatars weigh')
 })
 
 t.test('limit pages, and the pages join up', async (t) => {

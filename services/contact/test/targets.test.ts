@@ -30,8 +30,9 @@ const user = (id: number): PublicUser => ({ id, username: `u${id}`, nickname: `N
 
 t.test('toContact merges edge, profile and presence', async (t) => {
   t.same(toContact(doc(1, 2, 0), user(2), true), {
-    userId: 2, username: 'u2', nickname: 'N2', avatar: 'a2', online: true, addedAt: '1970-01-01T00:00:00.000Z',
-  })
+    userId: 2, username: 'u2', nickname: 'N2', avatar: '', hasAvatar: true, online: true, addedAt: '1970-01-01T00:00:00.000Z',
+  }, 'an avatar that is no URL stays out of lists')
+  t.match(toContact(doc(1, 2, 0), { ...user(2), avatar: '/files/7' }, true), { avatar: '/files/7', hasAvatar: true }, 'a URL of ours')
 })
 
 t.test('joinContacts keeps the stored order, pairs presence by position, drops unknown users', async (t) => {

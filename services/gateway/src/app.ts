@@ -20,6 +20,7 @@ import { jwksRoute } from './jwks-route.js'
 import { createHttpAuth, SessionCookie } from './http-auth.js'
 import { FileStore } from './files.js'
 import { filesRoutes } from './files-routes.js'
+import { avatarRoute } from './avatar-route.js'
 import { installErrorHandler } from './http-errors.js'
 import { strictValidatorCompiler } from './http-validation.js'
 import { installHttpMetrics } from './http-metrics.js'
@@ -223,6 +224,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
     await scope.register(roomsHttpApi, httpApi)
     await scope.register(chatsHttpApi, httpApi)
     await scope.register(filesRoutes, { files, auth, act: services.act })
+    await scope.register(avatarRoute, { services, auth })
   })
 
   app.addHook('onClose', async () => {

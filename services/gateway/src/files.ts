@@ -21,6 +21,15 @@ export class FileStore {
     return `${this.publicUrl}/files/${fileId}`
   }
 
+  /**
+   * The avatar a list shows for a user: their own short URL, else (a data
+   * URI lists don't carry) where the gateway serves it, else empty.
+   */
+  avatarOf (userId: number, listed: { avatar: string, hasAvatar?: boolean }): string {
+    if (listed.avatar !== '') return listed.avatar
+    return listed.hasAvatar === true ? `${this.publicUrl}/users/${userId}/avatar` : ''
+  }
+
   async upload (actor: Actor, name: string, contentType: string, body: Buffer): Promise<FileInfo> {
     if (body.length > this.maxBytes) throw new ChatError('CHAT_CONTENT_TOO_LARGE', `files are limited to ${this.maxBytes} bytes`)
     const { fileId, chunkSize } = await actor.call(Commands.message.fileCreate, { name, contentType, size: body.length })

@@ -95,18 +95,21 @@ const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & {
     return answer(req, 'PROFILE_UPDATED_SUCCESS', { userId: user.id, username: user.username, email: user.email, avatar: user.avatar })
   },
 
-  async LOAD_CONTACTS (_ctx, p, actor, req) {
+  async LOAD_CONTACTS (ctx, p, actor, req) {
     requireSelf(actor.session, p.userId)
     const contacts = await allContacts(actor)
+    const { files } = ctx.services
     return answer(req, 'CONTACTS_LOADED', {
-      contacts: contacts.map((c) => ({ contactId: c.userId, username: c.username, online: c.online, avatar: c.avatar })),
+      contacts: contacts.map((c) => ({ contactId: c.userId, username: c.username, online: c.online, avatar: files.avatarOf(c.userId, c) })),
     })
   },
 
-  async ADD_CONTACT (_ctx, p, actor, req) {
+  async ADD_CONTACT (ctx, p, actor, req) {
     requireSelf(actor.session, p.userId)
     const { contact } = await actor.call(Commands.contact.add, { targetId: p.targetId })
-    return answer(req, 'CONTACT_ADDED', { contactId: contact.userId, userName: contact.username, online: contact.online, avatar: contact.avatar })
+    return answer(req, 'CONTACT_ADDED', {
+      contactId: contact.userId, userName: contact.username, online: contact.online, avatar: ctx.services.files.avatarOf(contact.userId, contact),
+    })
   },
 
   async DELETE_CONTACT (_ctx, p, actor, req) {
@@ -254,10 +257,10 @@ const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & {
     return answer(req, 'BLOCKED_LOADED', { userIds: r.userIds })
   },
 
-  async SEARCH_USERS (_ctx, p, actor, req) {
+  async SEARCH_USERS (ctx, p, actor, req) {
     const r = await actor.call(Commands.auth.searchUsers, { query: p.query, limit: p.limit, offset: p.offset })
     return answer(req, 'USERS_FOUND', {
-      users: r.users.map((u) => ({ userId: u.id, username: u.username, nickname: u.nickname, avatar: u.avatar })),
+      users: r.users.map((u) => ({ userId: u.id, username: u.username, nickname: u.nickname, avatar: ctx.services.files.avatarOf(u.id, u) })),
       hasMore: r.hasMore,
     })
   },
