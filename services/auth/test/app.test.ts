@@ -13,6 +13,8 @@ const { nc, client } = await startServiceUnderTest(t, {
   name: 'auth',
   queue: QueueGroups.auth,
   configFor: loadAuthConfig,
+  // Cheap hashes: these tests register many users at once; passwords.test.ts and login.test.ts cover the real cost.
+  env: { PASSWORD_SCRYPT_LOG2_N: '14' },
   setup: async (deps, config) => await buildAuthService(deps, await authOptions(config)),
 })
 
@@ -39,7 +41,7 @@ t.test('substring, case-insensitive, sorted by username; the actor is included',
   const r = await search('ali')
   t.same(usernames(r.users), ['alice', 'Alicia', 'ALINA'])
   t.equal(r.hasMore, false)
-  t.same(r.users[0], { id: actorId, username: 'alice', nickname: '', avatar: '' }, 'public fields only')
+  t.same(r.users[0], { id: actorId, username: 'alice', nickname: '', avatar: '', hasAvatar: false }, 'public fields only; lists carry no data-URI avatar')
   t.same(usernames((await search('ALI')).users), ['alice', 'Alicia', 'ALINA'])
   t.same(usernames((await search('LiN')).users), ['ALINA'], 'inside the name')
   t.same(usernames((await search('bob')).users), ['bob', 'pipe|bob'])

@@ -17,6 +17,8 @@ const { client, config, events } = await startServiceUnderTest(t, {
   tag: 'auth-sessions',
   queue: QueueGroups.auth,
   configFor: loadAuthConfig,
+  // Cheap hashes: these tests register many users at once; passwords.test.ts and login.test.ts cover the real cost.
+  env: { PASSWORD_SCRYPT_LOG2_N: '14' },
   setup: async (deps, config) => await buildAuthService(deps, await authOptions(config)),
 })
 const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, 'auth-sessions-test')
