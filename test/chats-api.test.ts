@@ -8,6 +8,7 @@ import t from 'tap'
 import { startSystem, type GatewayHandle } from './helpers/system.js'
 import { http, type HttpResult } from './helpers/http.js'
 import { registerUser, sendText, sleep, type TypedUser } from './helpers/typed.js'
+import { REFUSED_MEDIA_URLS, WEB_MEDIA_URLS } from './helpers/media.js'
 
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const MAX_LEN = 200
@@ -489,6 +490,43 @@ t.test('chats API', async (t) => {
     t.same((await vic.b.get('/chats/unread')).body, [], 'a typed MARK_READ clears it here')
     const taken = await vic.a.get(`/chats_v2/${chatId}`)
     t.same([taken.body, taken.headers.get('unread_count')], [[], '0'])
+  })
+
+  t.test('image and audio messages are web URLs, stored and delivered as sent; other schemes are refused', async (t) => {
+    const ann = await user('ann', gwA)
+    const ben = await user('ben', gwB)
+    const chatId = await send(ann, ben, 'hi')
+    await ben.client.next('MESSAGE_RECEIVED_OTHER')
+    const sent: string[] = []
+    let i = 0
+    for (const url of WEB_MEDIA_URLS) {
+      for (const type of ['image', 'audio']) {
+        const via = i++ % 2 === 0 ? ann.a : ann.b
+        const r = await via.post('/chats', { receiver_id: ben.userId, message: url, type })
+        t.same([r.status, r.body], [201, { chat_id: chatId }], `${type} ${url}`)
+        const live = await ben.client.next('MESSAGE_RECEIVED_OTHER')
+        t.match(live.payload, { type, content: url }, 'the typed API on the other replica gets it unchanged')
+        sent.unshift(url)
+      }
+    }
+    for (const url of REFUSED_MEDIA_URLS) {
+      for (const type of ['image', 'audio']) {
+        const r = await ann.b.post('/chats', { receiver_id: ben.userId, message: url, type })
+        t.same([r.status, r.body.error], [400, 'bad_request'], `${type} ${url} refused`)
+        t.match(r.body.message, /URL/)
+      }
+    }
+    const room = (await ann.a.post('/chat_rooms', { title: 'Pictures' })).body.chat_room_id as number
+    const inRoom = await ann.b.post(`/chat_rooms/${room}/message`, { message: WEB_MEDIA_URLS[0], type: 'image' })
+    t.equal(inRoom.status, 201, 'a room image')
+    const badRoom = await ann.a.post(`/chat_rooms/${room}/message`, { message: 'javascript:alert(1)', type: 'image' })
+    t.same([badRoom.status, badRoom.body.error], [400, 'bad_request'])
+
+    const history = await ben.b.get(`/chats/${chatId}?count=100`)
+    t.same(contents(history), [...sent, 'hi'], 'exactly the accepted messages, as sent')
+    t.same(history.body.slice(0, 2).map((m: any) => m.message_type), ['audio', 'image'])
+    const roomHistory = await ann.client.request('LOAD_ROOM_MESSAGES', { roomId: room })
+    t.same(roomHistory.payload.map((m: any) => [m.content, m.type]), [[WEB_MEDIA_URLS[0], 'image']], 'the room image, as sent')
   })
 
   t.test('chat rooms: create, send (joining), participants, lists, unread, read', async (t) => {

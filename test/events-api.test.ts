@@ -8,6 +8,7 @@ import WebSocket from 'ws'
 import { startSystem } from './helpers/system.js'
 import { connectWs } from './helpers/ws.js'
 import { registerUser, sleep, uniqueName } from './helpers/typed.js'
+import { WEB_MEDIA_URLS } from './helpers/media.js'
 
 // ------------------------------------------------------------ events client
 
@@ -581,6 +582,25 @@ t.test('events API', async (t) => {
     await annTyped.next((f) => f.type === 'MESSAGE_RECEIVED_OTHER' && f.payload.content === 'room talk')
     await ann.c.noPush((f) => f.event === 'NOTIFY_NEW_MSG' || f.event === 'NOTIFY_UPDATE_UNREAD', 400)
     t.pass('rooms have no frame in this API')
+  })
+
+  t.test('image, file and audio messages sent as web URLs elsewhere arrive with the URL unchanged', async (t) => {
+    const ann = await eventsUser(ev(a), 'ann')
+    const bob = await registerUser(b.wsUrl(), 'bob')
+    const annTyped = await connectWs(a.wsUrl())
+    t.teardown(() => Promise.all([ann.c.close(), bob.client.close(), annTyped.close()]))
+    const annId = (await annTyped.request('LOGIN', { username: ann.name, password: ann.password })).payload.userId as number
+    const sent: Array<[string, string]> = []
+    for (const [i, type] of (['image', 'file', 'audio'] as const).entries()) {
+      const url = WEB_MEDIA_URLS[i % WEB_MEDIA_URLS.length] as string
+      const r = await bob.client.request('SEND_MESSAGE', { messageId: `w${i}`, senderId: bob.userId, receiverId: annId, content: url, type })
+      t.equal(r.type, 'MESSAGE_RECEIVED_SELF', type)
+      const pushed = await ann.c.push((f) => f.event === 'NOTIFY_NEW_MSG' && f.data.msg.id === String(r.payload.id))
+      t.equal(pushed.data.msg.content, url, `${type}: NOTIFY_NEW_MSG carries the URL as sent, on the other replica`)
+      sent.push([String(r.payload.id), url])
+    }
+    const history = (await ann.c.request('CHAT_HISTORY', { user: bob.username })).data.chat_history
+    t.same(history.map((m: any) => [m.id, m.content]), sent, 'and CHAT_HISTORY')
   })
 
   t.test('a revoked session closes the events socket with 4001', async (t) => {

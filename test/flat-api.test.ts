@@ -7,6 +7,7 @@ import t from 'tap'
 import { startSystem, type GatewayHandle } from './helpers/system.js'
 import { registerUser, uniqueName, type TypedUser } from './helpers/typed.js'
 import { connectWs, type Frame, type Matcher, type WsClient } from './helpers/ws.js'
+import { REFUSED_MEDIA_URLS, WEB_MEDIA_URLS } from './helpers/media.js'
 
 // ---------------------------------------------------------------- a tiny flat client
 
@@ -229,6 +230,34 @@ t.test('flat API', async (t) => {
     await bob.flat.noFrame(isRead, 300)
   })
 
+  t.test('IMAGE and FILE messages are web URLs, delivered as sent to every API; other schemes FAIL', async (t) => {
+    const alice = await person(a, a, 'alice')
+    const bob = await person(b, b, 'bob')
+    t.teardown(() => closeAll(alice.client, alice.flat, bob.client, bob.flat))
+    const roomId = await room(alice, bob)
+    await bob.flat.next('CREATE_ROOM')
+
+    const sent: string[] = []
+    for (const url of WEB_MEDIA_URLS) {
+      for (const msgType of ['IMAGE', 'FILE']) {
+        const r = await sendFlat(alice, roomId, url, msgType)
+        t.match(r, { type: 'SND_MSG', status: 'OK', room_id: roomId }, `${msgType} ${url}`)
+        t.match(await bob.flat.next('READ_MSG'), { msg_type: msgType, message: url, message_id: r.message_id }, 'flat on the other replica')
+        t.match((await bob.client.next('MESSAGE_RECEIVED_OTHER')).payload, { type: msgType.toLowerCase(), content: url, id: r.message_id }, 'typed')
+        sent.push(url)
+      }
+    }
+    for (const url of REFUSED_MEDIA_URLS) {
+      for (const msgType of ['IMAGE', 'FILE']) {
+        t.match(await sendFlat(alice, roomId, url, msgType), { type: 'SND_MSG', status: 'FAIL', code: 'CHAT_BAD_REQUEST' }, `${msgType} ${url} refused`)
+      }
+    }
+    await bob.flat.noFrame(isRead, 300)
+    bob.flat.send({ type: 'READ_MSG', read: 'ALL', room_id: roomId })
+    t.same((await bob.flat.take(sent.length, isRead)).map((f) => f.message), sent, 'only the accepted ones were stored, as sent')
+    await bob.flat.noFrame(isRead, 300)
+  })
+
   t.test('READ_MSG: ALL is the whole history, RESENT the unread (then read), EMPTY when none', async (t) => {
     const alice = await person(a, a, 'alice')
     const bob = await person(b, b, 'bob')
@@ -352,7 +381,7 @@ t.test('flat API', async (t) => {
     t.match(await owner.flat.ask({ type: 'DELETE_ROOM', id: roomId }), { status: 'FAIL', code: 'CHAT_CONVERSATION_NOT_FOUND' })
   })
 
-  t.test('DELETE_ROOM of a direct conversation: either member, for both', async (t) => {
+  t.test('DELETE_ROOM of a direct conversation: its owner, who opened it, deletes it for both', async (t) => {
     const alice = await person(a, a, 'alice')
     const bob = await person(b, b, 'bob')
     const bob2 = await loginFlat(a, bob.username, bob.password)
@@ -360,15 +389,39 @@ t.test('flat API', async (t) => {
     t.teardown(() => closeAll(alice.client, alice.flat, bob.client, bob.flat, bob2, eve.client, eve.flat))
     const roomId = await room(alice, bob)
     await sendFlat(alice, roomId, 'soon gone')
+    await sendFlat(bob, roomId, 'my reply')
+    await Promise.all([bob.flat.next(isRead), bob2.next(isRead), alice.flat.next(isRead)])
 
     t.match(await eve.flat.ask({ type: 'DELETE_ROOM', id: roomId }), { type: 'DELETE_ROOM', status: 'FAIL', code: 'CHAT_NOT_MEMBER' })
+    // The customer is not the owner, on either replica.
+    t.match(await bob.flat.ask({ type: 'DELETE_ROOM', id: roomId }), { type: 'DELETE_ROOM', status: 'FAIL', code: 'CHAT_FORBIDDEN' })
+    t.match(await bob2.ask({ type: 'DELETE_ROOM', id: roomId }), { type: 'DELETE_ROOM', status: 'FAIL', code: 'CHAT_FORBIDDEN' })
     await alice.flat.noFrame('DELETE_ROOM', 300)
+    await bob.flat.noFrame('DELETE_ROOM', 100)
+    bob.flat.send({ type: 'READ_MSG', read: 'ALL', room_id: roomId })
+    t.same((await bob.flat.take(2, isRead)).map((f) => f.message), ['soon gone', 'my reply'], 'nothing changed')
+    t.same((await bob2.ask({ type: 'OLD_DIALOGS', username: bob.username })).id, [roomId])
 
-    t.same(await bob.flat.ask({ type: 'DELETE_ROOM', id: roomId }), { type: 'DELETE_ROOM', id: roomId })
-    for (const c of [alice.flat, bob2]) t.same(await c.next('DELETE_ROOM'), { type: 'DELETE_ROOM', id: roomId })
-    await bob.flat.noFrame('DELETE_ROOM', 500)
+    t.same(await alice.flat.ask({ type: 'DELETE_ROOM', id: roomId }), { type: 'DELETE_ROOM', id: roomId })
+    for (const c of [bob.flat, bob2]) t.same(await c.next('DELETE_ROOM'), { type: 'DELETE_ROOM', id: roomId })
+    await alice.flat.noFrame('DELETE_ROOM', 500)
     t.match(await alice.flat.ask({ type: 'READ_MSG', read: 'ALL', room_id: roomId }), { status: 'FAIL' })
     t.same((await alice.flat.ask({ type: 'OLD_DIALOGS', username: alice.username })).id, [])
+    t.same((await bob2.ask({ type: 'OLD_DIALOGS', username: bob.username })).id, [])
+  })
+
+  t.test('DELETE_ROOM of a direct conversation begun by a message elsewhere: the first sender owns it', async (t) => {
+    const tina = await registerUser(a.wsUrl(), 'tina') // typed
+    const fred = await person(b, b, 'fred')
+    t.teardown(() => closeAll(tina.client, fred.client, fred.flat))
+    const first = await tina.client.request('SEND_MESSAGE', { messageId: 1, senderId: tina.userId, receiverId: fred.userId, content: 'hello fred' })
+    const roomId = first.payload.conversationId
+    await fred.flat.next('READ_MSG')
+    t.match(await fred.flat.ask({ type: 'DELETE_ROOM', id: roomId }), { type: 'DELETE_ROOM', status: 'FAIL', code: 'CHAT_FORBIDDEN' })
+    const tinaFlat = await loginFlat(a, tina.username, tina.password)
+    t.teardown(() => tinaFlat.close())
+    t.same(await tinaFlat.ask({ type: 'DELETE_ROOM', id: roomId }), { type: 'DELETE_ROOM', id: roomId })
+    t.same(await fred.flat.next('DELETE_ROOM'), { type: 'DELETE_ROOM', id: roomId })
   })
 
   t.test('OLD_DIALOGS: three aligned arrays, most recently active first', async (t) => {

@@ -10,6 +10,7 @@ import { startSystem, type GatewayHandle } from './helpers/system.js'
 import { http, type HttpResult } from './helpers/http.js'
 import { connectWs, type Frame, type WsClient } from './helpers/ws.js'
 import { registerUser, sleep, uniqueName } from './helpers/typed.js'
+import { WEB_MEDIA_URLS } from './helpers/media.js'
 
 // ------------------------------------------------------------------ helpers
 
@@ -641,6 +642,14 @@ t.test('rooms API', async (t) => {
     const located = await typed.client.request('SEND_ROOM_MESSAGE', { messageId: 2, senderId: typed.userId, roomId: room.id, content: where, type: 'location' })
     t.equal(located.type, 'MESSAGE_RECEIVED_SELF')
     t.same(await s.next(isPush(0)), { type: 0, msg: where, username: typed.username, nickname: '', time: Math.floor(Date.parse(located.payload.timestamp) / 1000) })
+
+    // Image, file and audio messages sent as web URLs arrive with the URL as sent.
+    for (const [i, type] of (['image', 'file', 'audio'] as const).entries()) {
+      const url = WEB_MEDIA_URLS[i % WEB_MEDIA_URLS.length] as string
+      const media = await typed.client.request('SEND_ROOM_MESSAGE', { messageId: 10 + i, senderId: typed.userId, roomId: room.id, content: url, type })
+      t.equal(media.type, 'MESSAGE_RECEIVED_SELF', type)
+      t.same(await s.next(isPush(0)), { type: 0, msg: url, username: typed.username, nickname: '', time: Math.floor(Date.parse(media.payload.timestamp) / 1000) }, `${type} on the other replica`)
+    }
 
     const history = await typed.client.request('LOAD_ROOM_MESSAGES', { roomId: room.id })
     t.ok(history.payload.some((m: any) => m.content === 'hello typed' && m.senderId === walker.id), 'the rooms message is in the room\'s history')

@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto'
 import t from 'tap'
 import { startSystem } from './helpers/system.js'
 import { loginAgain, registerUser, sendText, uniqueName } from './helpers/typed.js'
+import { REFUSED_MEDIA_URLS, WEB_MEDIA_URLS } from './helpers/media.js'
 
 t.test('message lifecycle', async (t) => {
   const sys = await startSystem(t, { gateways: 2, env: { WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_LIMIT_BURST: '1000' } })
@@ -130,6 +131,7 @@ t.test('message lifecycle', async (t) => {
     const good: Array<[string, string]> = [
       ['text', 'hi'], ['sticker', 'sticker:cat-42'], ['customize', '{"card":"poll","q":"lunch?"}'],
       ['location', '{"latitude":48.85,"longitude":2.35}'], ['audio', url], ['file', url], ['image', url],
+      ...WEB_MEDIA_URLS.flatMap((web): Array<[string, string]> => [['image', web], ['file', web], ['audio', web]]),
     ]
     for (const [type, content] of good) {
       const r = await alice.client.request('SEND_MESSAGE', { senderId: alice.userId, receiverId: bob.userId, content, type })
@@ -137,11 +139,15 @@ t.test('message lifecycle', async (t) => {
       t.match((await bob.client.next('MESSAGE_RECEIVED_OTHER')).payload, { type, content }, type)
     }
     const bad: Array<[string, string]> = [
-      ['location', 'somewhere'], ['location', '{"latitude":0}'], ['image', '/files/1'], ['file', 'https://elsewhere.example/x'], ['sticker', ''],
+      ['location', 'somewhere'], ['location', '{"latitude":0}'], ['image', '/files/1'], ['sticker', ''],
+      ...REFUSED_MEDIA_URLS.flatMap((bad): Array<[string, string]> => [['image', bad], ['file', bad], ['audio', bad]]),
     ]
     for (const [type, content] of bad) {
       const r = await alice.client.request('SEND_MESSAGE', { senderId: alice.userId, receiverId: bob.userId, content, type })
       t.equal(r.type, 'MESSAGE_SEND_FAILURE', `${type} ${content}`)
     }
+    await bob.client.noFrame('MESSAGE_RECEIVED_OTHER', 300)
+    const history = await bob.client.request('LOAD_MESSAGES', { userId: bob.userId, targetId: alice.userId, limit: 100 })
+    t.same(history.payload.map((m: any) => [m.type, m.content]), good, 'every accepted message as sent, nothing refused')
   })
 })

@@ -25,11 +25,18 @@ export type DeleteMessageRequest = Static<typeof DeleteMessageRequest>
 export const DeleteMessageReply = Type.Object({ conversationId: Id, messageId: Id })
 export type DeleteMessageReply = Static<typeof DeleteMessageReply>
 
-/** Deletes a direct conversation and all its messages, for both sides. */
+/**
+ * Deletes a direct conversation and all its messages, for both sides. By
+ * default either member may; `openerOnly` restricts it to the member who
+ * opened it (the first message's sender, or who opened it explicitly), for
+ * APIs that give a direct conversation an owner. Conversations stored
+ * before openers were recorded have none, and stay deletable by either.
+ */
 export const DeleteConversationRequest = Type.Object({
   actorId: Id,
   conversationId: Type.Optional(Id),
   peerId: Type.Optional(Id),
+  openerOnly: Type.Optional(Type.Boolean()),
 }, { additionalProperties: false })
 export type DeleteConversationRequest = Static<typeof DeleteConversationRequest>
 

@@ -32,6 +32,24 @@ export const MongoConfig = {
 }
 
 /**
+ * Where clients reach the gateways. Gateways put it in front of the file
+ * URLs they hand out; the message service recognises those URLs by it, so
+ * every process of a deployment must get the same value.
+ */
+export const PublicUrlConfig = {
+  PUBLIC_URL: Type.String({
+    default: '',
+    pattern: '^(https?://[^\\s/?#@]+(/[^\\s?#]*)?)?$',
+    description: 'Origin (and path prefix, if any) clients use to reach the gateways, e.g. https://chat.example.com; prefixed to file URLs. Empty: relative /files/<id> URLs',
+  }),
+}
+
+/** PUBLIC_URL without trailing slashes, ready to have `/files/<id>` appended. */
+export function publicBase (publicUrl: string): string {
+  return publicUrl.replace(/\/+$/, '')
+}
+
+/**
  * What tokens say and are checked for, on auth (signs) and gateways
  * (verify). There is no shared secret: auth signs with an Ed25519 private
  * key only it holds (see the auth service's TOKEN_PRIVATE_KEY), gateways

@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ChatError, createSubjects } from '@chat/contracts'
 import {
-  connectNats, createCommandClient, createLogger, createMetricsRegistry, Gauge, opsRoutes,
+  connectNats, createCommandClient, createLogger, createMetricsRegistry, Gauge, opsRoutes, publicBase,
   type Logger,
 } from '@chat/runtime'
 import type { GatewayConfig } from './config.js'
@@ -93,7 +93,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   const keys = new GatewayKeys({ nc, commands, subjects, tokens, refreshMs: config.JWKS_REFRESH_MS, logger })
   const verifyToken = keys.verify
   const authenticate = createAuthenticator(commands, verifyToken)
-  const files = new FileStore(config.PUBLIC_URL.replace(/\/+$/, ''), config.FILE_MAX_BYTES)
+  const files = new FileStore(publicBase(config.PUBLIC_URL), config.FILE_MAX_BYTES)
   const hub = new ConnectionHub({ nc, commands, subjects, gatewayId: config.GATEWAY_ID, heartbeatMs: config.PRESENCE_HEARTBEAT_MS, sessionRecheckMs: config.SESSION_RECHECK_MS, logger })
   // Adapters get no client that could act as a user of their choosing: only
   // the pre-login commands, and `act`, which binds a verified session.

@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
-import { BaseConfig, JwtConfig, loadConfig } from '@chat/runtime'
+import { BaseConfig, JwtConfig, PublicUrlConfig, loadConfig } from '@chat/runtime'
 import { parseTrustProxy } from './trust-proxy.js'
 
 export const GatewayConfigSchema = {
@@ -18,7 +18,7 @@ export const GatewayConfigSchema = {
     pattern: '^[A-Za-z0-9_.-]{1,100}$',
     description: 'Identifies this replica in presence records; unique per process',
   }),
-  PUBLIC_URL: Type.String({ default: '', description: 'Origin clients use to reach the gateways, prefixed to file URLs; empty for relative URLs' }),
+  ...PublicUrlConfig,
   WS_MAX_FRAME_BYTES: Type.Integer({ default: 2 * 1024 * 1024, minimum: 1024, description: 'Larger frames close the socket with 1009' }),
   WS_RATE_LIMIT_PER_SEC: Type.Number({ default: 20, exclusiveMinimum: 0, description: 'Sustained requests per second per connection' }),
   WS_RATE_LIMIT_BURST: Type.Integer({ default: 60, minimum: 1, description: 'Requests a connection may send at once before being limited' }),

@@ -13,6 +13,8 @@ import { RoomVisits } from './visits.js'
 export interface MessageOptions {
   /** Longest message content in characters (MESSAGE_MAX_LENGTH). */
   maxLength: number
+  /** PUBLIC_URL without trailing slashes: file URLs under it are ours. */
+  publicUrl: string
   /** Largest upload in bytes (FILE_MAX_BYTES). */
   fileMaxBytes: number
 }
@@ -66,7 +68,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     logger: deps.logger,
   }
   const budget = replyBudgetBytes(nc)
-  const chat = new ChatService(ports, { maxLength: opts.maxLength, replyBudgetBytes: budget })
+  const chat = new ChatService(ports, { maxLength: opts.maxLength, publicUrl: opts.publicUrl, replyBudgetBytes: budget })
   const roomService = new RoomService(ports, new RoomVisits(deps.redis), { replyBudgetBytes: budget })
 
   return {

@@ -12,7 +12,7 @@ import {
   type TypingEvent, type TypingRequest, type UnreadChangedEvent, type UnreadReply, type UnreadRequest,
 } from '@chat/contracts'
 import { isDuplicateKeyError, type Logger } from '@chat/runtime'
-import { checkContent } from './content.js'
+import { checkContent, type ContentRules } from './content.js'
 import { peerOf, readMark, type ConversationDoc, type ConversationStore, type LastMessage, type Marks, type MemberDoc } from './conversations.js'
 import type { FileStore } from './files.js'
 import { dedupeKey, readMarkLockKey } from './keys.js'
@@ -66,9 +66,7 @@ export interface ChatPorts {
   logger: Logger
 }
 
-export interface ChatOptions {
-  /** Longest content in characters. */
-  maxLength: number
+export interface ChatOptions extends ContentRules {
   /**
    * Largest reply payload in bytes: below NATS max_payload, which a history
    * page of long multi-byte messages could otherwise exceed.
@@ -128,7 +126,7 @@ export class ChatService {
   async send (req: SendMessageRequest): Promise<SendMessageReply> {
     const { conversations, messages, files } = this.ports
     ChatService.exactlyOne('peerId, conversationId', req.peerId, req.conversationId)
-    const { fileId } = checkContent(req.kind, req.content, this.opts.maxLength)
+    const { fileId } = checkContent(req.kind, req.content, this.opts)
 
     // A retried send returns what the first one stored and publishes nothing.
     if (req.clientMessageId !== undefined) {
@@ -581,7 +579,7 @@ export class ChatService {
   async edit (req: EditMessageRequest): Promise<EditMessageReply> {
     const { doc, conv } = await this.ownMessage(req.actorId, req.messageId)
     if (!EDITABLE_KINDS.has(doc.kind)) throw new ChatError('CHAT_BAD_REQUEST', `kind: a ${doc.kind} message cannot be edited`)
-    checkContent(doc.kind, req.content, this.opts.maxLength)
+    checkContent(doc.kind, req.content, this.opts)
     // An edit reaches the peer as a push and new content, like a send: a
     // peer who blocked the editor refuses it the same way.
     const peerId = peerOf(conv, req.actorId)
@@ -709,6 +707,9 @@ export class ChatService {
       if (!conv) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
       if (conv.kind !== 'direct') throw new ChatError('CHAT_BAD_REQUEST', 'conversationId: rooms are deleted with room.delete')
       if (!conv.memberIds.includes(req.actorId)) throw new ChatError('CHAT_NOT_MEMBER')
+    }
+    if (req.openerOnly === true && conv.openedBy !== undefined && conv.openedBy !== req.actorId) {
+      throw new ChatError('CHAT_FORBIDDEN', 'only the member who opened this conversation may delete it')
     }
     const peerId = peerOf(conv, req.actorId) as number
     const { conversations, messages, unread } = this.ports

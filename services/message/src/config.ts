@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox'
-import { loadConfig, serviceConfig } from '@chat/runtime'
+import { loadConfig, PublicUrlConfig, serviceConfig } from '@chat/runtime'
 
 /** The message service's settings: the shared service settings plus its limits. */
 export const MessageConfigSchema = {
   ...serviceConfig(9103),
+  ...PublicUrlConfig,
   MESSAGE_MAX_LENGTH: Type.Integer({ default: 4000, minimum: 1, description: 'Longest message content, in characters (code points)' }),
   FILE_MAX_BYTES: Type.Integer({ default: 10 * 1024 * 1024, minimum: 0, description: 'Largest file that may be uploaded, in bytes' }),
 }

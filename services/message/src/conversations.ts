@@ -36,6 +36,12 @@ export interface ConversationDoc {
   directKey: string
   /** The two users of a direct conversation. Rooms keep membership in `members` only. */
   memberIds: number[]
+  /**
+   * Who opened a direct conversation: the sender of its first message, or
+   * the user who opened it without one. Missing on rooms (they have
+   * ownerId) and on conversations from before this field.
+   */
+  openedBy?: number
   seq: number
   lastMessage?: LastMessage
   /**
@@ -151,17 +157,18 @@ export class ConversationStore {
    * when there is none. Concurrent first messages from both sides race on the
    * unique directKey: the loser's insert fails and it reads the winner's.
    */
-  async getOrCreateDirect (a: number, b: number, newId: () => number): Promise<ConversationDoc> {
-    return (await this.openDirect(a, b, newId)).conv
+  async getOrCreateDirect (opener: number, peer: number, newId: () => number): Promise<ConversationDoc> {
+    return (await this.openDirect(opener, peer, newId)).conv
   }
 
   /**
    * getOrCreateDirect, also saying whether this call created it: the unique
    * directKey insert decides, so of concurrent callers exactly one is told
-   * `created` (a reliable arbiter on FerretDB too).
+   * `created` (a reliable arbiter on FerretDB too). `opener` is recorded as
+   * the conversation's openedBy when this call creates it.
    */
-  async openDirect (a: number, b: number, newId: () => number): Promise<{ conv: ConversationDoc, created: boolean }> {
-    const key = directKey(a, b)
+  async openDirect (opener: number, peer: number, newId: () => number): Promise<{ conv: ConversationDoc, created: boolean }> {
+    const key = directKey(opener, peer)
     let conv = await this.conversations.findOne({ directKey: key })
     let created = false
     if (!conv) {
@@ -170,7 +177,8 @@ export class ConversationStore {
         _id: newId(),
         kind: 'direct',
         directKey: key,
-        memberIds: [Math.min(a, b), Math.max(a, b)],
+        memberIds: [Math.min(opener, peer), Math.max(opener, peer)],
+        openedBy: opener,
         seq: 0,
         lastActivityAt: now,
         createdAt: now,

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { QueueGroups } from '@chat/contracts'
-import { startService } from '@chat/runtime'
+import { publicBase, startService } from '@chat/runtime'
 import { loadMessageConfig } from './config.js'
 import { buildMessageService } from './app.js'
 
@@ -12,6 +12,7 @@ const service = await startService({
   setup: (deps) => buildMessageService(deps, {
     maxLength: config.MESSAGE_MAX_LENGTH,
     fileMaxBytes: config.FILE_MAX_BYTES,
+    publicUrl: publicBase(config.PUBLIC_URL),
   }),
 })
 

@@ -8,6 +8,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ChatError, Commands, QueueGroups, type UserName } from '@chat/contracts'
 import { startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
+import { publicBase } from '@chat/runtime'
 import { buildMessageService } from '../src/app.js'
 import { loadMessageConfig } from '../src/config.js'
 
@@ -19,7 +20,7 @@ const harness = await startServiceUnderTest(t, {
   name: 'message',
   queue: QueueGroups.message,
   configFor: loadMessageConfig,
-  setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES }),
+  setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES, publicUrl: publicBase(config.PUBLIC_URL) }),
   stubs: {
     [Commands.auth.getNames]: async (req) => ({ users: known.filter((u) => (req.ids ?? []).includes(u.id)) }),
     [Commands.contact.checkBlocked]: async (req) => {

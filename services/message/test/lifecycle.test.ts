@@ -133,6 +133,33 @@ t.test('conversation delete: both sides, everything, and a fresh start', async (
   t.same(counts(await chat.unreadCounts({ actorId: a })), { [fresh.message.conversationId]: 1 }, 'rebuilt without the old one')
 })
 
+t.test('conversation delete with openerOnly: only the member who opened it', async (t) => {
+  const a = fx.user()
+  const b = fx.user()
+  // Opened explicitly by a; b answers.
+  const { conversationId: opened } = await chat.openConversation({ actorId: a, peerId: b })
+  await chat.send({ actorId: b, conversationId: opened, kind: 'text', content: 'hi' })
+  t.equal((await main.ports.conversations.byId(opened))?.openedBy, a)
+  t.equal(await code(chat.deleteConversation({ actorId: b, conversationId: opened, openerOnly: true })), 'CHAT_FORBIDDEN')
+  t.equal(await code(chat.deleteConversation({ actorId: b, peerId: a, openerOnly: true })), 'CHAT_FORBIDDEN', 'named by peer too')
+  t.equal(await main.ports.messages.messages.countDocuments({ conversationId: opened }), 1, 'nothing deleted')
+  t.same(await chat.deleteConversation({ actorId: a, conversationId: opened, openerOnly: true }), { conversationId: opened, peerId: b })
+
+  // Opened by b's first message: b is the opener now.
+  const first = await chat.send({ actorId: b, peerId: a, kind: 'text', content: 'again' })
+  const cid = first.message.conversationId
+  t.equal((await main.ports.conversations.byId(cid))?.openedBy, b)
+  t.equal(await code(chat.deleteConversation({ actorId: a, conversationId: cid, openerOnly: true })), 'CHAT_FORBIDDEN')
+
+  // Without openerOnly either member may, as before.
+  t.same(await chat.deleteConversation({ actorId: a, conversationId: cid }), { conversationId: cid, peerId: b })
+
+  // A conversation stored before openers were recorded: either member.
+  const legacy = (await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'old' })).message.conversationId
+  await main.ports.conversations.conversations.updateOne({ _id: legacy }, { $unset: { openedBy: '' } })
+  t.same(await chat.deleteConversation({ actorId: b, conversationId: legacy, openerOnly: true }), { conversationId: legacy, peerId: a })
+})
+
 t.test('typing: to the peer, nothing stored', async (t) => {
   const a = fx.user()
   const b = fx.user()

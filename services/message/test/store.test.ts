@@ -74,7 +74,7 @@ const chat = new ChatService({
   publishRoom: () => undefined,
   joinRoom: async () => { throw new Error('rooms are not part of this test') },
   logger,
-}, { maxLength: 4000, replyBudgetBytes: 900_000 })
+}, { maxLength: 4000, publicUrl: 'https://chat.example/api', replyBudgetBytes: 900_000 })
 
 let nextUser = 1000
 function user (): number {
@@ -184,7 +184,7 @@ t.test('send refuses what it must', async (t) => {
   t.equal(await code(text(a, b, '')), 'CHAT_BAD_REQUEST')
   t.equal(await code(text(a, b, 'x'.repeat(4001))), 'CHAT_CONTENT_TOO_LARGE')
   t.equal(await code(chat.send({ actorId: a, peerId: b, kind: 'location', content: '{"latitude":91,"longitude":0}' })), 'CHAT_BAD_REQUEST')
-  t.equal(await code(chat.send({ actorId: a, peerId: b, kind: 'image', content: 'https://x.example/a.png' })), 'CHAT_BAD_REQUEST')
+  t.equal(await code(chat.send({ actorId: a, peerId: b, kind: 'image', content: 'javascript:alert(1)' })), 'CHAT_BAD_REQUEST')
   t.equal(await code(chat.send({ actorId: a, peerId: b, kind: 'image', content: '/files/123456' })), 'CHAT_FILE_NOT_FOUND')
   const { message } = await text(a, b, 'hello')
   t.equal(await code(chat.send({ actorId: c, conversationId: message.conversationId, kind: 'text', content: 'intrude' })), 'CHAT_NOT_MEMBER')

@@ -196,8 +196,9 @@ const handlers: { [T in Exclude<FlatRequestType, PublicType>]: Handler<T> } & { 
         await actor.call(Commands.message.roomDelete, { roomId: req.id })
       } catch (err) {
         if (codeOf(err) !== 'CHAT_CONVERSATION_NOT_FOUND') throw err
-        // Not a room: a direct conversation, which either of its two members may delete.
-        await actor.call(Commands.message.deleteConversation, { conversationId: req.id })
+        // Not a room: a direct conversation. DELETE_ROOM is the owner's, and
+        // the owner of a direct conversation is the member who opened it.
+        await actor.call(Commands.message.deleteConversation, { conversationId: req.id, openerOnly: true })
       }
     } catch (err) {
       state.deleting.delete(req.id)
