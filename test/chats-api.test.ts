@@ -7,8 +7,9 @@
 import t from 'tap'
 import { startSystem, type GatewayHandle } from './helpers/system.js'
 import { http, type HttpResult } from './helpers/http.js'
-import { registerUser, sendText, sleep, type TypedUser } from './helpers/typed.js'
+import { registerUser, sendText, sleep, uniqueName, type TypedUser } from './helpers/typed.js'
 import { REFUSED_MEDIA_URLS, WEB_MEDIA_URLS } from './helpers/media.js'
+import { connectWs } from './helpers/ws.js'
 
 const ISO_MS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/
 const MAX_LEN = 200
@@ -693,6 +694,40 @@ t.test('chats API', async (t) => {
     t.same(loaded.payload.map((m: any) => m.content), ['http to room', 'socket to room'])
     t.equal((await cy.a.post(`/chat_rooms/${roomId}/message/read`)).status, 201)
     t.same(await typedUnread(cy), [], 'read here, read there')
+  })
+
+  t.test('the README\'s first five minutes work as written, across replicas', async (t) => {
+    const alice = { username: uniqueName('alice'), password: 'alice-secret', nickname: 'Alice' }
+    const bob = { username: uniqueName('bob'), password: 'bob-secret', nickname: 'Bob' }
+    // 1. Register (rooms API).
+    for (const u of [alice, bob]) {
+      const r = await http(`${gwA.httpUrl}/User`, { json: u })
+      t.same([r.status, r.body], [201, { username: u.username, nickname: u.nickname }])
+    }
+    // 2. Log alice in: the session cookie.
+    const login = await http(`${gwB.httpUrl}/Login`, { json: { username: alice.username, password: alice.password } })
+    t.same(login.body, { status: true })
+    const cookie = login.headers.getSetCookie().map((c) => c.split(';')[0]).find((c) => c?.startsWith('chat_session='))
+    t.ok(cookie, 'chat_session is set')
+    // 3. Connect bob to the typed API and log in with a frame.
+    const ws = await connectWs(gwA.wsUrl())
+    t.teardown(() => ws.close())
+    const bobLogin = await ws.request('LOGIN', { username: bob.username, password: bob.password })
+    t.match(bobLogin, { type: 'LOGIN_SUCCESS', payload: { userId: Number, username: bob.username, token: String } })
+    const bobId = bobLogin.payload.userId as number
+    // 4. Alice sends through the chats API, with her cookie.
+    const sent = await http(`${gwB.httpUrl}/chats`, { method: 'POST', json: { receiver_id: bobId, message: 'hi bob', type: 'text' }, headers: { cookie: cookie as string } })
+    t.equal(sent.status, 201)
+    const chatId = sent.body.chat_id as number
+    // 5. Bob receives it live, with his unread count, and answers.
+    const got = await ws.next('MESSAGE_RECEIVED_OTHER')
+    t.match(got.payload, { receiverId: bobId, content: 'hi bob', type: 'text', status: 'sent', conversationId: chatId, seq: 1 })
+    t.match((await ws.next('UNREAD_UPDATED')).payload, { conversationId: chatId, peerId: got.payload.senderId, count: 1 })
+    ws.send({ type: 'SEND_MESSAGE', payload: { senderId: bobId, receiverId: got.payload.senderId, content: 'hi alice' } })
+    t.match((await ws.next('MESSAGE_RECEIVED_SELF')).payload, { messageId: null, conversationId: chatId, seq: 2 })
+    // 6. Alice reads the conversation, newest first.
+    const read = await http(`${gwA.httpUrl}/chats/${chatId}`, { headers: { cookie: cookie as string } })
+    t.same(read.body.map((m: any) => [m.message, m.message_sender_name]), [['hi alice', bob.username], ['hi bob', alice.username]])
   })
 
   t.test('the OpenAPI document describes every route', async (t) => {

@@ -118,3 +118,28 @@ export function unreadPages (actor: Actor, conversationId: number) {
     return { items: r.messages, next: r.remaining > 0 ? true : undefined }
   }
 }
+
+/**
+ * A page of history by position, as page-numbered APIs ask for it: `count`
+ * messages after skipping the `offset` newest, oldest first. One
+ * message.history reply may hold fewer (it stays under the NATS payload
+ * limit by dropping a page's oldest messages when they are very long), and
+ * a client paging by `count` would then never see those: the rest is asked
+ * for until the page is whole or the history ends. Each reply brings at
+ * least one message, so this makes at most `count` (≤ HISTORY_MAX_LIMIT)
+ * requests and holds one page.
+ */
+export async function historyAt (
+  actor: Actor,
+  target: { peerId: number } | { conversationId: number },
+  offset: number,
+  count: number
+): Promise<{ conversationId: number | null, messages: Message[] }> {
+  let messages: Message[] = []
+  for (;;) {
+    const r = await actor.call(Commands.message.history, { ...target, offset: offset + messages.length, limit: count - messages.length })
+    // Each reply is older than what we hold.
+    messages = [...r.messages, ...messages]
+    if (messages.length >= count || !r.hasMore || r.messages.length === 0) return { conversationId: r.conversationId, messages }
+  }
+}

@@ -17,8 +17,8 @@ export const CloseCodes = {
   authTimeout: 4003,
   /** The room this socket was in is gone (the `rooms` API). */
   roomGone: 4004,
-  /** The client did not answer pings. */
-  unresponsive: 4005,
+  // A peer that stops answering pings is terminated without a close frame
+  // (it would not read one): its client sees 1006.
 } as const
 
 export interface ConnectionLimits {

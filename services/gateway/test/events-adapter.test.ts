@@ -88,7 +88,7 @@ t.test('requests other than LOGON and LOGIN need a login', async (t) => {
 t.test('requests map onto commands', async (t) => {
   const { run, calls, connection } = await fakeSocket((subject) => {
     switch (subject) {
-      case Commands.message.history: return { conversationId: 9, hasMore: true, messages: [message({ id: 7, senderId: ME, recipientId: PEER, content: 'a' }), message({ id: 8, content: 'b' })] }
+      case Commands.message.history: return { conversationId: 9, hasMore: false, messages: [message({ id: 7, senderId: ME, recipientId: PEER, content: 'a' }), message({ id: 8, content: 'b' })] }
       case Commands.message.send: return { message: message({ id: 12345678901, senderId: ME, recipientId: PEER }), duplicate: false }
       case Commands.message.read: return new ChatError('CHAT_CONVERSATION_NOT_FOUND')
       case Commands.contact.list: return { contacts: [{ userId: PEER, username: 'eva@example.com' }, { userId: 3, username: 'zed@example.com' }], next: null }

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import { Type } from '@sinclair/typebox'
 import { ChatError, Commands, type Message } from '@chat/contracts'
 import type { Actor } from '../../actor.js'
-import { allConversations } from '../../lists.js'
+import { allConversations, historyAt } from '../../lists.js'
 import { chatMessage, chatProfileIds, chatSummary, listedChats, peerOfPair, unreadChat } from './render.js'
 import {
   CHATS_V2_PAGE, ChatIdParams, ChatIdReply, ChatMessages, ChatSummary, Created, NoContent, PageQuery, PairParams,
@@ -136,9 +136,7 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
     }, async (req) => {
       const actor = await actorOf(req)
       const { count, offset } = req.query
-      const { messages } = await actor.call(Commands.message.history, {
-        conversationId: req.params.chat_id, offset: offset - 1, limit: count,
-      })
+      const { messages } = await historyAt(actor, { conversationId: req.params.chat_id }, offset - 1, count)
       return render(messages.reverse())
     })
 
@@ -156,9 +154,7 @@ export function registerDirectRoutes (app: FastifyInstance, opts: HttpApiOptions
       const actor = await actorOf(req)
       const peerId = peerOfPair(actor.userId, req.params.user_a_id, req.params.user_b_id)
       const { count, offset } = req.query
-      const { conversationId, messages } = await actor.call(Commands.message.history, {
-        peerId, offset: offset - 1, limit: count,
-      })
+      const { conversationId, messages } = await historyAt(actor, { peerId }, offset - 1, count)
       if (conversationId === null) await requireUser(peerId)
       return render(messages.reverse())
     })

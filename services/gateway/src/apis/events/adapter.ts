@@ -8,7 +8,7 @@ import {
   type EventsData, type EventsRequest, type EventsRequestType,
 } from './schemas.js'
 import { contactsUnread, fail, historyItem, newMessage, ok, pushFor, updateContact, updateUnread, type EventsPush } from './render.js'
-import { allContacts } from '../../lists.js'
+import { allContacts, historyAt } from '../../lists.js'
 
 /**
  * Document 000, the `events` API: `{event, data}` both ways. Answers are
@@ -136,7 +136,7 @@ const handlers: { [E in Exclude<EventsRequestType, PublicEvent>]: Handler<E> } &
     const size = d.pagesize ?? DEFAULT_PAGE_SIZE
     const offset = (page - 1) * size
     if (offset > MAX_HISTORY_OFFSET) throw new ChatError('CHAT_BAD_REQUEST', `page: at most ${MAX_HISTORY_OFFSET} messages back`)
-    const { messages } = await actor.call(Commands.message.history, { peerId: peer.id, offset, limit: size })
+    const { messages } = await historyAt(actor, { peerId: peer.id }, offset, size)
     // A direct conversation has two senders: the two of them.
     const names = new Map([[actor.userId, actor.session.user.username], [peer.id, peer.username]])
     return ok({ chat_history: messages.map((m) => historyItem(m, names)), current_page: page })
