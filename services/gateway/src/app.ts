@@ -136,8 +136,9 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
       info: {
         title: 'Chat gateway HTTP APIs',
         version: '1.0.0',
-        description: 'The `rooms` (document 002) and `chats` (document 001) HTTP APIs, and file transfer. ' +
-          'Errors are `{"error", "message"}`; see docs/errors.md. WebSocket APIs are described in docs/api-*.md.',
+        description: 'The `rooms` and `chats` HTTP APIs, and file transfer (references with examples: docs/api-rooms.md, docs/api-chats.md). ' +
+          'Errors are `{"error", "message"}`; see docs/errors.md. The WebSocket APIs are described in docs/api-typed.md, docs/api-events.md, ' +
+          'docs/api-flat.md and docs/api-rooms.md (`/ws/room`).',
       },
       components: {
         securitySchemes: {
