@@ -129,12 +129,14 @@ t.test('a reader finding another reader\'s lease answers from MongoDB and stores
 
 t.test('an expired lease means no fill, never a wrong one', async (t) => {
   const db = truth()
-  const cache = new BlockCache(redis, (x, y) => db.source(x, y), { leaseMs: 50 })
+  // Long enough that the later reader's own lease outlives its read on a
+  // loaded machine; the slow reader's runs out while MongoDB holds it.
+  const cache = new BlockCache(redis, (x, y) => db.source(x, y), { leaseMs: 500 })
   const [a, b] = pair()
   const hold = db.holdNextRead()
   const slow = cache.isBlocked(a, b)
   await hold.atRead
-  await sleep(120) // the lease runs out while MongoDB is slow
+  await sleep(1100) // the lease runs out while MongoDB is slow
   db.blocks.add(`${a}:${b}`)
   await cache.invalidate(a, b)
   t.equal(await cache.isBlocked(a, b), true, 'a later reader fills the right answer')
