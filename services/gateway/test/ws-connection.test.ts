@@ -65,7 +65,9 @@ t.test('a peer that does not answer pings is closed', async (t) => {
   t.same(socket.closes, [1006], 'terminated after a ping went unanswered')
   t.equal(connection.actor?.userId, 1, 'its session is known to the close hook')
 
-  const busy = await testConnection(typedApi, { reply: slowly(150), limits: { pingIntervalMs: 20 } })
+  // Slower pings here: the request must arrive before two go unanswered,
+  // also on a loaded machine; it then keeps the socket paused for five.
+  const busy = await testConnection(typedApi, { reply: slowly(500), limits: { pingIntervalMs: 100 } })
   busy.socket.ping = () => {}
   busy.socket.receive({ type: 'LOAD_UNREAD', id: 1 })
   await busy.idle()
