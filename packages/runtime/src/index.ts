@@ -21,3 +21,4 @@ export type { SigningKey, TokenClaims, TokenKeyResolver, TokenSettings, VerifyKe
 export { startService, serviceConfig } from './service.js'
 export type { ServiceDeps, ServiceParts, RunningService, ServiceSettings } from './service.js'
 export { fitToBudget, jsonBytes, replyBudgetBytes } from './budget.js'
+export { LuaScript } from './lua.js'

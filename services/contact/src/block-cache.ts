@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { LuaScript } from './lua.js'
+import { LuaScript } from '@chat/runtime'
 
 /*
  * A Redis cache of "has X blocked Y", for contact.blocks.check, which the

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { chunks } from './chunks.js'
-import { LuaScript } from './lua.js'
+import { LuaScript } from '@chat/runtime'
 
 /*
  * Presence in Redis.

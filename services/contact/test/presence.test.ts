@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { createRedis } from '@chat/runtime'
-import { LuaScript } from '../src/lua.js'
+import { LuaScript } from '@chat/runtime'
 import { DEADLINES_KEY, PresenceStore, presenceKey, SWEEP_BATCH } from '../src/presence.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'

@@ -1,6 +1,6 @@
 import { Commands } from '@chat/contracts'
 import { createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
-import { ChatService, type ChatPorts } from './chat.js'
+import { ChatService, type ChatEvent, type ChatPorts } from './chat.js'
 import { ConversationStore } from './conversations.js'
 import { FileStore, toFileInfo } from './files.js'
 import { RedisLocks } from './locks.js'
@@ -9,12 +9,17 @@ import { RoomService } from './room-service.js'
 import { RoomStore } from './rooms.js'
 import { MongoUnreadSource, UnreadCache } from './unread.js'
 import { RoomVisits } from './visits.js'
+import { DirectSender } from './send/direct.js'
+import { SendState } from './send/state.js'
+import { SummaryWriter } from './send/summaries.js'
 
 export interface MessageOptions {
   /** Longest message content in characters (MESSAGE_MAX_LENGTH). */
   maxLength: number
   /** PUBLIC_URL without trailing slashes: file URLs under it are ours. */
   publicUrl: string
+  /** How long Redis remembers a client message id (SEND_DEDUPE_TTL_SECONDS). */
+  dedupeTtlSeconds: number
   /** Largest upload in bytes (FILE_MAX_BYTES). */
   fileMaxBytes: number
 }
@@ -35,16 +40,29 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const rooms = new RoomStore(deps.db, conversations, { orphanGraceMs: ORPHAN_SEAT_GRACE_MS })
   await Promise.all([conversations.init(), messages.init(), files.init(), rooms.init()])
   const ids = await createIdGenerator(deps.redis, deps.logger)
+  const locks = new RedisLocks(deps.redis)
+  const summaries = new SummaryWriter(conversations, messages, locks, deps.logger)
   const unreadSource = new MongoUnreadSource(conversations, messages)
+  const unread = new UnreadCache(deps.redis, unreadSource)
+  const state = new SendState(deps.redis, conversations, messages, { dedupeTtlSeconds: opts.dedupeTtlSeconds })
+  const publish = (event: ChatEvent) => publishJson(nc, subjects.userEvent(event.userId, event.kind), event)
+  const isBlocked = async (blockerId: number, blockedId: number) =>
+    (await deps.client.call(Commands.contact.checkBlocked, { blockerId, blockedId })).blocked
+  const direct = new DirectSender({
+    redis: deps.redis, state, messages, unread, summaries, isBlocked, newId: () => ids.next(), publish, logger: deps.logger,
+  })
 
   const ports: ChatPorts = {
     conversations,
     messages,
     files,
     rooms,
-    unread: new UnreadCache(deps.redis, unreadSource),
+    unread,
+    state,
+    direct,
+    summaries,
     unreadSource,
-    locks: new RedisLocks(deps.redis),
+    locks,
     newId: () => ids.next(),
     async userExists (userId) {
       const { users } = await deps.client.call(Commands.auth.getNames, { ids: [userId] })
@@ -53,12 +71,8 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     async users (userIds) {
       return (await deps.client.call(Commands.auth.getNames, { ids: userIds })).users
     },
-    async isBlocked (blockerId, blockedId) {
-      return (await deps.client.call(Commands.contact.checkBlocked, { blockerId, blockedId })).blocked
-    },
-    publish (event) {
-      publishJson(nc, subjects.userEvent(event.userId, event.kind), event)
-    },
+    isBlocked,
+    publish,
     publishRoom (event) {
       publishJson(nc, subjects.roomEvent(event.roomId, event.kind), event)
     },
@@ -72,7 +86,10 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const roomService = new RoomService(ports, new RoomVisits(deps.redis), { replyBudgetBytes: budget })
 
   return {
-    close: () => ids.close(),
+    close: async () => {
+      await summaries.drain()
+      await ids.close()
+    },
     checks: { ids: () => ids.worker !== undefined },
     handlers: {
       [Commands.message.send]: (req) => chat.send(req),

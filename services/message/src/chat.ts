@@ -11,8 +11,12 @@ import {
   type TakeUnreadReply, type TakeUnreadRequest,
   type TypingEvent, type TypingRequest, type UnreadChangedEvent, type UnreadReply, type UnreadRequest,
 } from '@chat/contracts'
-import { isDuplicateKeyError, type Logger } from '@chat/runtime'
+import type { Logger } from '@chat/runtime'
 import { checkContent, type ContentRules } from './content.js'
+import type { DirectSender } from './send/direct.js'
+import { storeNumbered } from './send/numbering.js'
+import type { SendState } from './send/state.js'
+import type { SummaryWriter } from './send/summaries.js'
 import { peerOf, readMark, type ConversationDoc, type ConversationStore, type LastMessage, type Marks, type MemberDoc } from './conversations.js'
 import type { FileStore } from './files.js'
 import { dedupeKey, readMarkLockKey } from './keys.js'
@@ -58,6 +62,12 @@ export interface ChatPorts {
   /** Cross-replica locks (Redis): serialise unread.take per user and conversation. */
   locks: Locks
   /** Delivers an event to `event.userId`. Fire-and-forget. */
+  /** The Redis side of sending: sequence numbers, tombstones (send/state.ts). */
+  state: SendState
+  /** The hot path of direct messages (send/direct.ts). */
+  direct: DirectSender
+  /** Conversation summaries of direct messages, written after the answer (send/summaries.ts). */
+  summaries: SummaryWriter
   publish: (event: ChatEvent) => void
   /** Publishes an event once on its room's subject. Fire-and-forget. */
   publishRoom: (event: RoomEvent) => void
@@ -73,12 +83,6 @@ export interface ChatOptions extends ContentRules {
    */
   replyBudgetBytes: number
 }
-
-/**
- * Tries at storing one message before giving up. Each collision means
- * another message was stored, so with N concurrent senders N tries suffice.
- */
-const MAX_SEQ_ATTEMPTS = 32
 
 /** Conversations a sync reads at once: enough to hide latency, few enough to over-read little. */
 const SYNC_READ_BATCH = 8
@@ -117,6 +121,17 @@ export class ChatService {
     return { conv, marks }
   }
 
+  /**
+   * Waits for the summaries of this replica's sends so far (written after
+   * their answers, see send/summaries.ts): what a user then reads, counts
+   * or lists includes their own sends and the read marks those moved.
+   * Called before any read-mark lock is taken, never under one: the
+   * summary writes take those locks.
+   */
+  private async marksSettled (): Promise<void> {
+    await this.ports.summaries.settled()
+  }
+
   private static exactlyOne (what: string, ...values: unknown[]): void {
     if (values.filter((v) => v !== undefined).length !== 1) throw new ChatError('CHAT_BAD_REQUEST', `exactly one of ${what} is required`)
   }
@@ -127,6 +142,11 @@ export class ChatService {
     const { conversations, messages, files } = this.ports
     ChatService.exactlyOne('peerId, conversationId', req.peerId, req.conversationId)
     const { fileId } = checkContent(req.kind, req.content, this.opts)
+    // The hot path: a direct conversation that exists, no file, no join.
+    if (fileId === undefined && req.joinRoom !== true) {
+      const fast = await this.ports.direct.send(req)
+      if (fast !== null) return fast
+    }
 
     // A retried send returns what the first one stored and publishes nothing.
     if (req.clientMessageId !== undefined) {
@@ -178,7 +198,8 @@ export class ChatService {
     if (recipientId !== undefined) draft.recipientId = recipientId
     if (req.clientMessageId !== undefined) draft.clientMessageId = req.clientMessageId
     if (req.clientTime !== undefined) draft.clientTime = req.clientTime
-    const stored = await this.insertNumbered(draft, req.clientMessageId !== undefined)
+    const stored = await storeNumbered(this.ports, draft, req.clientMessageId !== undefined)
+    if (stored === 'gone') throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     if ('duplicate' in stored) return { message: toMessage(stored.duplicate), duplicate: true }
     const doc = stored.doc
     // A conversation (or room) deleted while this was being stored: the
@@ -202,41 +223,6 @@ export class ChatService {
   }
 
   /**
-   * Stores a message under the next sequence number. The unique index on
-   * {conversationId, seq} decides: the $inc counter proposes a number (on
-   * MongoDB always a free one), and if it is taken anyway (a server without
-   * atomic updates, like FerretDB v1, gave it out twice; or the counter was
-   * restored from an old backup) the message takes the one after the highest
-   * stored. A duplicate key that is our own dedupeKey means a concurrent retry
-   * of this send was stored first: that one is the answer (our number, if
-   * any, stays a gap).
-   */
-  private async insertNumbered (draft: Omit<MessageDoc, 'seq'>, hasClientId: boolean): Promise<{ doc: MessageDoc } | { duplicate: MessageDoc }> {
-    const { conversations, messages } = this.ports
-    let seq = await conversations.nextSeq(draft.conversationId, draft.createdAt)
-    for (let attempt = 1; ; attempt++) {
-      const doc: MessageDoc = { ...draft, seq }
-      try {
-        await messages.insert(doc)
-        if (attempt > 1) {
-          await conversations.raiseSeq(draft.conversationId, seq).catch((err: unknown) => {
-            this.ports.logger.warn({ err, conversationId: draft.conversationId }, 'could not raise the seq counter')
-          })
-        }
-        return { doc }
-      } catch (err) {
-        if (!isDuplicateKeyError(err)) throw err
-        if (hasClientId) {
-          const stored = await messages.byDedupeKey(draft.dedupeKey)
-          if (stored) return { duplicate: stored }
-        }
-        if (attempt >= MAX_SEQ_ATTEMPTS) throw new ChatError('CHAT_UNAVAILABLE', 'could not assign a sequence number; try again', { cause: err })
-        seq = Math.max(seq, await messages.latestSeq(draft.conversationId)) + 1
-      }
-    }
-  }
-
-  /**
    * Everything a stored message causes: marks, lastMessage, unread counts,
    * events. Each step is best-effort on its own, so a Redis outage still
    * delivers the message and a MongoDB hiccup here still counts it.
@@ -250,9 +236,7 @@ export class ChatService {
     const others = memberIds.filter((uid) => uid !== doc.senderId)
 
     await Promise.all([
-      conversations.setLastMessage(conv._id, {
-        id: doc._id, seq: doc.seq, senderId: doc.senderId, kind: doc.kind, content: doc.content, createdAt: doc.createdAt,
-      }).catch(log('lastMessage')).then(() => this.recordFirst(conv, doc)).catch(log('firstMessage')),
+      conversations.recordLast(conv._id, lastMessageOf(doc)).catch(log('lastMessage')).then(() => this.recordFirst(conv, doc)).catch(log('firstMessage')),
       conversations.markRead(conv, doc.senderId, doc.seq, doc.createdAt).catch(log('sender read mark')),
       // Before the unread counts: a rebuild counts from member documents.
       conversations.touchMembers(conv, others, doc.createdAt).catch(log('member activity')),
@@ -310,7 +294,7 @@ export class ChatService {
     const others = memberIds.filter((uid) => uid !== doc.senderId)
 
     await Promise.all([
-      conversations.setLastMessage(conv._id, lastMessageOf(doc)).catch(log('lastMessage'))
+      conversations.recordLast(conv._id, lastMessageOf(doc)).catch(log('lastMessage'))
         .then(() => this.recordFirst(conv, doc)).catch(log('firstMessage')),
       conversations.markRead(conv, doc.senderId, doc.seq, doc.createdAt).catch(log('sender read mark')),
       conversations.touchRoomMembers(conv._id, doc.senderId, doc.createdAt).catch(log('member activity')),
@@ -399,6 +383,7 @@ export class ChatService {
   // ------------------------------------------------------------------- read
 
   async read (req: ReadRequest): Promise<ReadReply> {
+    await this.marksSettled()
     if (req.messageId === undefined) ChatService.exactlyOne('messageId, conversationId, peerId', req.conversationId, req.peerId)
     else if (req.conversationId !== undefined && req.peerId !== undefined) {
       throw new ChatError('CHAT_BAD_REQUEST', 'give conversationId or peerId, not both')
@@ -484,6 +469,7 @@ export class ChatService {
   // ------------------------------------------------------------------ clear
 
   async clear (req: ClearRequest): Promise<ClearReply> {
+    await this.marksSettled()
     const conv = await this.directWith(req.actorId, req.peerId)
     if (!conv) return { conversationId: null }
     // Messages stored after this point arrived after the clear and stay.
@@ -545,6 +531,7 @@ export class ChatService {
   // ----------------------------------------------------------------- unread
 
   async unreadCounts (req: UnreadRequest): Promise<UnreadReply> {
+    await this.marksSettled()
     let counts: Map<number, number>
     try {
       counts = await this.ports.unread.all(req.actorId)
@@ -713,6 +700,9 @@ export class ChatService {
     }
     const peerId = peerOf(conv, req.actorId) as number
     const { conversations, messages, unread } = this.ports
+    // Marked in Redis first, so a message stored after the sweep below is
+    // withdrawn (send/state.ts), and the pair's next message starts anew.
+    await this.ports.state.tombstone(conv._id, [req.actorId, peerId])
     // Only the delete that removed the document tells anyone; a concurrent
     // one still sweeps (idempotent) and answers the same.
     const deleted = await conversations.deleteConversation(conv._id, 'direct')
@@ -792,6 +782,7 @@ export class ChatService {
   async listConversations (req: ListConversationsRequest): Promise<ListConversationsReply> {
     const limit = pageLimit(req.limit, CONVERSATION_LIST_DEFAULT, CONVERSATION_LIST_MAX)
     const after = req.cursor === undefined ? undefined : decodeConversationCursor(req.cursor)
+    await this.marksSettled()
     const rows = await this.ports.conversations.recentOf(req.actorId, after, limit + 1)
     const page = rows.slice(0, limit)
     const ids = page.map((r) => r.conversationId)
@@ -908,6 +899,7 @@ export class ChatService {
    * may lose the $max race and move the mark back (MongoDB's $max is atomic).
    */
   async takeUnread (req: TakeUnreadRequest): Promise<TakeUnreadReply> {
+    await this.marksSettled()
     const limit = pageLimit(req.limit, TAKE_UNREAD_DEFAULT, TAKE_UNREAD_MAX)
     const { conversations, messages } = this.ports
     const { conv, marks, taken, remaining } = await this.ports.locks.withLock(readMarkLockKey(req.actorId, req.conversationId), async () => {

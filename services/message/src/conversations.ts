@@ -295,6 +295,18 @@ export class ConversationStore {
   }
 
   /**
+   * A stored message's mark on its conversation: the persisted counter and
+   * activity rise to it, and it becomes the last message unless a newer one
+   * is recorded. The persisted counter trails the live one in Redis (see
+   * send/state.ts) and only seeds it after Redis lost it.
+   */
+  async recordLast (conversationId: number, last: LastMessage): Promise<void> {
+    // Two updates, one after the other: on FerretDB v1 concurrent updates of one document can lose each other.
+    await this.conversations.updateOne({ _id: conversationId }, { $max: { seq: last.seq, lastActivityAt: last.createdAt } })
+    await this.setLastMessage(conversationId, last)
+  }
+
+  /**
    * Records a stored message as the conversation's last one unless a newer
    * one is already recorded. Done after the message is stored (not together
    * with taking the seq) so lastMessage never names a message that a lost

@@ -13,6 +13,7 @@ const service = await startService({
     maxLength: config.MESSAGE_MAX_LENGTH,
     fileMaxBytes: config.FILE_MAX_BYTES,
     publicUrl: publicBase(config.PUBLIC_URL),
+    dedupeTtlSeconds: config.SEND_DEDUPE_TTL_SECONDS,
   }),
 })
 

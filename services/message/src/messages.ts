@@ -59,6 +59,15 @@ export class MessageStore {
     await this.messages.insertOne(doc)
   }
 
+  /**
+   * Inserts many messages in one round trip (group commit). Unordered: a
+   * document refused by a unique index fails alone, reported in the
+   * MongoBulkWriteError's writeErrors by its index.
+   */
+  async insertMany (docs: MessageDoc[]): Promise<void> {
+    await this.messages.insertMany(docs, { ordered: false })
+  }
+
   byId (id: number): Promise<MessageDoc | null> {
     return this.messages.findOne({ _id: id })
   }

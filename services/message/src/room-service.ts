@@ -297,6 +297,8 @@ export class RoomService {
     const room = await rooms.byId(req.roomId)
     if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     if (room.ownerId !== req.actorId) throw new ChatError('CHAT_FORBIDDEN', 'Only the owner may delete the room')
+    // Marked in Redis first, so a message stored after the sweep below is withdrawn.
+    await this.ports.state.tombstone(room._id)
     if (!await conversations.deleteConversation(room._id, 'room')) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     const memberIds = await conversations.memberIdsOf(room)
     await Promise.all([rooms.deleteRoomParts(room._id), messages.deleteConversation(room._id)])

@@ -1,5 +1,5 @@
-import { createHash } from 'node:crypto'
 import type { Redis } from 'ioredis'
+import { LuaScript } from '@chat/runtime'
 import type { ConversationStore } from './conversations.js'
 import { readMark } from './conversations.js'
 import type { MessageStore } from './messages.js'
@@ -74,30 +74,13 @@ export class MongoUnreadSource implements UnreadSource {
   }
 }
 
-/** A Lua script run by SHA, loaded on first use or after a SCRIPT FLUSH. */
-class Script {
-  readonly sha: string
-  constructor (readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex')
-  }
-
-  async run (redis: Redis, keys: string[], args: Array<string | number>): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, keys.length, ...keys, ...args)
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err
-      return redis.eval(this.source, keys.length, ...keys, ...args)
-    }
-  }
-}
-
 /** HINCRBY only into a complete hash; -1 when the hash must be rebuilt. */
-const INCREMENT = new Script(`
+const INCREMENT = new LuaScript(`
 if redis.call('HEXISTS', KEYS[1], '${UNREAD_SENTINEL}') == 0 then return -1 end
 return redis.call('HINCRBY', KEYS[1], ARGV[1], ARGV[2])`)
 
 /** Sets one count (deleting zeros) only in a complete hash; -1 when the hash must be rebuilt. */
-const SET = new Script(`
+const SET = new LuaScript(`
 if redis.call('HEXISTS', KEYS[1], '${UNREAD_SENTINEL}') == 0 then return -1 end
 local n = tonumber(ARGV[2])
 if n <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) else redis.call('HSET', KEYS[1], ARGV[1], n) end
@@ -109,7 +92,7 @@ return n`)
  * blind MULTI overwrite so a slower rebuild with an older snapshot cannot
  * wipe out increments that landed in the faster one.
  */
-const FILL = new Script(`
+const FILL = new LuaScript(`
 if redis.call('HEXISTS', KEYS[1], '${UNREAD_SENTINEL}') == 1 then return 0 end
 redis.call('DEL', KEYS[1])
 redis.call('HSET', KEYS[1], '${UNREAD_SENTINEL}', '1')
@@ -123,7 +106,7 @@ return 1`)
  * by the single-user scripts; -1 marks a user whose hash is missing (it is
  * left alone: its rebuild counts from MongoDB, which already has the change).
  */
-const INCREMENT_MANY = new Script(`
+const INCREMENT_MANY = new LuaScript(`
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('HEXISTS', key, '${UNREAD_SENTINEL}') == 0 then out[i] = -1
@@ -132,7 +115,7 @@ end
 return out`)
 
 /** Takes one off a count (never below zero, zeros deleted). */
-const DECREMENT_MANY = new Script(`
+const DECREMENT_MANY = new LuaScript(`
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('HEXISTS', key, '${UNREAD_SENTINEL}') == 0 then out[i] = -1
@@ -148,7 +131,7 @@ end
 return out`)
 
 /** Removes a conversation's count; returns what it was (0 when none). */
-const DROP_MANY = new Script(`
+const DROP_MANY = new LuaScript(`
 local out = {}
 for i, key in ipairs(KEYS) do
   if redis.call('HEXISTS', key, '${UNREAD_SENTINEL}') == 0 then out[i] = -1
@@ -243,7 +226,7 @@ export class UnreadCache {
    * refused with NOSCRIPT did nothing, so only those are sent again (with the
    * source); the others must not run twice.
    */
-  private async many (script: Script, userIds: readonly number[], args: Array<string | number>): Promise<Map<number, number | undefined>> {
+  private async many (script: LuaScript, userIds: readonly number[], args: Array<string | number>): Promise<Map<number, number | undefined>> {
     const out = new Map<number, number | undefined>()
     if (userIds.length === 0) return out
     const batches: number[][] = []

@@ -20,7 +20,7 @@ const harness = await startServiceUnderTest(t, {
   name: 'message',
   queue: QueueGroups.message,
   configFor: loadMessageConfig,
-  setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES, publicUrl: publicBase(config.PUBLIC_URL) }),
+  setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES, publicUrl: publicBase(config.PUBLIC_URL), dedupeTtlSeconds: config.SEND_DEDUPE_TTL_SECONDS }),
   stubs: {
     [Commands.auth.getNames]: async (req) => ({ users: known.filter((u) => (req.ids ?? []).includes(u.id)) }),
     [Commands.contact.checkBlocked]: async (req) => {

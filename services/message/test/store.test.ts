@@ -15,13 +15,16 @@ import { RedisLocks } from '../src/locks.js'
 import { MessageStore } from '../src/messages.js'
 import { RoomStore } from '../src/rooms.js'
 import { MongoUnreadSource, UnreadCache, unreadKey } from '../src/unread.js'
+import { DirectSender } from '../src/send/direct.js'
+import { SendState } from '../src/send/state.js'
+import { SummaryWriter } from '../src/send/summaries.js'
 
 const MONGO_URL = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017'
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
 const run = `${process.pid}_${Date.now()}`
 const prefix = `msgtest:${run}:`
 
-const logger = createLogger('message-test', 'silent')
+const logger = createLogger('message-test', (process.env.TEST_LOG_LEVEL ?? 'silent') as 'silent')
 const { client: mongo, db } = await connectMongo(MONGO_URL, `msgtest_${run}`, 'message-test')
 const redis = createRedis(REDIS_URL, prefix)
 const ids = await createIdGenerator(redis, logger)
@@ -53,24 +56,32 @@ const messages = new MessageStore(db)
 // Tiny chunks so the test exercises several of them.
 const files = new FileStore(db, conversations, { maxBytes: 1000, chunkSize: 4 })
 await Promise.all([conversations.init(), messages.init(), files.init()])
+const locks = new RedisLocks(redis)
+const summaries = new SummaryWriter(conversations, messages, locks, logger)
 const unreadSource = new MongoUnreadSource(conversations, messages)
 const unread = new UnreadCache(redis, unreadSource)
 const events: ChatEvent[] = []
 const knownUsers = new Set<number>()
+const state = new SendState(redis, conversations, messages, { dedupeTtlSeconds: 600 })
+const publish = (e: ChatEvent) => { events.push(e) }
+const direct = new DirectSender({ redis, state, messages, unread, summaries, isBlocked: async () => false, newId: () => ids.next(), publish, logger })
 const chat = new ChatService({
   conversations,
   messages,
   files,
   unread,
+  state,
+  direct,
+  summaries,
   unreadSource,
-  locks: new RedisLocks(redis),
+  locks,
   newId: () => ids.next(),
   userExists: async (id) => knownUsers.has(id),
   // Rooms, blocking and profiles are covered by rooms.test.ts and lifecycle.test.ts.
   users: async () => [],
   isBlocked: async () => false,
   rooms: new RoomStore(db, conversations, { orphanGraceMs: 60_000 }),
-  publish: (e) => { events.push(e) },
+  publish,
   publishRoom: () => undefined,
   joinRoom: async () => { throw new Error('rooms are not part of this test') },
   logger,
@@ -85,6 +96,16 @@ function user (): number {
 
 function text (actorId: number, peerId: number, content: string, extra: Partial<SendMessageRequest> = {}) {
   return chat.send({ actorId, peerId, kind: 'text', content, ...extra })
+}
+
+/** Polls until `find` answers (events published after a send's answer). */
+async function eventually<T> (find: () => T | undefined, timeoutMs = 5000): Promise<T | undefined> {
+  const until = Date.now() + timeoutMs
+  for (;;) {
+    const found = find()
+    if (found !== undefined || Date.now() > until) return found
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
 }
 
 async function code (p: Promise<unknown>): Promise<string | undefined> {
@@ -124,6 +145,7 @@ t.test('sequence numbers are 1, 2, 3… and unique under concurrency', async (t)
   // Sequential sends keep both exact everywhere.
   const next = await text(a, b, 'after the burst')
   t.equal(next.message.seq, 24)
+  await summaries.drain() // written after the answer
   t.equal((await conversations.byId(first.message.conversationId))?.lastMessage?.id, next.message.id)
 })
 
@@ -230,7 +252,8 @@ t.test('unread counts: increments, reads, and an exact rebuild from MongoDB', as
   await redis.del(unreadKey(b))
   const mark = events.length
   await text(a, b, 'a7')
-  const changed = events.slice(mark).find((e) => e.kind === 'unread.changed' && e.userId === b)
+  // With b's counts gone from Redis the count is rebuilt after the answer.
+  const changed = await eventually(() => events.slice(mark).find((e) => e.kind === 'unread.changed' && e.userId === b))
   t.equal(changed?.kind === 'unread.changed' && changed.count, 3)
   t.same(counts(await chat.unreadCounts({ actorId: b })), { [cidAB]: 3 })
 
@@ -400,6 +423,7 @@ t.test('a missing member document heals and still counts', async (t) => {
   await conversations.members.deleteOne({ _id: memberKey(cid, b) })
   t.equal((await chat.history({ actorId: b, conversationId: cid })).messages.length, 1, 'still a member of a direct conversation')
   await text(a, b, 'two')
+  await summaries.drain() // member documents are written after the answer
   t.ok(await conversations.member(cid, b), 'recreated by the next send')
   await redis.del(unreadKey(b))
   t.same(counts(await chat.unreadCounts({ actorId: b })), { [cid]: 2 })

@@ -1,0 +1,146 @@
+import type { Logger } from '@chat/runtime'
+import type { ConversationDoc, ConversationStore, LastMessage } from '../conversations.js'
+import { readMarkLockKey } from '../keys.js'
+import type { RedisLocks } from '../locks.js'
+import type { MessageStore } from '../messages.js'
+
+/** A stored message as the summaries need it. */
+export interface StoredSummary {
+  conversationId: number
+  last: LastMessage
+  /** Both members of the direct conversation. */
+  memberIds: readonly number[]
+}
+
+interface Pending {
+  last: LastMessage
+  /** The oldest message of this flush (the conversation's first, if it had none). */
+  oldest: { id: number, seq: number }
+  memberIds: readonly number[]
+  /** Per sender: the newest seq they sent (their read mark) and when. */
+  senders: Map<number, { seq: number, at: Date }>
+  /** When the newest message arrived (everyone's activity). */
+  at: Date
+}
+
+/** Conversations whose first message is known to be recorded: beyond that, a flush writes none. */
+const KNOWN_FIRST_MAX = 100_000
+
+/**
+ * What a stored direct message changes besides itself: the conversation's
+ * last message, counter and activity, its first message, the sender's read
+ * mark and both members' activity (conversation lists sort on it). None of
+ * it is needed to acknowledge the send, so it is written after, coalesced
+ * per conversation: while a flush runs, later messages of the same
+ * conversation fold into one write. Every write only moves forward ($max,
+ * or a last message with a higher seq), so flushes in any order, on any
+ * replica, never take a summary back.
+ */
+export class SummaryWriter {
+  private pending = new Map<number, Pending>()
+  private running: Promise<void> | undefined
+  private readonly knownFirst = new Set<number>()
+
+  constructor (
+    private readonly conversations: ConversationStore,
+    private readonly messages: MessageStore,
+    private readonly locks: RedisLocks,
+    private readonly logger: Logger
+  ) {}
+
+  add (s: StoredSummary): void {
+    const p = this.pending.get(s.conversationId)
+    const sender = s.last.senderId
+    if (!p) {
+      this.pending.set(s.conversationId, {
+        last: s.last,
+        oldest: { id: s.last.id, seq: s.last.seq },
+        memberIds: s.memberIds,
+        senders: new Map([[sender, { seq: s.last.seq, at: s.last.createdAt }]]),
+        at: s.last.createdAt,
+      })
+    } else {
+      if (s.last.seq > p.last.seq) p.last = s.last
+      if (s.last.seq < p.oldest.seq) p.oldest = { id: s.last.id, seq: s.last.seq }
+      const mine = p.senders.get(sender)
+      if (!mine || mine.seq < s.last.seq) p.senders.set(sender, { seq: s.last.seq, at: s.last.createdAt })
+      if (s.last.createdAt > p.at) p.at = s.last.createdAt
+    }
+    this.kick()
+  }
+
+  /**
+   * Resolves once what was added before the call is written: readers of
+   * summaries on this replica (conversation lists) see their own sends.
+   * At most the running write and the next.
+   */
+  async settled (): Promise<void> {
+    const hadPending = this.pending.size > 0
+    if (this.running) await this.running
+    if (hadPending && this.running) await this.running
+  }
+
+  /** Resolves once everything is written, new additions included (shutdown, tests). */
+  async drain (): Promise<void> {
+    while (this.running || this.pending.size > 0) {
+      this.kick()
+      await this.running
+    }
+  }
+
+  private kick (): void {
+    if (this.running || this.pending.size === 0) return
+    const batch = this.pending
+    this.pending = new Map()
+    this.running = this.write(batch).finally(() => {
+      this.running = undefined
+      this.kick()
+    })
+  }
+
+  private async write (batch: Map<number, Pending>): Promise<void> {
+    await Promise.all([...batch].map(async ([conversationId, p]) => {
+      try {
+        await this.writeOne(conversationId, p)
+      } catch (err) {
+        this.logger.error({ err, conversationId }, 'conversation summary write failed')
+      }
+    }))
+  }
+
+  private async writeOne (conversationId: number, p: Pending): Promise<void> {
+    const { conversations } = this
+    // One after the other: on FerretDB v1 concurrent updates of one document can lose each other.
+    // The first message before the last: a conversation recorded with a last
+    // message but no first one is then one from before firstMessage existed.
+    if (!this.knownFirst.has(conversationId)) await this.recordFirst(conversationId, p.oldest)
+    await conversations.recordLast(conversationId, p.last)
+    const conv = { _id: conversationId, kind: 'direct', memberIds: [...p.memberIds] } as unknown as ConversationDoc
+    // Under the lock reads, clears and takes hold on the same member
+    // document: on FerretDB v1 concurrent updates of one document can lose
+    // each other, and a lost read mark would be a wrong unread count.
+    await Promise.all(p.memberIds.map((userId) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {
+      const sent = p.senders.get(userId)
+      // Sending reads the conversation: the sender's mark moves to their message.
+      if (sent) await conversations.markRead(conv, userId, sent.seq, p.at)
+      else await conversations.touchMembers(conv, [userId], p.at)
+    })))
+  }
+
+  /** As ChatService.recordFirst, once per conversation and process. */
+  private async recordFirst (conversationId: number, oldest: { id: number, seq: number }): Promise<void> {
+    const conv = await this.conversations.byId(conversationId)
+    if (!conv) return
+    if (!conv.firstMessage || conv.firstMessage.seq > oldest.seq) {
+      let first = oldest
+      if (!conv.firstMessage && conv.lastMessage) {
+        // From before firstMessage existed: its oldest message, looked up once.
+        const found = await this.messages.oldest(conversationId)
+        if (found) first = { id: found._id, seq: found.seq }
+      }
+      await this.conversations.setFirstMessage(conversationId, first)
+    }
+    if (this.knownFirst.size >= KNOWN_FIRST_MAX) this.knownFirst.clear()
+    this.knownFirst.add(conversationId)
+  }
+}
