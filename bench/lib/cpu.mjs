@@ -1,0 +1,95 @@
+// CPU time per process over an interval, from /proc/<pid>/stat (utime +
+// stime), shown as % of one core. Covers the system's children, the
+// infrastructure found by process name (every postgres backend summed) and
+// the generator itself (process.cpuUsage(), worker threads included).
+import { execFileSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
+import { cpus } from 'node:os'
+import { epochNow } from './util.mjs'
+
+let ticksPerSec = 100
+try { ticksPerSec = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100 } catch {}
+
+/** Infrastructure processes by `comm` (the kernel's 15-character name). */
+export const INFRA = ['nats-server', 'redis-server', 'ferretdb', 'postgres', 'mongod']
+
+/** utime + stime of a process in seconds, or null when it is gone. */
+function cpuSeconds (pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // comm may contain spaces and parentheses: the fields start after the last ')'.
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) / ticksPerSec // fields 14 and 15 of the line
+  } catch {
+    return null
+  }
+}
+
+/** Infrastructure pids by name. */
+function infraPids () {
+  const out = Object.fromEntries(INFRA.map((n) => [n, []]))
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue
+    let comm
+    try { comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim() } catch { continue }
+    if (comm in out) out[comm].push(Number(d))
+  }
+  return out
+}
+
+/** All CPUs' busy and total jiffies from /proc/stat. */
+function machine () {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number)
+  const idle = line[3] + (line[4] ?? 0) // idle + iowait
+  const total = line.slice(0, 8).reduce((a, b) => a + b, 0) // without guest (counted in user)
+  return { busy: total - idle, total }
+}
+
+/** A point-in-time reading; `procs` are the system's children ({name, pid}). */
+export function snapshot (procs) {
+  const children = {}
+  for (const p of procs) children[p.name] = cpuSeconds(p.pid)
+  const infra = {}
+  for (const [name, pids] of Object.entries(infraPids())) {
+    infra[name] = Object.fromEntries(pids.map((pid) => [pid, cpuSeconds(pid)]))
+  }
+  return { at: epochNow(), children, infra, generator: process.cpuUsage(), machine: machine() }
+}
+
+/**
+ * % of one core each process used between two snapshots. A postgres backend
+ * that started in between counts from zero; one that exited in between is
+ * missed (the figure is then a little low).
+ */
+export function usage (a, b) {
+  const secs = (b.at - a.at) / 1000
+  const pctOf = (s) => Math.round((s / secs) * 1000) / 10
+  const out = {}
+  for (const [name, end] of Object.entries(b.children)) {
+    const start = a.children[name]
+    if (end !== null && start !== null && start !== undefined) out[name] = pctOf(end - start)
+  }
+  for (const [name, pids] of Object.entries(b.infra)) {
+    let s = 0
+    let seen = false
+    for (const [pid, end] of Object.entries(pids)) {
+      if (end === null) continue
+      seen = true
+      s += end - (a.infra[name]?.[pid] ?? 0)
+    }
+    if (seen) out[name] = pctOf(s)
+  }
+  out.generator = pctOf((b.generator.user + b.generator.system - a.generator.user - a.generator.system) / 1e6)
+  const dm = { busy: b.machine.busy - a.machine.busy, total: b.machine.total - a.machine.total }
+  // The whole machine, as % of one core too (2 cores: at most 200).
+  out.machine = dm.total > 0 ? Math.round((dm.busy / dm.total) * cpus().length * 1000) / 10 : null
+  return out
+}
+
+/** What the report says about the machine. */
+export function machineInfo () {
+  const c = cpus()
+  let load = null
+  try { load = readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ') } catch {}
+  return { cores: c.length, model: c[0]?.model ?? 'unknown', loadAverageAtStart: load, node: process.version }
+}
