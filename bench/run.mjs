@@ -7,7 +7,7 @@
 // Plain Node ESM: `pnpm bench` (builds first) or `node bench/run.mjs`.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { machineInfo } from './lib/cpu.mjs'
+import { busyNow, machineInfo } from './lib/cpu.mjs'
 import { print } from './lib/report.mjs'
 import { describeBackend, infraUrls, startMock, startSystem } from './lib/system.mjs'
 import { ROOT, bool, int, str } from './lib/util.mjs'
@@ -38,6 +38,11 @@ if (!['system', 'mock'].includes(target)) throw new Error(`BENCH_TARGET must be 
 if (target === 'mock' && scenario !== 'direct') throw new Error('BENCH_TARGET=mock only serves the direct scenario')
 if (target === 'mock' && common.prefill > 0) throw new Error('BENCH_TARGET=mock has no database to prefill')
 const timeoutMs = int('BENCH_TIMEOUT_MS', 900_000)
+const backend = target === 'mock' ? 'mock gateways (BENCH_TARGET=mock)' : await describeBackend(infraUrls())
+// FerretDB v1 deadlocks when 50 operations that need a second PostgreSQL
+// connection run at once (bench/README.md): keep the services' MongoDB
+// pools below that together.
+cfg.mongoMaxPool = int('BENCH_MONGO_MAX_POOL', backend.startsWith('FerretDB') ? 8 : 0, 0)
 const t0 = Date.now()
 const log = (s) => console.log(`[bench +${((Date.now() - t0) / 1000).toFixed(1)} s] ${s}`)
 
@@ -45,15 +50,16 @@ const report = {
   scenario,
   runId: null,
   startedAt: new Date(common.startedAt).toISOString(),
-  machine: machineInfo(),
-  backend: target === 'mock' ? 'mock gateways (BENCH_TARGET=mock)' : await describeBackend(infraUrls()),
+  machine: { ...machineInfo(), busyBeforeStart: await busyNow() },
+  backend,
   config: { ...cfg, prefill: common.prefill, prefillConversations: common.prefillConversations, prefillPairs: common.prefillPairs },
   notes: {},
   result: null,
   ok: false,
   problems: [],
 }
-log(`${scenario} on ${report.backend}; ${report.machine.cores} cores, load average ${report.machine.loadAverageAtStart}`)
+log(`${scenario} on ${report.backend}; ${report.machine.cores} cores, load average ${report.machine.loadAverageAtStart}, ${report.machine.busyBeforeStart}% of a core busy`)
+if (report.machine.busyBeforeStart > 30) log('WARNING: something else keeps the machine busy; the figures will be low')
 
 let system = null
 let error = null
@@ -68,7 +74,7 @@ try {
       system = await startMock()
     } else {
       log(`starting the system (2 gateways, ${messageReplicas} message replica(s))`)
-      system = await startSystem({ gateways: 2, messageReplicas })
+      system = await startSystem({ gateways: 2, messageReplicas, mongoMaxPool: cfg.mongoMaxPool })
     }
     report.runId = system.runId
     report.result = await SCENARIOS[scenario].run({ system, cfg, common, log, note: report.notes })
@@ -89,7 +95,7 @@ if (system) {
   report.processes = []
 }
 if (error) report.problems.unshift(`${error.message}${process.env.BENCH_DEBUG ? `\n${error.stack}` : ''}`)
-if (report.result) report.problems.push(...SCENARIOS[scenario].problems(report.result))
+if (report.result) report.problems.push(...SCENARIOS[scenario].problems(report.result, report.notes))
 report.ok = report.problems.length === 0
 
 print(report)

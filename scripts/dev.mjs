@@ -254,6 +254,7 @@ async function postgresFor (mongoPort, required) {
   if (!/^[A-Za-z0-9_]{1,63}$/.test(database)) throw new Error(`PostgreSQL database name ${JSON.stringify(database)}: use letters, digits and _`)
   const admin = new URL(base)
   admin.pathname = '/postgres'
+  admin.search = '' // FerretDB's own parameters (pool_max_conns, ...) mean nothing to psql
   const sql = (query) => spawnSync(psql, [admin.href, '-v', 'ON_ERROR_STOP=1', '-tAc', query], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
   const exists = sql(`select 1 from pg_database where datname = '${database}'`)
   if (exists.status !== 0) return fail(`psql could not query ${server}: ${(exists.stderr || exists.error?.message || '').trim()}`)

@@ -83,7 +83,20 @@ export function usage (a, b) {
   const dm = { busy: b.machine.busy - a.machine.busy, total: b.machine.total - a.machine.total }
   // The whole machine, as % of one core too (2 cores: at most 200).
   out.machine = dm.total > 0 ? Math.round((dm.busy / dm.total) * cpus().length * 1000) / 10 : null
+  // What else ran meanwhile (other programs on the machine, exited postgres backends, the kernel).
+  if (out.machine !== null) {
+    const ours = Object.entries(out).filter(([k]) => k !== 'machine').reduce((a, [, v]) => a + v, 0)
+    out.other = Math.max(0, Math.round((out.machine - ours) * 10) / 10)
+  }
   return out
+}
+
+/** How busy the machine is (% of one core) over `ms`, before the run starts. */
+export async function busyNow (ms = 1000) {
+  const a = machine()
+  await new Promise((resolve) => setTimeout(resolve, ms))
+  const b = machine()
+  return Math.round(((b.busy - a.busy) / (b.total - a.total)) * cpus().length * 1000) / 10
 }
 
 /** What the report says about the machine. */

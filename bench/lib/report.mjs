@@ -16,7 +16,7 @@ export function cpuTable (rows) {
   const names = []
   for (const r of rows) for (const k of Object.keys(r.cpu ?? {})) if (!names.includes(k)) names.push(k)
   // generator first, machine last, the rest as found
-  const order = ['generator', ...names.filter((n) => n !== 'generator' && n !== 'machine'), 'machine']
+  const order = ['generator', ...names.filter((n) => !['generator', 'machine', 'other'].includes(n)), 'other', 'machine']
   const short = (n) => n.replace('gateway', 'gw').replace('-server', '').replace('message', 'msg')
   return table([
     ['', ...order.map(short)],
@@ -28,8 +28,9 @@ function header (r) {
   const c = r.config
   return [
     `chat bench ${r.scenario} ${r.runId} (${r.startedAt})`,
-    `  machine: ${r.machine.cores} cores (${r.machine.model}), load average at start ${r.machine.loadAverageAtStart}, node ${r.machine.node}`,
-    `  backend: ${r.backend}; ${c.gateways} gateways, ${c.messageReplicas} message replica(s)` + (r.notes.prefill ? `; prefilled ${r.notes.prefill.messages} messages in ${r.notes.prefill.conversations} conversations (${r.notes.prefill.perSecond}/s)` : ''),
+    `  machine: ${r.machine.cores} cores (${r.machine.model}), node ${r.machine.node}; before the run: load average ${r.machine.loadAverageAtStart}, ${r.machine.busyBeforeStart}% of a core busy` +
+      (r.machine.busyBeforeStart > 30 ? ' (SOMETHING ELSE IS RUNNING: the figures are low)' : ''),
+    `  backend: ${r.backend}; ${c.gateways} gateways, ${c.messageReplicas} message replica(s)${c.mongoMaxPool ? `, MongoDB pool ${c.mongoMaxPool} per process` : ''}` + (r.notes.prefill ? `; prefilled ${r.notes.prefill.messages} messages in ${r.notes.prefill.conversations} conversations (${r.notes.prefill.perSecond}/s)` : ''),
   ]
 }
 

@@ -28,6 +28,12 @@ export function infraUrls () {
   return urls
 }
 
+/** A MongoDB connection string with one more option. */
+function withOption (url, name, value) {
+  if (url.includes('?')) return `${url}&${name}=${value}`
+  return /^mongodb(\+srv)?:\/\/[^/]+$/.test(url) ? `${url}/?${name}=${value}` : `${url}?${name}=${value}`
+}
+
 async function freePort () {
   return await new Promise((resolve, reject) => {
     const srv = net.createServer().on('error', reject)
@@ -56,7 +62,7 @@ function noteLine (p, line) {
  * limit, cheap password hashes, many sockets per address) apply unless the
  * caller's environment sets them.
  */
-function childEnv (runId, urls) {
+function childEnv (runId, urls, mongoMaxPool) {
   const env = { ...process.env }
   delete env.NODE_OPTIONS // don't hand our loaders/flags to the services
   const defaults = {
@@ -69,6 +75,7 @@ function childEnv (runId, urls) {
   }
   for (const [k, v] of Object.entries(defaults)) if (env[k] === undefined || env[k] === '') env[k] = v
   return Object.assign(env, urls, {
+    MONGO_URL: mongoMaxPool > 0 ? withOption(urls.MONGO_URL, 'maxPoolSize', mongoMaxPool) : urls.MONGO_URL,
     NATS_PREFIX: runId,
     REDIS_PREFIX: `${runId}:`,
     MONGO_DB: runId,
@@ -80,10 +87,10 @@ function childEnv (runId, urls) {
  * Starts the system; resolves when every process answers /readyz with 200.
  * `system.procs` lists them ({name, pid, port, output, samples, exit, ...}).
  */
-export async function startSystem ({ gateways = 2, messageReplicas = 1 } = {}) {
+export async function startSystem ({ gateways = 2, messageReplicas = 1, mongoMaxPool = 0 } = {}) {
   const runId = 'b' + randomBytes(5).toString('hex')
   const urls = infraUrls()
-  const env = childEnv(runId, urls)
+  const env = childEnv(runId, urls, mongoMaxPool)
   const procs = []
   let stopping = false
 
@@ -186,7 +193,8 @@ async function cleanup (runId, urls) {
   const done = []
   try {
     const { MongoClient } = driver('mongodb')
-    const client = new MongoClient(urls.MONGO_URL, { serverSelectionTimeoutMS: 3000 })
+    // Bounded: a backend that stopped answering must not hang the report.
+    const client = new MongoClient(urls.MONGO_URL, { serverSelectionTimeoutMS: 3000, socketTimeoutMS: 30_000 })
     try { await client.db(runId).dropDatabase(); done.push(`dropped database ${runId}`) } finally { await client.close() }
   } catch (err) { done.push(`database ${runId} left behind: ${err.message}`) }
   try {
@@ -214,7 +222,7 @@ export async function describeBackend (urls) {
   let info
   try {
     const { MongoClient } = driver('mongodb')
-    const client = new MongoClient(urls.MONGO_URL, { serverSelectionTimeoutMS: 3000 })
+    const client = new MongoClient(urls.MONGO_URL, { serverSelectionTimeoutMS: 3000, socketTimeoutMS: 5000 })
     try { info = await client.db('admin').command({ buildInfo: 1 }) } finally { await client.close() }
   } catch (err) {
     return `unknown (${err.message})`

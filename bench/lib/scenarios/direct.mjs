@@ -184,7 +184,11 @@ export async function runDirect ({ system, cfg, common, log, note }) {
       log(summaryLine(step))
       past = step.underKnee ? 0 : past + 1
       const stuck = step.afterGrace.unansweredAfterDrain > 0
-      if (stuck) { log(`requests still unanswered ${cfg.drainMs} ms after the grace period: stopping`); break }
+      if (stuck) {
+        log(`requests still unanswered ${cfg.drainMs} ms after the grace period: stopping`)
+        note.stuck = `${step.afterGrace.unansweredAfterDrain} requests at ${rate}/s were still unanswered ${cfg.drainMs} ms after the grace period (BENCH_DRAIN_MS): the system is far past its capacity, or stopped answering`
+        break
+      }
       if (cfg.stopPastKnee > 0 && past >= cfg.stopPastKnee && rate !== cfg.rates.at(-1)) {
         log(`${past} rates past the knee in a row: skipping the higher ones`)
         note.skippedRates = cfg.rates.slice(cfg.rates.indexOf(rate) + 1)
@@ -254,8 +258,9 @@ export function summaryLine (x) {
 }
 
 /** Problems that make the run fail (load-induced failures are results, not problems). */
-export function directProblems (result) {
+export function directProblems (result, notes) {
   const out = []
+  if (notes.stuck) out.push(notes.stuck)
   for (const x of [...result.steps, ...result.overload]) {
     const at = `at ${x.rate}/s`
     if (x.duplicated) out.push(`${x.duplicated} messages delivered twice ${at}`)
