@@ -25,14 +25,17 @@ function cpuSeconds (pid) {
   }
 }
 
-/** Infrastructure pids by name. */
-function infraPids () {
-  const out = Object.fromEntries(INFRA.map((n) => [n, []]))
+/** Every process: pid → {comm, seconds}. */
+function allProcesses () {
+  const out = new Map()
   for (const d of readdirSync('/proc')) {
     if (!/^\d+$/.test(d)) continue
-    let comm
-    try { comm = readFileSync(`/proc/${d}/comm`, 'utf8').trim() } catch { continue }
-    if (comm in out) out[comm].push(Number(d))
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      out.set(Number(d), { comm, seconds: (Number(f[11]) + Number(f[12])) / ticksPerSec })
+    } catch {}
   }
   return out
 }
@@ -47,13 +50,12 @@ function machine () {
 
 /** A point-in-time reading; `procs` are the system's children ({name, pid}). */
 export function snapshot (procs) {
+  const all = allProcesses()
   const children = {}
-  for (const p of procs) children[p.name] = cpuSeconds(p.pid)
-  const infra = {}
-  for (const [name, pids] of Object.entries(infraPids())) {
-    infra[name] = Object.fromEntries(pids.map((pid) => [pid, cpuSeconds(pid)]))
-  }
-  return { at: epochNow(), children, infra, generator: process.cpuUsage(), machine: machine() }
+  for (const p of procs) children[p.name] = all.get(p.pid)?.seconds ?? cpuSeconds(p.pid)
+  const infra = Object.fromEntries(INFRA.map((n) => [n, {}]))
+  for (const [pid, { comm, seconds }] of all) if (comm in infra) infra[comm][pid] = seconds
+  return { at: epochNow(), children, childPids: new Set(procs.map((p) => p.pid)), infra, all, generator: process.cpuUsage(), machine: machine() }
 }
 
 /**
@@ -88,6 +90,14 @@ export function usage (a, b) {
     const ours = Object.entries(out).filter(([k]) => k !== 'machine').reduce((a, [, v]) => a + v, 0)
     out.other = Math.max(0, Math.round((out.machine - ours) * 10) / 10)
   }
+  // The biggest of the others, by name, for the JSON (and the report when "other" is large).
+  const others = {}
+  for (const [pid, { comm, seconds }] of b.all) {
+    if (pid === process.pid || b.childPids.has(pid) || comm in b.infra) continue
+    const d = seconds - (a.all.get(pid)?.seconds ?? 0)
+    if (d > 0) others[comm] = (others[comm] ?? 0) + d
+  }
+  out.otherTop = Object.entries(others).sort((x, y) => y[1] - x[1]).slice(0, 3).map(([name, sec]) => `${name} ${pctOf(sec)}`).join(', ')
   return out
 }
 

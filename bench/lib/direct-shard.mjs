@@ -24,8 +24,10 @@ export class DirectShard {
    * @param {Array<{i: number, senderId: number, recipientId: number, senderUrl: string, recipientUrl: string}>} o.pairs this shard's pairs
    * @param {number} o.totalPairs P, across all shards
    * @param {number} o.size content length
+   * @param {boolean} o.clientIds whether sends carry a messageId
    */
-  constructor ({ pairs, totalPairs, size }) {
+  constructor ({ pairs, totalPairs, size, clientIds = true }) {
+    this.clientIds = clientIds
     this.pairs = pairs.slice().sort((a, b) => a.i - b.i)
     this.P = totalPairs
     this.size = size
@@ -132,12 +134,9 @@ export class DirectShard {
     st.outstanding++
     st.sendLag[j] = now - (st.t0 + j * st.interval)
     st.lastSendAt = now
-    pair.sender.send('SEND_MESSAGE', {
-      messageId: `${st.s}.${j}`,
-      senderId: pair.senderId,
-      receiverId: pair.recipientId,
-      content: padded(`b${st.s}.${j}`, this.size),
-    }, undefined, st.s * ID_STEP + j)
+    const payload = { senderId: pair.senderId, receiverId: pair.recipientId, content: padded(`b${st.s}.${j}`, this.size) }
+    if (this.clientIds) payload.messageId = `${st.s}.${j}`
+    pair.sender.send('SEND_MESSAGE', payload, undefined, st.s * ID_STEP + j)
   }
 
   onAnswer (f) {
@@ -200,7 +199,7 @@ export class DirectShard {
       deliveredOnce: 0,
       duplicated: 0,
       lost: 0,
-      deliveredNotAcked: 0,
+      deliveredDespiteFailure: 0,
       outOfOrder: st.outOfOrder,
       misrouted: st.misrouted,
       failures: { ...st.failures },
@@ -226,9 +225,12 @@ export class DirectShard {
         ack.push(st.ack[j])
         if (d === 0) r.lost++
       } else {
-        if (status === FAILED) r.failed++
-        else r.unanswered++
-        if (d > 0) r.deliveredNotAcked++
+        if (status === FAILED) {
+          r.failed++
+          if (d > 0) r.deliveredDespiteFailure++
+        } else {
+          r.unanswered++
+        }
       }
     }
     r.ack = Float64Array.from(ack)

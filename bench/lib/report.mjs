@@ -16,12 +16,13 @@ export function cpuTable (rows) {
   const names = []
   for (const r of rows) for (const k of Object.keys(r.cpu ?? {})) if (!names.includes(k)) names.push(k)
   // generator first, machine last, the rest as found
-  const order = ['generator', ...names.filter((n) => !['generator', 'machine', 'other'].includes(n)), 'other', 'machine']
+  const order = ['generator', ...names.filter((n) => !['generator', 'machine', 'other', 'otherTop'].includes(n)), 'other', 'machine']
   const short = (n) => n.replace('gateway', 'gw').replace('-server', '').replace('message', 'msg')
+  const busy = rows.filter((r) => r.cpu?.other > 20).map((r) => `${r.label}: ${r.cpu.otherTop}`)
   return table([
     ['', ...order.map(short)],
     ...rows.map((r) => [r.label, ...order.map((n) => fmt(r.cpu?.[n], 0))]),
-  ])
+  ]) + (busy.length ? `\n  other programs using the most: ${busy.join('; ')}` : '')
 }
 
 function header (r) {
@@ -37,7 +38,7 @@ function header (r) {
 function printDirect (r) {
   const { config: c, result } = r
   const out = header(r)
-  out.push(`  direct: ${c.pairs} pairs (sender on gateway#1, recipient on gateway#2), ${c.size}-byte messages, ${c.seconds} s per rate, grace ${c.graceMs} ms, knee: delivery p99 < ${c.kneeP99Ms} ms and delivered ≥ 95% of offered`)
+  out.push(`  direct: ${c.pairs} pairs (sender on gateway#1, recipient on gateway#2), ${c.size}-byte messages${c.clientIds ? '' : ' without messageId'}, ${c.seconds} s per rate, grace ${c.graceMs} ms, knee: delivery p99 < ${c.kneeP99Ms} ms and delivered ≥ 95% of offered`)
   if (r.notes.warmup) out.push(`  warm-up ${r.notes.warmup.rate}/s: delivered ${r.notes.warmup.delivered}, failed ${r.notes.warmup.failed}, delivery p99 ${r.notes.warmup.deliveryMs.p99} ms`)
   const steps = [...result.steps, ...result.overload]
   out.push('', '  rates (msg/s) and latencies (ms, from each message\'s scheduled send time):')
@@ -49,13 +50,14 @@ function printDirect (r) {
       x.underKnee ? 'ok' : 'past',
     ]),
   ]))
-  const withFailures = steps.filter((x) => x.failed || x.afterGrace.answers || x.afterGrace.deliveries || x.deliveredNotAcked)
+  const withFailures = steps.filter((x) => x.failed || x.afterGrace.answers || x.afterGrace.deliveries || x.deliveredDespiteFailure)
   for (const x of withFailures) {
-    out.push(`  at ${x.rate}/s: failures ${counts(x.failures)}; after the grace period ${x.afterGrace.answers} answers and ${x.afterGrace.deliveries} deliveries came, ${x.afterGrace.unansweredAfterDrain} requests never answered, ${x.afterGrace.undeliveredAfterDrain} acked never delivered; ${x.deliveredNotAcked} delivered although not acked`)
+    out.push(`  at ${x.rate}/s: failures ${counts(x.failures)}; after the grace period ${x.afterGrace.answers} answers and ${x.afterGrace.deliveries} deliveries came, ${x.afterGrace.unansweredAfterDrain} requests never answered, ${x.afterGrace.undeliveredAfterDrain} acked never delivered; ${x.deliveredDespiteFailure} delivered although their send failed`)
   }
   for (const x of result.overload) out.push(`  ${x.label} (${x.rate}/s): goodput ${x.goodput} msg/s delivered within ${c.kneeP99Ms} ms, ${x.deliveryRate}/s delivered at all`)
   out.push('', '  CPU, % of one core, over each rate\'s sending window:')
   out.push(cpuTable(steps.map((x) => ({ label: x.label === 'rate' ? `${x.rate}/s` : `${x.rate}/s ${x.label}`, cpu: x.cpu }))))
+  if (result.prefillCheck) out.push(`  prefilled conversation check: ${JSON.stringify(result.prefillCheck)}`)
   out.push('', `  knee: ${result.knee === null ? `none (no rate had delivery p99 < ${c.kneeP99Ms} ms with ≥ 95% delivered)` : `${result.knee} msg/s`}` +
     (r.notes.skippedRates ? ` (rates not run: ${r.notes.skippedRates.join(', ')})` : ''))
   return out
@@ -69,10 +71,12 @@ function printRoom (r) {
   out.push(`  join: ${j.members} members, ${j.concurrency} at a time, in ${j.seconds} s (${j.joinsPerSecond}/s); JOIN_ROOM p50 ${j.latencyMs.p50} p90 ${j.latencyMs.p90} p99 ${j.latencyMs.p99} max ${j.latencyMs.max} ms; failures ${counts(j.failures)}; ${j.memberJoinedNotices} of ${j.memberJoinedExpected} ROOM_MEMBER_JOINED notices, the last ${j.noticesSettledAfterMs} ms after the last join`)
   out.push('', '  rates (messages/s), deliveries (to member sockets) and latencies (ms, from the scheduled send time):')
   out.push(table([
-    ['msg/s', 'acked', 'failed', 'deliveries/s', 'expected', 'delivered', 'ack p50', 'p99', 'dlv p50', 'p90', 'p99', 'max', 'missing', 'dup'],
-    ...result.steps.map((x) => [x.rate, x.acked, x.failed, fmt(x.deliveriesPerSecond), x.expectedDeliveries, x.delivered, fmt(x.ackMs.p50), fmt(x.ackMs.p99), ...lat(x.deliveryMs), x.missing, x.duplicated]),
+    ['msg/s', 'sent', 'acked', 'failed', 'unanswered', 'deliveries/s', 'expected', 'delivered', 'ack p50', 'p99', 'dlv p50', 'p90', 'p99', 'max', 'missing', 'dup'],
+    ...result.steps.map((x) => [x.rate, x.messages, x.acked, x.failed, x.unanswered, fmt(x.deliveriesPerSecond), x.expectedDeliveries, x.delivered, fmt(x.ackMs.p50), fmt(x.ackMs.p99), ...lat(x.deliveryMs), x.missing, x.duplicated]),
   ]))
-  for (const x of result.steps.filter((s) => s.failed)) out.push(`  at ${x.rate}/s: failures ${counts(x.failures)}`)
+  for (const x of result.steps.filter((s) => s.failed || s.unanswered)) {
+    out.push(`  at ${x.rate}/s: failures ${counts(x.failures)}; ${x.afterGrace?.answers ?? 0} answers came after the grace period, ${x.afterGrace?.unansweredAfterDrain ?? 0} never`)
+  }
   out.push('', '  CPU, % of one core, over each rate\'s sending window:')
   out.push(cpuTable(result.steps.map((x) => ({ label: `${x.rate}/s`, cpu: x.cpu }))))
   return out

@@ -14,7 +14,7 @@ import { ROOT, bool, dist, epochNow, int, num, numList, round1, sleep, addCounts
 export function directConfig () {
   const cfg = {
     pairs: int('BENCH_PAIRS', 100),
-    rates: numList('BENCH_RATES', '50,100,200,500,1000'),
+    rates: numList('BENCH_RATES', '20,50,100,200,500,1000'),
     seconds: num('BENCH_RATE_SECONDS', 10),
     size: int('BENCH_MESSAGE_BYTES', 100, 16),
     warmupSeconds: int('BENCH_WARMUP_SECONDS', 3, 0),
@@ -25,6 +25,7 @@ export function directConfig () {
     overload: bool('BENCH_OVERLOAD'),
     workers: int('BENCH_WORKERS', 1),
     registerConcurrency: int('BENCH_REGISTER_CONCURRENCY', 16),
+    clientIds: bool('BENCH_CLIENT_IDS', true),
   }
   if (cfg.workers > cfg.pairs) throw new Error('BENCH_WORKERS must not exceed BENCH_PAIRS')
   return cfg
@@ -33,7 +34,7 @@ export function directConfig () {
 /** The shards, in this thread (BENCH_WORKERS=1) or one worker thread each. */
 function makeShards (cfg, pairSpecs) {
   const parts = Array.from({ length: cfg.workers }, (_, w) => pairSpecs.filter((p) => p.i % cfg.workers === w))
-  const data = (pairs) => ({ pairs, totalPairs: cfg.pairs, size: cfg.size })
+  const data = (pairs) => ({ pairs, totalPairs: cfg.pairs, size: cfg.size, clientIds: cfg.clientIds })
   if (cfg.workers === 1) {
     const shard = new DirectShard(data(parts[0]))
     return [{ call: async (cmd, ...args) => shard[cmd](...args), terminate: async () => {} }]
@@ -62,9 +63,9 @@ function makeShards (cfg, pairSpecs) {
 
 /** Sums the shards' results of one step. */
 function merge (results) {
-  const out = { sent: 0, acked: 0, failed: 0, unanswered: 0, deliveredOnce: 0, duplicated: 0, lost: 0, deliveredNotAcked: 0, outOfOrder: 0, misrouted: 0, failures: {}, pushes: {}, lastSendAt: 0, lastAckAt: 0, lastDlvAt: 0, ack: [], dlv: [], lag: [] }
+  const out = { sent: 0, acked: 0, failed: 0, unanswered: 0, deliveredOnce: 0, duplicated: 0, lost: 0, deliveredDespiteFailure: 0, outOfOrder: 0, misrouted: 0, failures: {}, pushes: {}, lastSendAt: 0, lastAckAt: 0, lastDlvAt: 0, ack: [], dlv: [], lag: [] }
   for (const r of results) {
-    for (const k of ['sent', 'acked', 'failed', 'unanswered', 'deliveredOnce', 'duplicated', 'lost', 'deliveredNotAcked', 'outOfOrder', 'misrouted']) out[k] += r[k]
+    for (const k of ['sent', 'acked', 'failed', 'unanswered', 'deliveredOnce', 'duplicated', 'lost', 'deliveredDespiteFailure', 'outOfOrder', 'misrouted']) out[k] += r[k]
     addCounts(out.failures, r.failures)
     addCounts(out.pushes, r.pushes)
     for (const k of ['lastSendAt', 'lastAckAt', 'lastDlvAt']) out[k] = Math.max(out[k], r[k])
@@ -154,7 +155,7 @@ export async function runDirect ({ system, cfg, common, log, note }) {
         duplicated: r.duplicated,
         outOfOrder: r.outOfOrder,
         misrouted: r.misrouted,
-        deliveredNotAcked: r.deliveredNotAcked,
+        deliveredDespiteFailure: r.deliveredDespiteFailure,
         afterGrace: {
           answers: drains.reduce((n, d) => n + d.lateAnswers, 0),
           deliveries: drains.reduce((n, d) => n + d.lateDeliveries, 0),
@@ -209,6 +210,7 @@ export async function runDirect ({ system, cfg, common, log, note }) {
     if (note.prefill?.ofPairs > 0) {
       const { conversations, messages } = note.prefill
       note.prefillCheck = await checkPrefilled(system, pairSpecs[0], Math.floor(messages / conversations) + (messages % conversations > 0 ? 1 : 0))
+        .catch((err) => ({ ok: false, error: err.message }))
       log(`prefill check on pair 0's conversation: ${JSON.stringify(note.prefillCheck)}`)
     }
     const seen = await Promise.all(shards.map((sh) => sh.call('problemsSeen')))

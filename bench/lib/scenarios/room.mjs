@@ -17,6 +17,7 @@ export function roomConfig () {
     seconds: num('BENCH_ROOM_SECONDS', 10),
     size: int('BENCH_MESSAGE_BYTES', 100, 16),
     graceMs: int('BENCH_GRACE_MS', 5000, 0),
+    drainMs: int('BENCH_DRAIN_MS', 30_000, 0),
     registerConcurrency: int('BENCH_REGISTER_CONCURRENCY', 16),
   }
 }
@@ -179,16 +180,23 @@ export async function runRoom ({ system, cfg, common, log, note }) {
     }
     results.push(r)
     log(`  ${r.deliveriesPerSecond} deliveries/s; delivery p50 ${r.deliveryMs.p50} p99 ${r.deliveryMs.p99} max ${r.deliveryMs.max} ms; ack p99 ${r.ackMs.p99} ms; missing ${missing}, duplicated ${duplicated}, failed ${st.failed}`)
-    // Let the previous rate's stragglers land before the next.
-    const quiet = epochNow() + cfg.graceMs
-    while (epochNow() < quiet && st.outstanding > 0) await sleep(50)
+    // The previous rate's stragglers land before the next one starts.
+    const drained = epochNow() + cfg.drainMs
+    while (epochNow() < drained && st.outstanding > 0) await sleep(50)
+    r.afterGrace = { answers: r.unanswered - st.outstanding, unansweredAfterDrain: st.outstanding, lateDeliveries: st.late }
+    if (st.outstanding > 0) {
+      log(`${st.outstanding} sends still unanswered ${cfg.drainMs} ms after the grace period: stopping`)
+      note.stuck = `${st.outstanding} room sends at ${rate}/s were still unanswered ${cfg.drainMs} ms after the grace period (BENCH_DRAIN_MS)`
+      break
+    }
   }
   note.pushes = pushes
   return { roomId, join, steps: results }
 }
 
-export function roomProblems (result) {
+export function roomProblems (result, notes) {
   const out = []
+  if (notes.stuck) out.push(notes.stuck)
   const failed = Object.values(result.join.failures).reduce((a, b) => a + b, 0)
   if (failed) out.push(`${failed} joins failed`)
   for (const x of result.steps) {
