@@ -7,7 +7,7 @@
 // Plain Node ESM: `pnpm bench` (builds first) or `node bench/run.mjs`.
 import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
-import { busyNow, machineInfo } from './lib/cpu.mjs'
+import { busyNow, countFerretdbOnPort, machineInfo } from './lib/cpu.mjs'
 import { print } from './lib/report.mjs'
 import { describeBackend, infraUrls, startMock, startSystem } from './lib/system.mjs'
 import { ROOT, bool, int, str } from './lib/util.mjs'
@@ -38,6 +38,7 @@ if (!['system', 'mock'].includes(target)) throw new Error(`BENCH_TARGET must be 
 if (target === 'mock' && scenario !== 'direct') throw new Error('BENCH_TARGET=mock only serves the direct scenario')
 if (target === 'mock' && common.prefill > 0) throw new Error('BENCH_TARGET=mock has no database to prefill')
 const timeoutMs = int('BENCH_TIMEOUT_MS', 900_000)
+countFerretdbOnPort(new URL(infraUrls().MONGO_URL.split(',')[0]).port || 27017)
 const backend = target === 'mock' ? 'mock gateways (BENCH_TARGET=mock)' : await describeBackend(infraUrls())
 // FerretDB v1 deadlocks when 50 operations that need a second PostgreSQL
 // connection run at once (bench/README.md): keep the services' MongoDB

@@ -239,6 +239,7 @@ async function checkPrefilled (system, pair, prefilled) {
     const prefilledSeen = page.payload.filter((m) => m.seq <= prefilled && m.content.startsWith('p')).length
     const unreadOf = async () => {
       const f = await client.call('LOAD_UNREAD', {})
+      if (f.type !== 'UNREAD_LOADED') throw new Error(`LOAD_UNREAD failed: ${JSON.stringify(f.payload)}`)
       return f.payload.conversations.find((c) => c.conversationId === page.meta.conversationId)?.count ?? 0
     }
     const cached = await unreadOf()
