@@ -210,7 +210,7 @@ export async function runDirect ({ system, cfg, common, log, note }) {
     if (note.prefill?.ofPairs > 0) {
       const { conversations, messages } = note.prefill
       note.prefillCheck = await checkPrefilled(system, pairSpecs[0], Math.floor(messages / conversations) + (messages % conversations > 0 ? 1 : 0))
-        .catch((err) => ({ ok: false, error: err.message }))
+        .catch((err) => ({ ok: null, error: `could not check: ${err.message}` }))
       log(`prefill check on pair 0's conversation: ${JSON.stringify(note.prefillCheck)}`)
     }
     const seen = await Promise.all(shards.map((sh) => sh.call('problemsSeen')))
@@ -271,6 +271,6 @@ export function directProblems (result, notes) {
     if (x.misrouted) out.push(`${x.misrouted} messages delivered to the wrong user ${at}`)
     if (x.afterGrace.undeliveredAfterDrain) out.push(`${x.afterGrace.undeliveredAfterDrain} acked messages never delivered ${at}`)
   }
-  if (result.prefillCheck && !result.prefillCheck.ok) out.push(`the prefilled conversation does not match the service's view: ${JSON.stringify(result.prefillCheck)}`)
+  if (result.prefillCheck?.ok === false) out.push(`the prefilled conversation does not match the service's view: ${JSON.stringify(result.prefillCheck)}`)
   return out
 }
