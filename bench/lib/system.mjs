@@ -169,10 +169,19 @@ export async function startSystem ({ gateways = 2, messageReplicas = 1, mongoMax
 
   const services = [['auth', 'auth'], ['contact', 'contact']]
   for (let i = 1; i <= messageReplicas; i++) services.push([messageReplicas > 1 ? `message#${i}` : 'message', 'message'])
-  const started = await Promise.all([
-    ...services.map(([name, service]) => start(name, service, {})),
-    ...Array.from({ length: gateways }, (_, i) => start(`gateway#${i + 1}`, 'gateway', { GATEWAY_ID: `${runId}-gw${i + 1}` })),
-  ])
+  let started
+  try {
+    started = await Promise.all([
+      ...services.map(([name, service]) => start(name, service, {})),
+      ...Array.from({ length: gateways }, (_, i) => start(`gateway#${i + 1}`, 'gateway', { GATEWAY_ID: `${runId}-gw${i + 1}` })),
+    ])
+  } catch (err) {
+    // Stop what did start, and say what each process printed.
+    await system.stop()
+    const said = procs.filter((p) => p.samples.length > 0 && !err.message.startsWith(`${p.name} exited`)).map((p) => `${p.name}: ${p.samples.join(' / ')}`)
+    err.message += said.length > 0 ? `; output: ${said.join('; ')}` : '; no output (is the MongoDB-wire server at MONGO_URL answering?)'
+    throw err
+  }
   system.gateways = started.filter((p) => p.service === 'gateway').map((p) => ({ ...p, wsUrl: `ws://127.0.0.1:${p.port}/ws` }))
   return system
 }
