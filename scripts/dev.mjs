@@ -3,7 +3,9 @@
 //
 // 1. NATS, Redis and MongoDB: uses the ones answering at NATS_URL / REDIS_URL /
 //    MONGO_URL (or the defaults); starts local ones for those that don't
-//    (nats-server -js, redis-server, mongod or else FerretDB), data in .data/dev/.
+//    (nats-server -js, redis-server, and mongod or else FerretDB: on PostgreSQL
+//    when one answers, else on SQLite; CHAT_LOCAL_MONGO forces the choice),
+//    data in .data/dev/.
 // 2. Starts auth, contact, message and one gateway from services/*/dist,
 //    prefixing their output with the service name, and waits for /readyz.
 // 3. Ctrl-C / SIGTERM stops everything it started, apps first; if a child dies
@@ -159,7 +161,7 @@ async function ensureInfra (name, ep, launch) {
   const host = ep.host === 'localhost' || ep.host === '0.0.0.0' || ep.host === '' ? '127.0.0.1' : ep.host
   const dir = path.join(DATA, name)
   mkdirSync(dir, { recursive: true })
-  const [command, args] = launch(host, ep.port, dir)
+  const [command, args] = await launch(host, ep.port, dir)
   say(`${name}: nothing at ${ep.url}; starting ${path.basename(command)} on ${host}:${ep.port} (data ${path.relative(ROOT, dir)})`)
   const entry = INFRA_ONLY ? startDetached(name, command, args, path.join(dir, `${name}.log`)) : start(name, 'infra', command, args)
   await waitFor(`answer on port ${ep.port}`, entry, () => answers(ep.port, host), READY_TIMEOUT_MS)
@@ -181,22 +183,90 @@ function need (bin, hint) {
   return file
 }
 
+/**
+ * How to start a MongoDB-wire server when none answers at MONGO_URL:
+ * CHAT_LOCAL_MONGO=mongod|postgresql|sqlite forces one; by default (auto) a
+ * real mongod when it is on PATH, else FerretDB with its PostgreSQL handler
+ * when a PostgreSQL server answers at CHAT_LOCAL_PG_URL
+ * (postgres://postgres@127.0.0.1:5432), else FerretDB on SQLite files.
+ */
 function mongoLauncher () {
-  const mongod = which('mongod')
-  if (mongod !== null) {
-    return (host, port, dir) => [mongod, ['--dbpath', dir, '--port', String(port), '--bind_ip', host]]
+  return async (host, port, dir) => {
+    const choice = (process.env.CHAT_LOCAL_MONGO || 'auto').toLowerCase()
+    if (!['auto', 'mongod', 'postgresql', 'sqlite'].includes(choice)) {
+      throw new Error(`CHAT_LOCAL_MONGO must be mongod, postgresql, sqlite or auto, got ${process.env.CHAT_LOCAL_MONGO}`)
+    }
+    const mongod = which('mongod')
+    if (choice === 'mongod' || (choice === 'auto' && mongod !== null)) {
+      if (mongod === null) throw new Error('CHAT_LOCAL_MONGO=mongod, but mongod is not on PATH')
+      say('mongo: using mongod')
+      return [mongod, ['--dbpath', dir, '--port', String(port), '--bind_ip', host]]
+    }
+    return await ferretdbLauncher(choice, host, port, dir)
   }
-  return (host, port, dir) => {
-    say('mongo: no mongod on PATH, using FerretDB (scripts/ensure-ferretdb.sh)')
-    const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'ensure-ferretdb.sh')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
-    if (r.status !== 0) throw new Error('could not get a FerretDB binary (see above)')
-    const ferretdb = r.stdout.trim().split('\n').pop()
-    return [ferretdb, [
-      '--handler=sqlite', `--sqlite-url=file:${dir}/`, `--listen-addr=${host}:${port}`,
-      `--state-dir=${dir}`, '--debug-addr=-', // its debug HTTP server would otherwise take port 8088
-      '--telemetry=disable', '--log-level=warn',
-    ]]
+}
+
+async function ferretdbLauncher (choice, host, port, dir) {
+  let handler = ['--handler=sqlite', `--sqlite-url=file:${dir}/`]
+  let what = `SQLite files in ${path.relative(ROOT, dir)}`
+  if (choice === 'postgresql' || choice === 'auto') {
+    const pg = await postgresFor(port, choice === 'postgresql')
+    if (pg !== null) {
+      handler = ['--handler=postgresql', `--postgresql-url=${pg.url}`]
+      what = `PostgreSQL database ${pg.database} at ${pg.server}`
+    }
   }
+  say(`mongo: ${choice === 'auto' ? 'no mongod on PATH' : `CHAT_LOCAL_MONGO=${choice}`}, so FerretDB on ${what} (scripts/ensure-ferretdb.sh)`)
+  const r = spawnSync('bash', [path.join(ROOT, 'scripts', 'ensure-ferretdb.sh')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8' })
+  if (r.status !== 0) throw new Error('could not get a FerretDB binary (see above)')
+  const ferretdb = r.stdout.trim().split('\n').pop()
+  return [ferretdb, [
+    ...handler, `--listen-addr=${host}:${port}`,
+    `--state-dir=${dir}`, '--debug-addr=-', // its debug HTTP server would otherwise take port 8088
+    '--telemetry=disable', '--log-level=warn',
+  ]]
+}
+
+/**
+ * The PostgreSQL database for a FerretDB on `mongoPort`, created if
+ * missing, or null when no PostgreSQL answers (an error instead when
+ * `required`). The server is CHAT_LOCAL_PG_URL; its database part, if any,
+ * names the database, else ferretdb_dev (ferretdb_dev_<port> for a FerretDB
+ * on another port than 27017, so two never share one).
+ */
+async function postgresFor (mongoPort, required) {
+  const fail = (why) => {
+    if (required) throw new Error(`CHAT_LOCAL_MONGO=postgresql, but ${why}`)
+    say(`mongo: ${why}; falling back to SQLite`)
+    return null
+  }
+  const base = new URL(process.env.CHAT_LOCAL_PG_URL || 'postgres://postgres@127.0.0.1:5432')
+  const server = `${base.protocol}//${base.username ? `${base.username}@` : ''}${base.host}`
+  const pgHost = base.hostname.replace(/^\[|\]$/g, '') || '127.0.0.1'
+  const pgPort = Number(base.port || 5432)
+  if (!(await answers(pgPort, pgHost))) {
+    if (required) return fail(`no PostgreSQL answers at ${server}`)
+    return null // the usual case without PostgreSQL: SQLite, silently
+  }
+  const psql = which('psql')
+  if (psql === null) return fail(`PostgreSQL answers at ${server} but psql (needed to create the database) is not on PATH`)
+  const database = decodeURIComponent(base.pathname.slice(1)) || (mongoPort === 27017 ? 'ferretdb_dev' : `ferretdb_dev_${mongoPort}`)
+  if (!/^[A-Za-z0-9_]{1,63}$/.test(database)) throw new Error(`PostgreSQL database name ${JSON.stringify(database)}: use letters, digits and _`)
+  const admin = new URL(base)
+  admin.pathname = '/postgres'
+  admin.search = '' // FerretDB's own parameters (pool_max_conns, ...) mean nothing to psql
+  const sql = (query) => spawnSync(psql, [admin.href, '-v', 'ON_ERROR_STOP=1', '-tAc', query], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 10_000 })
+  const exists = sql(`select 1 from pg_database where datname = '${database}'`)
+  if (exists.status !== 0) return fail(`psql could not query ${server}: ${(exists.stderr || exists.error?.message || '').trim()}`)
+  if (exists.stdout.trim() !== '1') {
+    const created = sql(`create database "${database}"`)
+    // A concurrent start may have created it meanwhile: that is fine too.
+    if (created.status !== 0 && !/already exists/.test(created.stderr)) return fail(`could not create database ${database}: ${created.stderr.trim()}`)
+    say(`mongo: created PostgreSQL database ${database}`)
+  }
+  const url = new URL(base)
+  url.pathname = `/${database}`
+  return { url: url.href, server, database }
 }
 
 // ---- main ---------------------------------------------------------------
