@@ -130,6 +130,7 @@ export class ChatService {
    */
   private async marksSettled (): Promise<void> {
     await this.ports.summaries.settled()
+    await this.ports.direct.recountsSettled()
   }
 
   private static exactlyOne (what: string, ...values: unknown[]): void {

@@ -279,10 +279,21 @@ export class DirectSender {
    */
   private recount (userId: number, conversationId: number, peerId: number, told?: number): void {
     // After the summaries: the sender's read mark this message moved is counted.
-    this.ports.summaries.settled().then(() => this.ports.unread.refresh(userId, conversationId)).then(
+    const done: Promise<void> = this.ports.summaries.settled().then(() => this.ports.unread.refresh(userId, conversationId)).then(
       (count) => { if (count !== told) this.publishUnread(userId, conversationId, peerId, count) },
       (err: unknown) => this.ports.logger.warn({ err, userId, conversationId }, 'unread recount failed')
-    )
+    ).finally(() => this.recounting.delete(done))
+    this.recounting.add(done)
+  }
+
+  private readonly recounting = new Set<Promise<void>>()
+
+  /**
+   * Resolves once the recounts started so far are done: a count read after
+   * this never shows what an earlier rebuild stored before a send zeroed it.
+   */
+  async recountsSettled (): Promise<void> {
+    await Promise.all([...this.recounting])
   }
 
   private publishUnread (userId: number, conversationId: number, peerId: number, count: number): void {
