@@ -52,3 +52,16 @@ export async function upgradeStatus (url: string): Promise<number> {
     return (err as { statusCode?: number }).statusCode ?? 0
   }
 }
+
+/** A direct conversation's whole history as `reader` sees it, oldest first, paged with LOAD_MESSAGES. */
+export async function directHistory (reader: TypedUser, peer: { userId: number }): Promise<Array<{ id: number, content: string, seq: number, senderId: number }>> {
+  const all: Array<{ id: number, content: string, seq: number, senderId: number }> = []
+  let beforeId: number | undefined
+  for (;;) {
+    const page = await reader.client.request('LOAD_MESSAGES', { userId: reader.userId, targetId: peer.userId, limit: 100, ...(beforeId === undefined ? {} : { beforeId }) })
+    if (page.type !== 'MESSAGES_LOADED') throw new Error(`history failed: ${JSON.stringify(page)}`)
+    all.unshift(...page.payload)
+    if (!(page.meta as { hasMore?: boolean } | undefined)?.hasMore || page.payload.length === 0) return all
+    beforeId = page.payload[0].id
+  }
+}

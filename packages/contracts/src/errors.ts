@@ -30,6 +30,7 @@ export const ErrorCatalogue = {
   CHAT_RATE_LIMITED: { status: 429, message: 'Too many requests' },
   CHAT_LOGIN_THROTTLED: { status: 429, message: 'Too many failed logins; try again later' },
   CHAT_UNAVAILABLE: { status: 503, message: 'The service is unavailable, try again' },
+  CHAT_BUSY: { status: 503, message: 'The service is busy; try again shortly' },
   CHAT_TIMEOUT: { status: 504, message: 'The service did not answer in time, try again' },
   CHAT_INTERNAL: { status: 500, message: 'Internal error' },
 } as const satisfies Record<string, { status: number; message: string }>
@@ -38,7 +39,7 @@ export const ErrorCatalogue = {
 export type ErrorCode = keyof typeof ErrorCatalogue
 
 /** Codes a client may retry unchanged: the failure was ours, not the request's. */
-const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['CHAT_UNAVAILABLE', 'CHAT_TIMEOUT', 'CHAT_INTERNAL'])
+const RETRYABLE: ReadonlySet<ErrorCode> = new Set(['CHAT_UNAVAILABLE', 'CHAT_BUSY', 'CHAT_TIMEOUT', 'CHAT_INTERNAL'])
 
 /** The serialisable form of an error, as it crosses NATS. */
 export interface ErrorData {
@@ -57,7 +58,7 @@ export class ChatError extends Error {
   override name = 'ChatError'
   readonly code: ErrorCode
   readonly status: number
-  /** Seconds until the same request may succeed (CHAT_LOGIN_THROTTLED), for HTTP `Retry-After`. */
+  /** Seconds until the same request may succeed (CHAT_LOGIN_THROTTLED, CHAT_BUSY), for HTTP `Retry-After`. */
   readonly retryAfterSeconds?: number
 
   constructor (code: ErrorCode, message?: string, options?: { cause?: unknown, retryAfterSeconds?: number }) {

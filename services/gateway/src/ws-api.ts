@@ -98,6 +98,13 @@ export interface WsApi<Req extends WsRequest, State = undefined> {
   readonly handlers: WsHandlers<State, Req>
   /** Request types that work before login. */
   readonly publicTypes: ReadonlySet<string>
+  /**
+   * For requests that may run while the socket's earlier requests still do
+   * (sends): a key naming what must keep its order (the conversation), so
+   * one client's messages there are stored in the order sent. Requests
+   * without a key wait for everything before them to be answered.
+   */
+  pipelineKey?(req: Req): string | undefined
   /** The frame that answers a failed request (`req` is undefined when it didn't decode). */
   failure(req: Req | undefined, frame: unknown, err: ChatError): Frame
   /** Runs after a failure was answered (e.g. to close a socket whose protocol allows no second try). */

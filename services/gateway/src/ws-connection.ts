@@ -5,6 +5,7 @@ import type { Actor } from './actor.js'
 import type { ConnectionCaps } from './connection-caps.js'
 import type { ConnectionHub, HubMember } from './hub.js'
 import { TokenBucket } from './rate-limit.js'
+import { RequestPipeline, type PipelinedRequest } from './request-pipeline.js'
 import type { ApiServices, ConnectionContext, Frame, PushWork, WsApi, WsHandler, WsRequest } from './ws-api.js'
 
 /** WebSocket close codes we use beyond the standard ones. */
@@ -21,12 +22,17 @@ export const CloseCodes = {
   // (it would not read one): its client sees 1006.
 } as const
 
+/** What a handler answers: frames to send, or nothing. */
+type Answer = Frame | Frame[] | undefined
+
 export interface ConnectionLimits {
   ratePerSecond: number
   rateBurst: number
   authTimeoutMs: number
-  /** Requests waiting behind the one in progress before new ones are refused. */
+  /** Requests waiting or in progress before new ones are refused. */
   maxQueued: number
+  /** Sends (see WsApi.pipelineKey) one socket may have in progress at once. */
+  maxInFlight: number
   /** Bytes of received frames waiting to be handled before the socket is closed (1008). */
   maxQueuedBytes: number
   /** Largest frame before login (1009 above it); after login, the server's maxPayload applies. */
@@ -45,17 +51,18 @@ export interface ConnectionLimits {
 interface ReceiverLimit { _receiver?: { _maxPayload?: unknown } }
 
 /**
- * One client socket, whatever API it speaks. Requests are handled one at a
- * time in arrival order, so a client's messages are stored in the order it
- * sent them and APIs without request ids get answers in request order;
- * while requests wait, the socket stops reading (TCP pushes back on the
- * client) and the bytes they hold are capped. Pushes go through one ordered,
- * bounded queue.
+ * One client socket, whatever API it speaks. Requests start in arrival
+ * order and are answered in arrival order, so APIs without request ids
+ * match answers by position; sends overlap (up to `maxInFlight`), one
+ * conversation's in the order sent (RequestPipeline). While a request
+ * waits to start, the socket stops reading (TCP pushes back on the client)
+ * and the bytes received frames hold are capped. Pushes go through one
+ * ordered, bounded queue.
  */
 export class WsConnection<Req extends WsRequest, State> implements HubMember, ConnectionContext<State> {
   actor: Actor | undefined
   readonly state: State
-  private queue: Promise<void> = Promise.resolve()
+  private readonly pipeline: RequestPipeline<Answer>
   private queued = 0
   private queuedBytes = 0
   private paused = false
@@ -81,6 +88,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
   ) {
     this.state = api.createState()
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst)
+    this.pipeline = new RequestPipeline(limits.maxInFlight, () => this.updateReading())
     this.setFrameLimit(limits.maxLoginFrameBytes)
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary))
     socket.on('close', () => this.onClose())
@@ -238,7 +246,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
       this.close(CloseCodes.tooBig, 'frame too large')
       return
     }
-    // Every answer, failures included, goes through the queue: clients of
+    // Every answer, failures included, goes through the pipeline: clients of
     // APIs without request ids match answers to requests by order alone.
     if (this.queued >= 2 * this.limits.maxQueued || this.queuedBytes + data.length > this.limits.maxQueuedBytes) {
       this.close(CloseCodes.policy, 'too many requests')
@@ -247,19 +255,30 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
     const limited = !this.bucket.take() || this.queued >= this.limits.maxQueued
     this.queued++
     this.queuedBytes += data.length
-    this.pause()
-    this.queue = this.queue
-      .then(() => this.process(data, isBinary, limited))
-      .finally(() => {
-        this.queued--
-        this.queuedBytes -= data.length
-        if (this.queued === 0) this.resume()
-      })
+    const seen: { frame?: unknown, req?: Req } = {}
+    void this.pipeline.add(
+      () => this.prepare(data, isBinary, limited, seen),
+      (outcome) => {
+        if (outcome.ok) this.answer(outcome.value)
+        else this.fail(seen.req, seen.frame, outcome.error)
+      }
+    ).catch((err: unknown) => {
+      this.logger.error({ err, connectionId: this.id }, 'answer failed')
+    }).finally(() => {
+      this.queued--
+      this.queuedBytes -= data.length
+    })
   }
 
-  /** Stops reading from the client while its requests are handled: TCP pushes back instead of our memory growing. */
+  /** Reads only while a new request could start at once (see RequestPipeline.busy). */
+  private updateReading (): void {
+    if (this.pipeline.busy) this.pause()
+    else this.resume()
+  }
+
+  /** Stops reading from the client: TCP pushes back instead of our memory growing. */
   private pause (): void {
-    if (this.paused || this.socket.readyState !== this.socket.OPEN) return
+    if (this.paused || this.closed || this.socket.readyState !== this.socket.OPEN) return
     this.paused = true
     this.socket.pause()
   }
@@ -270,27 +289,32 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
     this.socket.resume()
   }
 
-  private async process (data: Buffer, isBinary: boolean, limited: boolean): Promise<void> {
-    let parsed: unknown
-    let req: Req | undefined
+  /** Decodes one frame into the work it asks for (in arrival order, after the requests before it started). */
+  private prepare (data: Buffer, isBinary: boolean, limited: boolean, seen: { frame?: unknown, req?: Req }): PipelinedRequest<Answer> {
+    if (isBinary) throw new ChatError('CHAT_BAD_REQUEST', 'frames must be UTF-8 JSON text')
     try {
-      if (isBinary) throw new ChatError('CHAT_BAD_REQUEST', 'frames must be UTF-8 JSON text')
-      try {
-        parsed = JSON.parse(data.toString('utf8'))
-      } catch {
-        throw new ChatError('CHAT_BAD_REQUEST', 'frame is not valid JSON')
-      }
-      req = this.api.decode(parsed)
-      if (limited) throw new ChatError('CHAT_RATE_LIMITED')
-      const out = await this.dispatch(req)
-      if (out === undefined) return
-      for (const frame of Array.isArray(out) ? out : [out]) this.send(frame)
-    } catch (err) {
-      const failure = toChatError(err)
-      if (failure.code === 'CHAT_INTERNAL') this.logger.error({ err }, 'request failed')
-      this.send(this.api.failure(req, parsed, failure))
-      this.api.afterFailure?.(this, failure)
+      seen.frame = JSON.parse(data.toString('utf8'))
+    } catch {
+      throw new ChatError('CHAT_BAD_REQUEST', 'frame is not valid JSON')
     }
+    const req = this.api.decode(seen.frame)
+    seen.req = req
+    if (limited) throw new ChatError('CHAT_RATE_LIMITED')
+    // Only a logged-in socket's requests overlap; before login, order is everything.
+    const key = this.actor ? this.api.pipelineKey?.(req) : undefined
+    return { key, run: () => this.dispatch(req) }
+  }
+
+  private answer (out: Answer): void {
+    if (out === undefined) return
+    for (const frame of Array.isArray(out) ? out : [out]) this.send(frame)
+  }
+
+  private fail (req: Req | undefined, frame: unknown, err: unknown): void {
+    const failure = toChatError(err)
+    if (failure.code === 'CHAT_INTERNAL') this.logger.error({ err }, 'request failed')
+    this.send(this.api.failure(req, frame, failure))
+    this.api.afterFailure?.(this, failure)
   }
 
   /**
@@ -298,7 +322,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
    * needs a session is refused here before any handler runs, and handlers
    * get the acting user from the session, never from the frame.
    */
-  private async dispatch (req: Req): Promise<Frame | Frame[] | undefined> {
+  private async dispatch (req: Req): Promise<Answer> {
     const handler = this.api.handlers[req.type as Req['type']] as WsHandler<State, Req, Req['type'], Actor | undefined>
     const actor = this.actor
     if (!actor && !this.api.publicTypes.has(req.type)) throw new ChatError('CHAT_UNAUTHENTICATED')

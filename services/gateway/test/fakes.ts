@@ -68,6 +68,7 @@ export const TEST_LIMITS: ConnectionLimits = {
   rateBurst: 1000,
   authTimeoutMs: 60_000,
   maxQueued: 1000,
+  maxInFlight: 32,
   maxQueuedBytes: 1 << 20,
   maxLoginFrameBytes: 1 << 16,
   maxFrameBytes: 1 << 20,
@@ -114,7 +115,7 @@ export async function testConnection<Req extends WsRequest, State> (
     // Until nothing is queued: requests, then pushes (a push may follow a reply).
     for (let i = 0; i < 5; i++) {
       await new Promise((resolve) => setTimeout(resolve, 5))
-      await (connection as unknown as { queue: Promise<void> }).queue
+      await (connection as unknown as { pipeline: { answered: Promise<void> } }).pipeline.answered
       await (connection as unknown as { pushes: Promise<void> }).pushes
     }
   }

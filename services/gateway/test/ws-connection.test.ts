@@ -119,3 +119,33 @@ t.test('logged-in sockets per user and connections per address are capped', asyn
   t.equal((await b.run({ type: 'LOGIN', id: 3, payload: { username: 'u', password: 'p' } }))[0]?.type, 'LOGIN_SUCCESS', 'after the first closed')
   t.equal(b.calls.filter((c) => c.subject === Commands.auth.login).length, 2)
 })
+
+t.test('sends overlap, one conversation\'s in order, answers in request order; other requests wait', async (t) => {
+  const started: string[] = []
+  let running = 0
+  let most = 0
+  const { socket, idle } = await testConnection(typedApi, {
+    reply: async (subject, req) => {
+      started.push(`${subject.split('.').slice(-2).join('.')} ${req.content ?? ''}`)
+      running++
+      most = Math.max(most, running)
+      // Later sends finish sooner: answers must still keep request order.
+      await new Promise((resolve) => setTimeout(resolve, req.content === 'a1' ? 60 : 10))
+      running--
+      if (subject.endsWith('message.send')) return { message: { id: started.length, conversationId: 9, seq: 1, senderId: 1, kind: 'text', content: req.content, createdAt: '' }, duplicate: false }
+      return { conversations: [] }
+    },
+  })
+  socket.receive({ type: 'SEND_MESSAGE', id: 1, payload: { senderId: 1, receiverId: 2, content: 'a1' } })
+  socket.receive({ type: 'SEND_MESSAGE', id: 2, payload: { senderId: 1, receiverId: 3, content: 'b1' } })
+  socket.receive({ type: 'SEND_MESSAGE', id: 3, payload: { senderId: 1, receiverId: 2, content: 'a2' } })
+  socket.receive({ type: 'LOAD_UNREAD', id: 4 })
+  socket.receive({ type: 'SEND_MESSAGE', id: 5, payload: { senderId: 1, receiverId: 3, content: 'b2' } })
+  await idle()
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  await idle()
+  t.equal(most, 2, 'two sends to different users were in progress at once')
+  t.same(started, ['message.send a1', 'message.send b1', 'message.send a2', 'message.unread ', 'message.send b2'],
+    'a2 waited for a1; LOAD_UNREAD waited for every send before it, and b2 for LOAD_UNREAD')
+  t.same(socket.sent.map((f) => f.id), [1, 2, 3, 4, 5], 'answered in request order')
+})

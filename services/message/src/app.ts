@@ -12,6 +12,7 @@ import { RoomVisits } from './visits.js'
 import { DirectSender } from './send/direct.js'
 import { SendState } from './send/state.js'
 import { SummaryWriter } from './send/summaries.js'
+import { LoadShedder } from './send/load-shedder.js'
 
 export interface MessageOptions {
   /** Longest message content in characters (MESSAGE_MAX_LENGTH). */
@@ -22,6 +23,10 @@ export interface MessageOptions {
   dedupeTtlSeconds: number
   /** Largest upload in bytes (FILE_MAX_BYTES). */
   fileMaxBytes: number
+  /** Oldest queued send's wait above which new sends get CHAT_BUSY (SEND_QUEUE_LIMIT_MS). */
+  sendQueueLimitMs: number
+  /** Sends held at once above which new ones get CHAT_BUSY (SEND_MAX_PENDING). */
+  sendMaxPending: number
 }
 
 /**
@@ -81,6 +86,12 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     },
     logger: deps.logger,
   }
+  const shedder = new LoadShedder({
+    maxPending: opts.sendMaxPending,
+    queueLimitMs: opts.sendQueueLimitMs,
+    queueAgeMs: () => direct.queueAgeMs(),
+    registry: deps.registry,
+  })
   const budget = replyBudgetBytes(nc)
   const chat = new ChatService(ports, { maxLength: opts.maxLength, publicUrl: opts.publicUrl, replyBudgetBytes: budget })
   const roomService = new RoomService(ports, new RoomVisits(deps.redis), { replyBudgetBytes: budget })
@@ -92,7 +103,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     },
     checks: { ids: () => ids.worker !== undefined },
     handlers: {
-      [Commands.message.send]: (req) => chat.send(req),
+      [Commands.message.send]: (req) => shedder.run(() => chat.send(req)),
       [Commands.message.history]: (req) => chat.history(req),
       [Commands.message.read]: (req) => chat.read(req),
       [Commands.message.clear]: (req) => chat.clear(req),

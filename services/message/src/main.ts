@@ -14,6 +14,8 @@ const service = await startService({
     fileMaxBytes: config.FILE_MAX_BYTES,
     publicUrl: publicBase(config.PUBLIC_URL),
     dedupeTtlSeconds: config.SEND_DEDUPE_TTL_SECONDS,
+    sendQueueLimitMs: config.SEND_QUEUE_LIMIT_MS,
+    sendMaxPending: config.SEND_MAX_PENDING,
   }),
 })
 

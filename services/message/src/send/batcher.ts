@@ -5,7 +5,7 @@
  * one at a time, in submission order, so items keep their order.
  */
 export class Batcher<I, R> {
-  private queue: Array<{ item: I, resolve: (r: R) => void, reject: (e: unknown) => void }> = []
+  private queue: Array<{ item: I, since: number, resolve: (r: R) => void, reject: (e: unknown) => void }> = []
   private running = false
 
   constructor (
@@ -20,9 +20,15 @@ export class Batcher<I, R> {
     return this.queue.length
   }
 
+  /** How long the oldest waiting item has waited (ms); 0 when none waits. */
+  oldestWaitMs (now = Date.now()): number {
+    const first = this.queue[0]
+    return first === undefined ? 0 : now - first.since
+  }
+
   submit (item: I): Promise<R> {
     return new Promise<R>((resolve, reject) => {
-      this.queue.push({ item, resolve, reject })
+      this.queue.push({ item, since: Date.now(), resolve, reject })
       this.next()
     })
   }

@@ -80,6 +80,11 @@ export class DirectSender {
 
   constructor (private readonly ports: DirectSendPorts) {}
 
+  /** How long the oldest send waiting to be stored has waited (ms). */
+  queueAgeMs (): number {
+    return this.batcher.oldestWaitMs()
+  }
+
   /**
    * Sends a validated message (no file reference, no room join), or answers
    * NOT_HERE for the general path to take it.

@@ -222,6 +222,8 @@ export const eventsApi: WsApi<EventsRequest, SocketState> = {
 
   createState: () => ({}),
 
+  pipelineKey: (req) => req.type === 'CHAT_SEND_MSG' ? `user:${req.payload.user}` : undefined,
+
   decode (frame) {
     const envelope = Envelope(frame)
     const event = envelope.event

@@ -254,6 +254,8 @@ export const flatApi: WsApi<FlatRequest, FlatState> = {
 
   publicTypes: PublicTypes,
 
+  pipelineKey: (req) => req.type === 'SND_MSG' ? `conversation:${req.payload.room_id}` : undefined,
+
   failure (req, frame, err) {
     // A well-formed sign-up that did not work has the document's own answer.
     if (req?.type === 'REQUEST_SIGNUP') return { type: 'RESPONSE_SIGNUP', status: 'SINGUP_FAIL', error: err.message, code: err.code }

@@ -325,6 +325,13 @@ export const typedApi: WsApi<TypedRequest, State> = {
 
   publicTypes: PublicTypes,
 
+  // Text sends overlap; file and image sends carry uploads and go one at a time.
+  pipelineKey (req) {
+    if (req.type === 'SEND_MESSAGE') return `user:${req.payload.receiverId}`
+    if (req.type === 'SEND_ROOM_MESSAGE') return `conversation:${req.payload.roomId}`
+    return undefined
+  },
+
   createState: () => undefined,
 
   failure (req, frame, err) {
