@@ -12,6 +12,14 @@ export const MessageNewEvent = Type.Object({
   message: Message,
   /** The socket the message came from; it is answered, not echoed. */
   originConnectionId: Type.Optional(ConnectionId),
+  /**
+   * The addressee's unread count in the message's conversation, this message
+   * counted, when the message raised it: the same as an unread.changed
+   * (peerId: the sender), carried here so one message costs one event per
+   * recipient. Absent on the sender's copy and when the count is being
+   * rebuilt (an unread.changed follows then).
+   */
+  unread: Type.Optional(Type.Integer({ minimum: 0 })),
 })
 export type MessageNewEvent = Static<typeof MessageNewEvent>
 
@@ -146,6 +154,13 @@ export const RoomMessageNewEvent = Type.Object({
   roomId: Id,
   message: Message,
   originConnectionId: Type.Optional(ConnectionId),
+  /**
+   * The members' unread counts in the room, this message counted, by user
+   * id: the unread.changed each of them would otherwise get, so a room
+   * message is one event whatever the room's size. Members whose counts
+   * are being rebuilt are left out.
+   */
+  unread: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]*$' }), Type.Integer({ minimum: 0 }))),
 })
 export type RoomMessageNewEvent = Static<typeof RoomMessageNewEvent>
 

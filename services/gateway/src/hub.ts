@@ -1,6 +1,7 @@
 import { Commands, SESSION_CHECK_MAX, type RoomEvent, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
 import type { CommandClient, Logger, NatsConnection, Subscription } from '@chat/runtime'
 import { RoomRouter } from './room-router.js'
+import { roomUnreadCarriedBy, unreadCarriedBy } from './carried-unread.js'
 
 /** What the hub needs of an authenticated socket, whatever API it speaks. */
 export interface HubMember {
@@ -66,7 +67,11 @@ export class ConnectionHub {
       subjects: opts.subjects,
       logger: opts.logger,
       deliver: (userId, event) => {
-        for (const m of this.users.get(userId)?.members ?? []) m.deliverRoom(event)
+        const unread = roomUnreadCarriedBy(event, userId)
+        for (const m of this.users.get(userId)?.members ?? []) {
+          m.deliverRoom(event)
+          if (unread) m.deliver(unread)
+        }
       },
     })
     this.heartbeat = setInterval(() => this.sendHeartbeat(), opts.heartbeatMs)
@@ -134,9 +139,11 @@ export class ConnectionHub {
           return
         }
         if (event.kind === 'membership.changed') this.onMembership(event.userId, event.roomId, event.member)
+        const unread = unreadCarriedBy(event)
         for (const m of this.users.get(member.userId)?.members ?? []) {
           try {
             m.deliver(event)
+            if (unread) m.deliver(unread)
           } catch (e) {
             this.opts.logger.error({ err: e, kind: event.kind }, 'event delivery failed')
           }

@@ -259,12 +259,11 @@ export class ChatService {
     for (const userId of memberIds) {
       const event: MessageNewEvent = { kind: 'message.new', userId, message }
       if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
+      // A recipient's new count rides on their copy: one event per recipient.
+      const count = userId === doc.senderId ? undefined : counts[others.indexOf(userId)]
+      if (count !== undefined) event.unread = count
       this.ports.publish(event)
     }
-    others.forEach((userId, i) => {
-      const count = counts[i]
-      if (count !== undefined) this.publishUnread(userId, conv, count)
-    })
 
     await this.settleSenderUnread(conv, doc.senderId).catch(log('sender unread'))
   }
@@ -282,9 +281,8 @@ export class ChatService {
    * afterStore for a room: the member ids in one query, every other
    * member's activity in one update, every other member's unread count in
    * one Redis round trip, and the message published once on the room's
-   * subject (each gateway holding members hands it to their sockets).
-   * unread.changed goes to each member's own subject: only gateways holding
-   * that member receive it.
+   * subject with the members' new counts (each gateway holding members
+   * hands it to their sockets): no event per member.
    */
   private async afterStoreRoom (conv: ConversationDoc, doc: MessageDoc, message: Message, originConnectionId: string | undefined): Promise<void> {
     const { conversations, unread, logger } = this.ports
@@ -311,11 +309,14 @@ export class ChatService {
 
     const event: RoomEvent = { kind: 'message.new', roomId: conv._id, message }
     if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
-    this.ports.publishRoom(event)
+    // The members' counts ride on the one room event: no event per member.
+    const carried: Record<string, number> = {}
     for (const userId of others) {
       const count = counts.get(userId)
-      if (count !== undefined) this.publishUnread(userId, conv, count)
+      if (count !== undefined) carried[userId] = count
     }
+    if (Object.keys(carried).length > 0) event.unread = carried
+    this.ports.publishRoom(event)
 
     await this.settleSenderUnread(conv, doc.senderId).catch(log('sender unread'))
   }

@@ -159,6 +159,18 @@ t.test('a retried send is stored and delivered once', async (t) => {
   t.same(newEvents.map((e) => e.userId).sort(), [a, b].sort(), 'message.new to both members, sender included')
   t.ok(newEvents.every((e) => e.kind === 'message.new' && e.originConnectionId === 'gw1:1'))
 
+  // With the recipient's count cached, their copy carries the new count: one event per recipient.
+  const [c, d] = [user(), user()]
+  await text(c, d, 'opens the conversation')
+  await chat.unreadCounts({ actorId: d })
+  const warm = events.length
+  await text(c, d, 'counted')
+  await chat.unreadCounts({ actorId: c }) // waits for the background work of the send
+  const sendEvents = events.slice(warm)
+  t.match(sendEvents.find((e) => e.kind === 'message.new' && e.userId === d), { unread: 2 }, 'the recipient\'s copy carries their count')
+  t.notOk(sendEvents.some((e) => e.kind === 'message.new' && e.userId === c && e.unread !== undefined), 'the sender\'s copy carries none')
+  t.same(sendEvents.filter((e) => e.kind === 'unread.changed'), [], 'no separate unread event')
+
   const mark = events.length
   const again = await text(a, b, 'hi', { clientMessageId: 'c-1' })
   t.equal(again.duplicate, true)

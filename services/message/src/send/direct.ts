@@ -265,10 +265,11 @@ export class DirectSender {
       for (const userId of [doc.senderId, recipientId]) {
         const event: MessageNewEvent = { kind: 'message.new', userId, message }
         if (origin !== undefined) event.originConnectionId = origin
+        // The recipient's new count rides on their copy: one event per recipient.
+        if (userId === recipientId && recipientCount >= 0) event.unread = recipientCount
         this.ports.publish(event)
       }
-      if (recipientCount >= 0) this.publishUnread(recipientId, doc.conversationId, doc.senderId, recipientCount)
-      else this.recount(recipientId, doc.conversationId, doc.senderId)
+      if (recipientCount < 0) this.recount(recipientId, doc.conversationId, doc.senderId)
       // Sending read the conversation: the sender hears so now, and again
       // only if the exact recount finds a message that arrived meanwhile. A
       // missing count (-1) is recounted too: a rebuild already under way may
