@@ -66,7 +66,7 @@ export interface ChatPorts {
   state: SendState
   /** The hot path of direct messages (send/direct.ts). */
   direct: DirectSender
-  /** Conversation summaries of direct messages, written after the answer (send/summaries.ts). */
+  /** Conversation summaries of direct and room messages, written after the answer (send/summaries.ts). */
   summaries: SummaryWriter
   publish: (event: ChatEvent) => void
   /** Publishes an event once on its room's subject. Fire-and-forget. */
@@ -130,7 +130,7 @@ export class ChatService {
    */
   private async marksSettled (): Promise<void> {
     await this.ports.summaries.settled()
-    await this.ports.direct.recountsSettled()
+    await Promise.all([this.ports.direct.recountsSettled(), ...this.background])
   }
 
   private static exactlyOne (what: string, ...values: unknown[]): void {
@@ -272,32 +272,40 @@ export class ChatService {
    * Sending reads the conversation; recount only if the sender had unread
    * messages there (rare), so a send normally costs no count query.
    */
-  private async settleSenderUnread (conv: ConversationDoc, senderId: number): Promise<void> {
+  private async settleSenderUnread (conv: ConversationDoc, senderId: number, markPending = false): Promise<void> {
     const before = await this.ports.unread.peek(senderId, conv._id)
-    if (before !== undefined && before > 0) this.publishUnread(senderId, conv, await this.ports.unread.refresh(senderId, conv._id))
+    if (before === undefined || before === 0) return
+    // A recount must see the read mark this send moved.
+    if (markPending) await this.ports.summaries.settled()
+    this.publishUnread(senderId, conv, await this.ports.unread.refresh(senderId, conv._id))
   }
+
+  /** Work after an answer that reads on this replica must wait for (see marksSettled). */
+  private inBackground (work: Promise<void>): void {
+    this.background.add(work)
+    void work.finally(() => this.background.delete(work))
+  }
+
+  private readonly background = new Set<Promise<void>>()
 
   /**
    * afterStore for a room: the member ids in one query, every other
-   * member's activity in one update, every other member's unread count in
-   * one Redis round trip, and the message published once on the room's
-   * subject with the members' new counts (each gateway holding members
-   * hands it to their sockets): no event per member.
+   * member's unread count in one Redis round trip, and the message
+   * published once on the room's subject with the members' new counts (each
+   * gateway holding members hands it to their sockets): no event per
+   * member. The room's last message, the sender's read mark and the
+   * members' activity are written after the answer, coalesced per room
+   * (send/summaries.ts): however busy the room, one update of its members
+   * at a time.
    */
   private async afterStoreRoom (conv: ConversationDoc, doc: MessageDoc, message: Message, originConnectionId: string | undefined): Promise<void> {
-    const { conversations, unread, logger } = this.ports
+    const { conversations, unread, summaries, logger } = this.ports
     const log = (what: string) => (err: unknown) => {
       logger.error({ err, messageId: doc._id, conversationId: conv._id }, `after room send: ${what} failed`)
     }
+    summaries.add({ conversationId: conv._id, last: lastMessageOf(doc), memberIds: [], room: true })
     const memberIds = await conversations.memberIdsOf(conv)
     const others = memberIds.filter((uid) => uid !== doc.senderId)
-
-    await Promise.all([
-      conversations.recordLast(conv._id, lastMessageOf(doc)).catch(log('lastMessage'))
-        .then(() => this.recordFirst(conv, doc)).catch(log('firstMessage')),
-      conversations.markRead(conv, doc.senderId, doc.seq, doc.createdAt).catch(log('sender read mark')),
-      conversations.touchRoomMembers(conv._id, doc.senderId, doc.createdAt).catch(log('member activity')),
-    ])
 
     let counts = new Map<number, number | undefined>()
     try {
@@ -318,7 +326,8 @@ export class ChatService {
     if (Object.keys(carried).length > 0) event.unread = carried
     this.ports.publishRoom(event)
 
-    await this.settleSenderUnread(conv, doc.senderId).catch(log('sender unread'))
+    // The sender's count is recounted once their read mark is written, off the answer path.
+    this.inBackground(this.settleSenderUnread(conv, doc.senderId, true).catch(log('sender unread')))
   }
 
   /**

@@ -427,3 +427,30 @@ t.test('room.members pages in joining order, and stops where a reply would overf
   const after2 = await rooms.members({ actorId: owner, roomId: room.id, after: cut.next! })
   t.equal(cut.members.length + after2.members.length, everyone.length)
 })
+
+t.test('a busy room\'s summaries are written after the answers, coalesced, and end right', async (t) => {
+  const owner = fx.user()
+  const members = [fx.user(), fx.user(), fx.user()]
+  const { room } = await rooms.create({ actorId: owner, name: 'Busy' })
+  for (const u of members) await rooms.join({ actorId: u, roomId: room.id })
+  await main.ports.summaries.drain()
+  const { conversations } = main.ports
+  const touches: number[] = []
+  const original = conversations.touchRoomMembers.bind(conversations)
+  conversations.touchRoomMembers = async (...args) => { touches.push(args[0]); await original(...args) }
+  t.teardown(() => { conversations.touchRoomMembers = original })
+
+  const sent = await Promise.all(Array.from({ length: 20 }, (_, i) => chat.send({ actorId: members[i % 3]!, conversationId: room.id, kind: 'text', content: `busy ${i}` })))
+  await main.ports.summaries.drain()
+  t.ok(touches.length < 20, `the members were touched ${touches.length} times for 20 messages`)
+  const newest = sent.reduce((a, b) => (a.message.seq > b.message.seq ? a : b))
+  const conv = await conversations.byId(room.id)
+  t.equal(conv?.lastMessage?.seq, newest.message.seq, 'the last message is the newest')
+  for (const [k, u] of members.entries()) {
+    const mine = Math.max(...sent.filter((_, i) => i % 3 === k).map((s) => s.message.seq))
+    const doc = await main.db.collection('members').findOne({ _id: memberKey(room.id, u) as never })
+    t.ok((doc?.lastReadSeq as number) >= mine, 'each sender\'s read mark covers their last message')
+  }
+  const ownerDoc = await main.db.collection('members').findOne({ _id: memberKey(room.id, owner) as never })
+  t.ok((ownerDoc?.lastActivityAt as Date).getTime() >= new Date(newest.message.createdAt).getTime() - 1, 'a silent member\'s activity moved with the room')
+})

@@ -14,6 +14,9 @@ import type { SummaryWriter } from './summaries.js'
 /** Most sends stored by one insertMany. */
 const MAX_BATCH = 256
 
+/** Room ids remembered as such; beyond that the set starts again. */
+const KNOWN_ROOMS_MAX = 100_000
+
 /**
  * After a batch is stored, in one round trip: per message, whether its
  * conversation was deleted meanwhile (then it is withdrawn, see
@@ -77,6 +80,8 @@ export const NOT_HERE = null
  */
 export class DirectSender {
   private readonly batcher = new Batcher<Item, SendMessageReply | null>((items) => this.flush(items), MAX_BATCH)
+  /** Conversations admission named rooms: a room never becomes direct, so their sends skip admission. */
+  private readonly rooms = new Set<number>()
 
   constructor (private readonly ports: DirectSendPorts) {}
 
@@ -96,6 +101,8 @@ export class DirectSender {
       const id = await this.ports.state.directId(req.actorId, req.peerId)
       if (id === null) return NOT_HERE
       conversationId = id
+    } else if (this.rooms.has(conversationId as number)) {
+      return NOT_HERE
     }
     return this.batcher.submit({ req, conversationId: conversationId as number, byPeer: req.peerId !== undefined, id: this.ports.newId() })
   }
@@ -113,6 +120,7 @@ export class DirectSender {
     await Promise.all(items.map(async (it, i) => {
       const a = admissions[i] as Admission
       if (a.kind === 'refused') {
+        if (a.reason === 'room') this.rememberRoom(it.conversationId)
         out[i] = refusal(a.reason, it.byPeer)
         return
       }
@@ -136,6 +144,11 @@ export class DirectSender {
     const stored = await this.store(toStore.map((a) => a.doc), items, toStore.map((a) => a.i), out)
     await this.afterStore(stored, items, out)
     return out.map((r) => r === undefined ? new ChatError('CHAT_UNAVAILABLE') : r)
+  }
+
+  private rememberRoom (conversationId: number): void {
+    if (this.rooms.size >= KNOWN_ROOMS_MAX) this.rooms.clear()
+    this.rooms.add(conversationId)
   }
 
   private draft (it: Item, seq: number, peerId: number, now: Date): MessageDoc {

@@ -8,8 +8,9 @@ import type { MessageStore } from '../messages.js'
 export interface StoredSummary {
   conversationId: number
   last: LastMessage
-  /** Both members of the direct conversation. */
+  /** Both members of a direct conversation; for a room, none (every member is touched in one update). */
   memberIds: readonly number[]
+  room?: boolean
 }
 
 interface Pending {
@@ -17,6 +18,7 @@ interface Pending {
   /** The oldest message of this flush (the conversation's first, if it had none). */
   oldest: { id: number, seq: number }
   memberIds: readonly number[]
+  room: boolean
   /** Per sender: the newest seq they sent (their read mark) and when. */
   senders: Map<number, { seq: number, at: Date }>
   /** When the newest message arrived (everyone's activity). */
@@ -27,9 +29,9 @@ interface Pending {
 const KNOWN_FIRST_MAX = 100_000
 
 /**
- * What a stored direct message changes besides itself: the conversation's
- * last message, counter and activity, its first message, the sender's read
- * mark and both members' activity (conversation lists sort on it). None of
+ * What a stored message changes besides itself: the conversation's last
+ * message, counter and activity, its first message, the sender's read mark
+ * and the other members' activity (conversation lists sort on it). None of
  * it is needed to acknowledge the send, so it is written after, coalesced
  * per conversation: while a flush runs, later messages of the same
  * conversation fold into one write. Every write only moves forward ($max,
@@ -56,6 +58,7 @@ export class SummaryWriter {
         last: s.last,
         oldest: { id: s.last.id, seq: s.last.seq },
         memberIds: s.memberIds,
+        room: s.room === true,
         senders: new Map([[sender, { seq: s.last.seq, at: s.last.createdAt }]]),
         at: s.last.createdAt,
       })
@@ -115,6 +118,10 @@ export class SummaryWriter {
     // message but no first one is then one from before firstMessage existed.
     if (!this.knownFirst.has(conversationId)) await this.recordFirst(conversationId, p.oldest)
     await conversations.recordLast(conversationId, p.last)
+    if (p.room) {
+      await this.writeRoomMembers(conversationId, p)
+      return
+    }
     const conv = { _id: conversationId, kind: 'direct', memberIds: [...p.memberIds] } as unknown as ConversationDoc
     // Under the lock reads, clears and takes hold on the same member
     // document: on FerretDB v1 concurrent updates of one document can lose
@@ -125,6 +132,22 @@ export class SummaryWriter {
       if (sent) await conversations.markRead(conv, userId, sent.seq, p.at)
       else await conversations.touchMembers(conv, [userId], p.at)
     })))
+  }
+
+  /**
+   * A room's senders' read marks (under their locks, as for direct
+   * messages), then every other member's activity in one update: after the
+   * marks, not beside them, so no two updates of one member document run
+   * at once here. However many messages the room got meanwhile, that is one
+   * update of its members.
+   */
+  private async writeRoomMembers (conversationId: number, p: Pending): Promise<void> {
+    const conv = { _id: conversationId, kind: 'room', memberIds: [] } as unknown as ConversationDoc
+    await Promise.all([...p.senders].map(([userId, sent]) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {
+      await this.conversations.markRead(conv, userId, sent.seq, sent.at)
+    })))
+    const [only] = p.senders.size === 1 ? [...p.senders.keys()] : [-1]
+    await this.conversations.touchRoomMembers(conversationId, only as number, p.at)
   }
 
   /** As ChatService.recordFirst, once per conversation and process. */
