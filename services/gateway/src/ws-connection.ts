@@ -22,6 +22,22 @@ export const CloseCodes = {
   // (it would not read one): its client sees 1006.
 } as const
 
+/**
+ * Frames already encoded: one frame object shared by many sockets (a room
+ * message's push) is turned into JSON once. Frames are never changed after
+ * they are made.
+ */
+const encoded = new WeakMap<Frame, string>()
+
+function encode (frame: Frame): string {
+  let text = encoded.get(frame)
+  if (text === undefined) {
+    text = JSON.stringify(frame)
+    encoded.set(frame, text)
+  }
+  return text
+}
+
 /** What a handler answers: frames to send, or nothing. */
 type Answer = Frame | Frame[] | undefined
 
@@ -158,7 +174,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
       this.close(CloseCodes.policy, 'client too slow')
       return
     }
-    this.socket.send(JSON.stringify(frame))
+    this.socket.send(encode(frame))
   }
 
   push (work: PushWork): void {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ChatError, type Message } from '@chat/contracts'
 import { typedApi } from '../src/apis/typed/adapter.js'
-import { renderTypedEvent } from '../src/apis/typed/render.js'
+import { renderTypedEvent, renderTypedRoomEvent } from '../src/apis/typed/render.js'
 
 t.test('decoding checks the envelope, the type and the payload', async (t) => {
   const req = typedApi.decode({ type: 'LOGIN', id: 'a1', payload: { username: 'ann', password: 'pw' } })
@@ -36,4 +36,14 @@ t.test('a message is shown per socket: recipient, sender elsewhere, sending sock
   t.same(renderTypedEvent('gw:1', 1, { ...event, userId: 1 }), [], 'the sending socket got MESSAGE_RECEIVED_SELF instead')
   t.match(renderTypedEvent('gw:1', 2, { kind: 'unread.changed', userId: 2, conversationId: 9, peerId: 1, count: 4 }), [{ type: 'UNREAD_UPDATED', payload: { conversationId: 9, peerId: 1, count: 4 } }])
   t.match(renderTypedEvent('gw:1', 2, { kind: 'presence.changed', userId: 2, contactId: 1, online: true }), [{ type: 'PRESENCE_CHANGED', payload: { userId: 1, online: true } }])
+})
+
+t.test('a room message\'s push is built once for all the recipients\' sockets of a gateway', async (t) => {
+  const message = { id: 7, conversationId: 40, seq: 3, senderId: 2, kind: 'text' as const, content: 'hi', createdAt: '2026-12-01T00:00:00.000Z' }
+  const event = { kind: 'message.new' as const, roomId: 40, message }
+  const a = renderTypedRoomEvent('gw:1', 5, event)
+  const b = renderTypedRoomEvent('gw:2', 6, event)
+  t.equal(a, b, 'the same frames, so they are encoded once')
+  t.match(a, [{ type: 'MESSAGE_RECEIVED_OTHER', payload: { id: 7, content: 'hi' } }])
+  t.same(renderTypedRoomEvent('gw:3', 2, event), [{ type: 'MESSAGE_SENT', payload: a[0]!.payload }], 'the sender\'s other sockets get theirs')
 })

@@ -25,8 +25,22 @@ export function typedRoom (r: Room): Record<string, unknown> {
 }
 
 /** How a new message shows on one socket: to others, to the sender elsewhere, or not at all. */
+/**
+ * What every recipient's socket gets for one message, built once per event:
+ * a room message reaches hundreds of sockets of a gateway, and the shared
+ * frame is also encoded once (WsConnection.send).
+ */
+const receivedOther = new WeakMap<Message, Frame[]>()
+
 function newMessageFrames (connectionId: string, userId: number, m: Message, origin: string | undefined): Frame[] {
-  if (m.senderId !== userId) return [{ type: 'MESSAGE_RECEIVED_OTHER', payload: typedMessage(m) }]
+  if (m.senderId !== userId) {
+    let frames = receivedOther.get(m)
+    if (frames === undefined) {
+      frames = [{ type: 'MESSAGE_RECEIVED_OTHER', payload: typedMessage(m) }]
+      receivedOther.set(m, frames)
+    }
+    return frames
+  }
   if (origin === connectionId) return []
   return [{ type: 'MESSAGE_SENT', payload: typedMessage(m) }]
 }
