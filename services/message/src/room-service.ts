@@ -342,8 +342,9 @@ export class RoomService {
 
   /** Asked by a gateway when a user's first socket arrives there. */
   async memberships (req: MembershipsRequest): Promise<MembershipsReply> {
-    const [roomIds] = await Promise.all([this.ports.rooms.roomIdsOf(req.actorId), this.warmUnread(req.actorId)])
-    return { roomIds }
+    // Not awaited: a socket's login never waits for a rebuild that may read history.
+    this.warmUnread(req.actorId)
+    return { roomIds: await this.ports.rooms.roomIdsOf(req.actorId) }
   }
 
   /**
@@ -353,11 +354,16 @@ export class RoomService {
    * online, and room messages then update it live; after Redis lost it, the
    * rebuild happens here, once per user, instead of on the send path.
    */
-  private async warmUnread (userId: number): Promise<void> {
-    await this.ports.unread.all(userId).then(() => undefined, (err: unknown) => {
+  private warmUnread (userId: number): void {
+    if (this.warming.has(userId)) return
+    this.warming.add(userId)
+    void this.ports.unread.all(userId).then(() => undefined, (err: unknown) => {
       this.ports.logger.warn({ err, userId }, 'could not build the unread cache')
-    })
+    }).finally(() => this.warming.delete(userId))
   }
+
+  /** Users whose unread cache is being warmed, so a reconnect storm starts one rebuild per user. */
+  private readonly warming = new Set<number>()
 
   // ---------------------------------------------------------------- helpers
 
