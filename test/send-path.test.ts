@@ -3,7 +3,7 @@
 // the excess at once with a retryable "busy" in each API's failure form
 // and stores none of it, while everything it acknowledged is stored once.
 import t from 'tap'
-import { startSystem } from './helpers/system.js'
+import { startService, startSystem } from './helpers/system.js'
 import { directHistory, registerUser, type TypedUser } from './helpers/typed.js'
 import { http } from './helpers/http.js'
 import type { Frame } from './helpers/ws.js'
@@ -120,4 +120,32 @@ t.test('a replica past its capacity answers busy at once and stores nothing of i
     const stored = (await directHistory(bob, alice)).filter((m) => m.content.startsWith('h'))
     t.equal(stored.length, created, 'only the accepted posts were stored')
   })
+})
+
+t.test('with two message replicas a conversation keeps one order, and each sender\'s messages theirs', async (t) => {
+  const sys = await startSystem(t, { env: UNLIMITED })
+  await startService(sys, 'message') // a second replica in the queue group
+  const [a, b] = sys.gateways
+  const alice = await registerUser(a!.wsUrl(), 'alice')
+  const bob = await registerUser(b!.wsUrl(), 'bob')
+  t.teardown(() => Promise.all([alice, bob].map((u) => u.client.close())))
+
+  const burst = (from: TypedUser, to: TypedUser, tag: string) => pipelined(from, Array.from({ length: 30 }, (_, i) => ({
+    type: 'SEND_MESSAGE',
+    payload: { senderId: from.userId, receiverId: to.userId, content: `${tag}${i}` },
+  })))
+  await alice.client.request('SEND_MESSAGE', { senderId: alice.userId, receiverId: bob.userId, content: 'opening' })
+  const [fromAlice, fromBob] = await Promise.all([burst(alice, bob, 'a'), burst(bob, alice, 'b')])
+  t.ok([...fromAlice, ...fromBob].every((f) => f.type === 'MESSAGE_RECEIVED_SELF'), 'all acknowledged')
+
+  const stored = await directHistory(alice, bob)
+  t.equal(stored.length, 61, 'every message stored once')
+  const seqs = stored.map((m) => m.seq)
+  t.equal(new Set(seqs).size, 61, 'no number given twice')
+  t.same(seqs, [...seqs].sort((x, y) => x - y), 'history is in number order')
+  for (const tag of ['a', 'b']) {
+    const mine = stored.filter((m) => /^[ab]\d+$/.test(m.content) && m.content.startsWith(tag)).map((m) => m.content)
+    t.same(mine, Array.from({ length: 30 }, (_, i) => `${tag}${i}`), `${tag === 'a' ? 'alice' : 'bob'}'s messages in the order sent`)
+  }
+  t.same(stored, await directHistory(bob, alice), 'both members see the same order')
 })
