@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
 import { LuaScript } from '@chat/runtime'
+import { blockCacheKey } from '@chat/contracts'
 
 /*
  * A Redis cache of "has X blocked Y", for contact.blocks.check, which the
@@ -28,8 +29,8 @@ import { LuaScript } from '@chat/runtime'
  * the answer comes from MongoDB.
  */
 
-/** Key of one pair's entry, without the client's keyPrefix. */
-export const blockCacheKey = (blockerId: number, blockedId: number) => `block:${blockerId}:${blockedId}`
+/** Key of one pair's entry, without the client's keyPrefix; the message service reads it too. */
+export { blockCacheKey }
 
 const LEASE_PREFIX = 'lease:'
 

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis'
 import { MongoBulkWriteError } from 'mongodb'
-import { ChatError, type MessageNewEvent, type SendMessageReply, type SendMessageRequest, type UnreadChangedEvent } from '@chat/contracts'
+import { blockCacheKey, ChatError, type MessageNewEvent, type SendMessageReply, type SendMessageRequest, type UnreadChangedEvent } from '@chat/contracts'
 import { LuaScript, type Logger } from '@chat/runtime'
 import type { ChatEvent } from '../chat.js'
 import { dedupeKey } from '../keys.js'
@@ -132,7 +132,7 @@ export class DirectSender {
       admitted.push({ i, doc: this.draft(it, a.seq, peerId, now), peerId })
     }))
 
-    // Blocks come from the contact service (cached in Redis there), one question per pair.
+    // Blocks: the contact service's Redis cache for the whole batch, the service itself on a miss.
     const blocked = await this.blockedPairs(admitted.map((a) => [a.peerId, a.doc.senderId] as const))
     const toStore = admitted.filter((a) => {
       if (!blocked.has(`${a.peerId}:${a.doc.senderId}`)) return true
@@ -184,10 +184,25 @@ export class DirectSender {
     return NOT_HERE
   }
 
+  /**
+   * The pairs (blocker, blocked) of a batch that are blocked: the contact
+   * service's cached answers for all of them in one round trip, and only
+   * the pairs it has no answer cached for asked of it over NATS.
+   */
   private async blockedPairs (pairs: ReadonlyArray<readonly [number, number]>): Promise<Set<string>> {
     const unique = [...new Set(pairs.map(([a, b]) => `${a}:${b}`))]
-    const answers = await Promise.all(unique.map(async (key) => {
-      const [blocker, blocked] = key.split(':').map(Number) as [number, number]
+    if (unique.length === 0) return new Set()
+    const split = unique.map((key) => key.split(':').map(Number) as [number, number])
+    let cached: Array<string | null>
+    try {
+      cached = await this.ports.redis.mget(split.map(([blocker, blocked]) => blockCacheKey(blocker, blocked)))
+    } catch (err) {
+      this.ports.logger.warn({ err }, 'block cache unreadable; asking the contact service')
+      cached = unique.map(() => null)
+    }
+    const answers = await Promise.all(split.map(async ([blocker, blocked], k) => {
+      const hit = cached[k]
+      if (hit === '1' || hit === '0') return hit === '1'
       return await this.ports.isBlocked(blocker, blocked)
     }))
     return new Set(unique.filter((_, k) => answers[k]))
