@@ -301,9 +301,12 @@ export class ConversationStore {
    * send/state.ts) and only seeds it after Redis lost it.
    */
   async recordLast (conversationId: number, last: LastMessage): Promise<void> {
-    // Two updates, one after the other: on FerretDB v1 concurrent updates of one document can lose each other.
-    await this.conversations.updateOne({ _id: conversationId }, { $max: { seq: last.seq, lastActivityAt: last.createdAt } })
-    await this.setLastMessage(conversationId, last)
+    // One update: where a newer last message is recorded, whoever recorded
+    // it raised the counter and the activity past this one's already.
+    await this.conversations.updateOne(
+      { _id: conversationId, $or: [{ lastMessage: { $exists: false } }, { 'lastMessage.seq': { $lt: last.seq } }] },
+      { $set: { lastMessage: last }, $max: { seq: last.seq, lastActivityAt: last.createdAt } }
+    )
   }
 
   /**
