@@ -3,7 +3,7 @@ import { MongoBulkWriteError } from 'mongodb'
 import { blockCacheKey, ChatError, type MessageNewEvent, type SendMessageReply, type SendMessageRequest, type UnreadChangedEvent } from '@chat/contracts'
 import { LuaScript, type Logger } from '@chat/runtime'
 import type { ChatEvent } from '../chat.js'
-import { dedupeKey } from '../keys.js'
+import { dedupeKey, directKey } from '../keys.js'
 import { toMessage, type MessageDoc, type MessageStore } from '../messages.js'
 import { UNREAD_SENTINEL, unreadKey, type UnreadCache } from '../unread.js'
 import { Batcher } from './batcher.js'
@@ -14,7 +14,7 @@ import type { SummaryWriter } from './summaries.js'
 /** Most sends stored by one insertMany. */
 const MAX_BATCH = 256
 
-/** Room ids remembered as such; beyond that the set starts again. */
+/** Room ids, or pairs' conversation ids, remembered; beyond that a memory starts again. */
 const KNOWN_ROOMS_MAX = 100_000
 
 /**
@@ -82,6 +82,12 @@ export class DirectSender {
   private readonly batcher = new Batcher<Item, SendMessageReply | null>((items) => this.flush(items), MAX_BATCH)
   /** Conversations admission named rooms: a room never becomes direct, so their sends skip admission. */
   private readonly rooms = new Set<number>()
+  /**
+   * Two users' direct conversation, as last found: saves a Redis read per
+   * send. A pair's id only changes when its conversation is deleted, and
+   * admission then refuses the old one (a tombstone), which drops it here.
+   */
+  private readonly directIds = new Map<string, number>()
 
   constructor (private readonly ports: DirectSendPorts) {}
 
@@ -98,8 +104,15 @@ export class DirectSender {
     let conversationId = req.conversationId
     if (req.peerId !== undefined) {
       if (req.peerId === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
-      const id = await this.ports.state.directId(req.actorId, req.peerId)
-      if (id === null) return NOT_HERE
+      const pair = directKey(req.actorId, req.peerId)
+      let id = this.directIds.get(pair)
+      if (id === undefined) {
+        const found = await this.ports.state.directId(req.actorId, req.peerId)
+        if (found === null) return NOT_HERE
+        if (this.directIds.size >= KNOWN_ROOMS_MAX) this.directIds.clear()
+        this.directIds.set(pair, found)
+        id = found
+      }
       conversationId = id
     } else if (this.rooms.has(conversationId as number)) {
       return NOT_HERE
@@ -121,6 +134,8 @@ export class DirectSender {
       const a = admissions[i] as Admission
       if (a.kind === 'refused') {
         if (a.reason === 'room') this.rememberRoom(it.conversationId)
+        // Deleted (or not a conversation of the pair): found again next time.
+        if (it.byPeer && it.req.peerId !== undefined) this.directIds.delete(directKey(it.req.actorId, it.req.peerId))
         out[i] = refusal(a.reason, it.byPeer)
         return
       }
