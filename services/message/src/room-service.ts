@@ -5,7 +5,7 @@ import {
   type RoomMembersReply, type RoomMembersRequest, type RoomReply, type RoomRef, type VisitRequest, type EnterReply, type ExitRoomReply,
   ROOM_MEMBERS_DEFAULT, ROOM_MEMBERS_MAX,
 } from '@chat/contracts'
-import type { ChatPorts } from './chat.js'
+import type { ChatPorts } from './chat/context.js'
 import type { MemberDoc, RoomDoc } from './conversations.js'
 import { memberKey, roomKey } from './keys.js'
 import { mergeNewestFirst } from './lists.js'
@@ -16,6 +16,10 @@ import { seatKey } from './seats.js'
 import type { RoomVisits } from './visits.js'
 
 export const ROOM_LIST_DEFAULT = 50
+
+/** The ports the room commands use: no sending, reading or file ports. */
+export type RoomPorts = Pick<ChatPorts,
+  'rooms' | 'conversations' | 'messages' | 'unread' | 'state' | 'newId' | 'users' | 'publish' | 'publishRoom' | 'logger'>
 
 export interface RoomOptions {
   /** Largest reply payload in bytes (see ChatOptions.replyBudgetBytes). */
@@ -30,7 +34,7 @@ export interface RoomOptions {
  * gateways holding that user start or stop listening to the room.
  */
 export class RoomService {
-  constructor (private readonly ports: ChatPorts, private readonly visits: RoomVisits, private readonly opts: RoomOptions) {}
+  constructor (private readonly ports: RoomPorts, private readonly visits: RoomVisits, private readonly opts: RoomOptions) {}
 
   private memberDoc (room: RoomDoc, userId: number, now: Date, lastReadSeq: number, seat?: { slot: number, claim: number }): MemberDoc {
     const doc: MemberDoc = {

@@ -1,21 +1,16 @@
 /**
- * The message lifecycle in direct conversations against the real
- * MongoDB-wire server and Redis: edit, delete, conversation delete, typing,
- * read receipts, blocking and the conversation list.
+ * Changing what was said (src/chat/changing.ts) against the real
+ * MongoDB-wire server and Redis: edit, delete, conversation delete and
+ * typing.
  */
 import t from 'tap'
-import type { ChatEvent } from '../src/chat.js'
 import { unreadKey } from '../src/unread.js'
-import { code, counts, createFixture, spyRedis } from './fixtures/world.js'
+import { code, counts, createFixture } from './fixtures/world.js'
 
-const fx = await createFixture('lifecycle')
+const fx = await createFixture('changing')
 t.teardown(() => fx.close())
-const { world, main } = fx
+const { world, main, eventsSince } = fx
 const { chat, rooms } = main
-
-function eventsSince (mark: number, kind?: ChatEvent['kind']): ChatEvent[] {
-  return world.events.slice(mark).filter((e) => kind === undefined || e.kind === kind)
-}
 
 async function upload (owner: number): Promise<number> {
   const file = await main.ports.files.create(main.ports.newId(), owner, 'a.png', 'image/png', 3)
@@ -179,152 +174,4 @@ t.test('typing: to the peer, nothing stored', async (t) => {
   t.equal(await code(chat.typing({ actorId: c, conversationId: cid, typing: true })), 'CHAT_NOT_MEMBER')
   t.equal(await code(chat.typing({ actorId: a, peerId: a, typing: true })), 'CHAT_SELF_TARGET')
   t.equal(await code(chat.typing({ actorId: a, typing: true })), 'CHAT_BAD_REQUEST')
-})
-
-t.test('read receipts: to the peer when their messages are newly read', async (t) => {
-  const a = fx.user()
-  const b = fx.user()
-  const m1 = await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'one' })
-  const m2 = await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'two' })
-  const cid = m1.message.conversationId
-
-  let mark = world.events.length
-  await chat.read({ actorId: b, messageId: m1.message.id })
-  t.same(eventsSince(mark, 'message.read'), [{ kind: 'message.read', userId: a, conversationId: cid, readerId: b, seq: 1, messageId: m1.message.id }])
-  mark = world.events.length
-  await chat.read({ actorId: b, peerId: a })
-  t.same(eventsSince(mark, 'message.read'), [{ kind: 'message.read', userId: a, conversationId: cid, readerId: b, seq: 2, messageId: m2.message.id }])
-  mark = world.events.length
-  await chat.read({ actorId: b, conversationId: cid })
-  t.same(eventsSince(mark, 'message.read'), [], 'nothing newly read')
-
-  // Only the reader's own messages newly read: nobody to tell.
-  const mine = await chat.send({ actorId: b, peerId: a, kind: 'text', content: 'mine' })
-  await chat.read({ actorId: a, messageId: mine.message.id })
-  const own = await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'own' })
-  mark = world.events.length
-  await chat.read({ actorId: a, messageId: own.message.id })
-  t.same(eventsSince(mark, 'message.read'), [], 'a read of one\'s own message sends no receipt')
-})
-
-t.test('blocking: a blocked sender stores nothing', async (t) => {
-  const a = fx.user()
-  const b = fx.user()
-  const first = await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'hi' })
-  world.blocks.add(`${b}:${a}`)
-  const before = await main.ports.messages.messages.countDocuments({ conversationId: first.message.conversationId })
-  t.equal(await code(chat.send({ actorId: a, peerId: b, kind: 'text', content: 'let me talk' })), 'CHAT_BLOCKED')
-  t.equal(await code(chat.send({ actorId: a, conversationId: first.message.conversationId, kind: 'text', content: 'by id' })), 'CHAT_BLOCKED')
-  t.equal(await main.ports.messages.messages.countDocuments({ conversationId: first.message.conversationId }), before)
-  t.ok((await chat.send({ actorId: b, peerId: a, kind: 'text', content: 'I may still talk' })).message, 'the blocker is not blocked')
-
-  const c = fx.user()
-  world.blocks.add(`${c}:${a}`)
-  t.equal(await code(chat.send({ actorId: a, peerId: c, kind: 'text', content: 'hello stranger' })), 'CHAT_BLOCKED')
-  t.equal(await main.ports.conversations.byDirectKey(a, c), null, 'not even an empty conversation')
-
-  world.contactDown = true
-  t.equal(await code(chat.send({ actorId: b, peerId: a, kind: 'text', content: 'contact is down' })), 'CHAT_UNAVAILABLE', 'fails closed, retryable')
-  world.contactDown = false
-  world.blocks.delete(`${b}:${a}`)
-  t.ok((await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'unblocked' })).message)
-})
-
-t.test('conversation list: newest activity first, paged, names and unread', async (t) => {
-  const me = fx.user()
-  const peers = Array.from({ length: 5 }, () => fx.user())
-  const cids: number[] = []
-  for (const p of peers) {
-    cids.push((await chat.send({ actorId: p, peerId: me, kind: 'text', content: `from ${p}` })).message.conversationId)
-    await new Promise((resolve) => setTimeout(resolve, 5))
-  }
-  const { room } = await rooms.create({ actorId: fx.user(), name: 'The Room' })
-  await rooms.join({ actorId: me, roomId: room.id })
-  await new Promise((resolve) => setTimeout(resolve, 5))
-  await chat.send({ actorId: room.ownerId, conversationId: room.id, kind: 'text', content: 'room news' })
-  await new Promise((resolve) => setTimeout(resolve, 5))
-  // Activity moves the oldest conversation to the top.
-  await chat.send({ actorId: me, peerId: peers[0]!, kind: 'text', content: 'reply' })
-  await chat.unreadCounts({ actorId: me })
-
-  const spy = spyRedis(main.redis)
-  const all = await chat.listConversations({ actorId: me })
-  const calls = spy.calls()
-  spy.restore()
-  t.equal((calls.hmget ?? 0) + (calls.hgetall ?? 0), 1, 'unread counts in one Redis read')
-  t.same(all.conversations.map((c) => c.conversationId), [cids[0], room.id, cids[4], cids[3], cids[2], cids[1]])
-  t.equal(all.next, null)
-  const top = all.conversations[0]!
-  t.match(top, { kind: 'direct', peerId: peers[0], name: `user${peers[0]}`, unread: 0, lastMessage: { senderId: me, kind: 'text', content: 'reply' } })
-  t.notOk('seq' in (top.lastMessage ?? {}), 'the wire lastMessage has no seq')
-  t.match(all.conversations[1], { kind: 'room', name: 'The Room', unread: 1, lastMessage: { content: 'room news' } })
-  t.notOk('peerId' in all.conversations[1]!)
-  t.match(all.conversations[2], { peerId: peers[4], unread: 1, lastMessage: { content: `from ${peers[4]}` } })
-  const times = all.conversations.map((c) => Date.parse(c.lastActivityAt))
-  t.same(times, [...times].sort((x, y) => y - x), 'newest activity first')
-
-  const seen: number[] = []
-  let cursor: string | undefined
-  let pages = 0
-  do {
-    const page = await chat.listConversations({ actorId: me, limit: 2, ...(cursor === undefined ? {} : { cursor }) })
-    seen.push(...page.conversations.map((c) => c.conversationId))
-    cursor = page.next ?? undefined
-    pages++
-  } while (cursor !== undefined && pages < 10)
-  t.equal(pages, 3)
-  t.same(seen, all.conversations.map((c) => c.conversationId), 'pages add up to the whole list')
-
-  // Hash missing: rebuilt, same counts.
-  await main.redis.del(unreadKey(me))
-  t.same((await chat.listConversations({ actorId: me })).conversations.map((c) => c.unread), all.conversations.map((c) => c.unread))
-
-  // A cleared conversation hides its last message from the one who cleared.
-  await chat.clear({ actorId: me, peerId: peers[4]! })
-  const afterClear = await chat.listConversations({ actorId: me })
-  t.match(afterClear.conversations.find((c) => c.conversationId === cids[4]), { lastMessage: null, unread: 0 })
-
-  t.equal(await code(chat.listConversations({ actorId: me, cursor: 'nonsense!' })), 'CHAT_BAD_REQUEST')
-  t.same(await chat.listConversations({ actorId: fx.user() }), { conversations: [], next: null })
-})
-
-t.test('the conversation list stays index-bound for a user with many conversations', async (t) => {
-  const me = fx.user()
-  const n = 120
-  const docs = Array.from({ length: n }, (_, i) => {
-    const peer = fx.user()
-    const conversationId = main.ports.newId()
-    return { peer, conversationId, at: new Date(Date.UTC(2026, 0, 1) + i * 1000) }
-  })
-  // Bulk-made conversations (no messages) so the test stays quick on FerretDB.
-  await main.ports.conversations.conversations.insertMany(docs.map((d) => ({
-    _id: d.conversationId, kind: 'direct' as const, directKey: `${Math.min(me, d.peer)}:${Math.max(me, d.peer)}`, memberIds: [Math.min(me, d.peer), Math.max(me, d.peer)], seq: 0, lastActivityAt: d.at, createdAt: d.at,
-  })))
-  await main.ports.conversations.members.insertMany(docs.map((d) => ({
-    _id: `${d.conversationId}:${me}`, conversationId: d.conversationId, userId: me, peerId: d.peer, lastReadSeq: 0, clearedSeq: 0, joinedAt: d.at, lastActivityAt: d.at,
-  })))
-  let calls = 0
-  const users = main.ports.users
-  main.ports.users = async (ids) => { calls++; return users(ids) }
-  const seen: number[] = []
-  let cursor: string | undefined
-  do {
-    const page = await chat.listConversations({ actorId: me, limit: 50, ...(cursor === undefined ? {} : { cursor }) })
-    t.ok(page.conversations.length <= 50)
-    t.ok(page.conversations.every((c) => c.name === `user${c.peerId}`))
-    seen.push(...page.conversations.map((c) => c.conversationId))
-    cursor = page.next ?? undefined
-  } while (cursor !== undefined)
-  main.ports.users = users
-  t.equal(calls, 3, 'one auth call per page')
-  t.same(seen, [...docs].reverse().map((d) => d.conversationId))
-  // On MongoDB the page is one index range with no in-memory sort; FerretDB
-  // (the local stand-in) plans differently, so this is checked there only.
-  const buildInfo = await main.db.admin().command({ buildInfo: 1 })
-  if (buildInfo.ferretdbVersion === undefined) {
-    const plan = JSON.stringify(await main.ports.conversations.members.find({ userId: me })
-      .sort({ lastActivityAt: -1, conversationId: -1 }).limit(51).explain())
-    t.match(plan, /user_activity_conversation/, 'uses the activity index')
-    t.notMatch(plan, /"stage":"SORT"/, 'no blocking sort')
-  }
 })

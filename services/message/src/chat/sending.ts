@@ -1,0 +1,247 @@
+/**
+ * The send command and everything a stored message causes afterwards: the
+ * conversation's last and first message, read marks, unread counts and the
+ * events that tell the members.
+ */
+import {
+  ChatError,
+  type Message, type MessageNewEvent, type RoomEvent, type SendMessageReply, type SendMessageRequest,
+} from '@chat/contracts'
+import { checkContent, type ContentRules } from '../content.js'
+import { peerOf, type ConversationDoc } from '../conversations.js'
+import { dedupeKey } from '../keys.js'
+import { toMessage, type MessageDoc } from '../messages.js'
+import { storeNumbered } from '../send/numbering.js'
+import {
+  directWith, exactlyOne, lastMessageOf, memberOf, publishUnread,
+  type BackgroundWork, type ChatPorts,
+} from './context.js'
+
+/** The ports sending uses. */
+export type SendingPorts = Pick<ChatPorts,
+  | 'conversations' | 'messages' | 'files' | 'state' | 'direct' | 'summaries' | 'unread'
+  | 'newId' | 'userExists' | 'isBlocked' | 'joinRoom' | 'publish' | 'publishRoom' | 'logger'>
+
+/**
+ * message.send. Ordering rule: MongoDB (the truth) is written first; Redis
+ * and events follow only once the data they describe is stored.
+ */
+export class Sending {
+  /** `background` is the ChatService's one set: its reads wait for what a room send leaves running. */
+  constructor (
+    private readonly ports: SendingPorts,
+    private readonly opts: ContentRules,
+    private readonly background: BackgroundWork
+  ) {}
+
+  /**
+   * Stores a message in a direct conversation (made on the first send) or
+   * a room, then tells the members; a retried send answers what was stored.
+   */
+  async send (req: SendMessageRequest): Promise<SendMessageReply> {
+    const { conversations, messages, files } = this.ports
+    exactlyOne('peerId, conversationId', req.peerId, req.conversationId)
+    const { fileId } = checkContent(req.kind, req.content, this.opts)
+    // The hot path: a direct conversation that exists, no file, no join.
+    if (fileId === undefined && req.joinRoom !== true) {
+      const fast = await this.ports.direct.send(req)
+      if (fast !== null) return fast
+    }
+
+    // A retried send returns what the first one stored and publishes nothing.
+    if (req.clientMessageId !== undefined) {
+      const stored = await messages.byDedupeKey(dedupeKey(req.actorId, req.clientMessageId, 0))
+      if (stored) return { message: toMessage(stored), duplicate: true }
+    }
+    if (fileId !== undefined) await files.attachable(req.actorId, fileId)
+
+    let conv: ConversationDoc
+    if (req.peerId !== undefined) {
+      if (req.peerId === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
+      // Both lookups at once: a blocked sender creates nothing, not even an empty conversation.
+      const [existing, blocked] = await Promise.all([
+        directWith(this.ports, req.actorId, req.peerId),
+        this.ports.isBlocked(req.peerId, req.actorId),
+      ])
+      if (blocked) throw new ChatError('CHAT_BLOCKED')
+      if (existing) {
+        // Users are never deleted, so a peer once checked stays valid and
+        // the common case costs no round trip to auth.
+        conv = existing
+      } else {
+        if (!await this.ports.userExists(req.peerId)) throw new ChatError('CHAT_USER_NOT_FOUND')
+        conv = await conversations.getOrCreateDirect(req.actorId, req.peerId, this.ports.newId)
+      }
+    } else {
+      if (req.joinRoom === true) await this.ports.joinRoom(req.actorId, req.conversationId as number)
+      conv = (await memberOf(this.ports, req.actorId, req.conversationId as number)).conv
+      const peerId = peerOf(conv, req.actorId)
+      if (peerId !== undefined && await this.ports.isBlocked(peerId, req.actorId)) throw new ChatError('CHAT_BLOCKED')
+    }
+
+    // Linked before the message exists, so every recipient who sees the
+    // message can already open the file.
+    if (fileId !== undefined) await files.linkConversation(fileId, conv._id)
+
+    const now = new Date()
+    const id = this.ports.newId()
+    const draft: Omit<MessageDoc, 'seq'> = {
+      _id: id,
+      conversationId: conv._id,
+      senderId: req.actorId,
+      kind: req.kind,
+      content: req.content,
+      createdAt: now,
+      dedupeKey: dedupeKey(req.actorId, req.clientMessageId, id),
+    }
+    const recipientId = peerOf(conv, req.actorId)
+    if (recipientId !== undefined) draft.recipientId = recipientId
+    if (req.clientMessageId !== undefined) draft.clientMessageId = req.clientMessageId
+    if (req.clientTime !== undefined) draft.clientTime = req.clientTime
+    const stored = await storeNumbered(this.ports, draft, req.clientMessageId !== undefined)
+    if (stored === 'gone') throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if ('duplicate' in stored) return { message: toMessage(stored.duplicate), duplicate: true }
+    const doc = stored.doc
+    // A conversation (or room) deleted while this was being stored: the
+    // deleter removes the conversation document before its messages, so
+    // either it is gone now and this message is withdrawn here, or it was
+    // still there after the insert and the deleter's sweep takes the message.
+    if (!await conversations.exists(conv._id)) {
+      await messages.deleteOwn(doc._id, req.actorId)
+      throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    }
+    const message = toMessage(doc)
+    // The message is stored: from here on nothing may fail the send, or the
+    // client would retry and get `duplicate`, and nobody would be told.
+    const after = conv.kind === 'room'
+      ? this.afterStoreRoom(conv, doc, message, req.originConnectionId)
+      : this.afterStore(conv, doc, message, req.originConnectionId)
+    await after.catch((err: unknown) => {
+      this.ports.logger.error({ err, messageId: id, conversationId: conv._id }, 'post-send bookkeeping failed')
+    })
+    return { message, duplicate: false }
+  }
+
+  /**
+   * Everything a stored message causes: marks, lastMessage, unread counts,
+   * events. Each step is best-effort on its own, so a Redis outage still
+   * delivers the message and a MongoDB hiccup here still counts it.
+   */
+  private async afterStore (conv: ConversationDoc, doc: MessageDoc, message: Message, originConnectionId: string | undefined): Promise<void> {
+    const { conversations, unread, logger } = this.ports
+    const log = (what: string) => (err: unknown) => {
+      logger.error({ err, messageId: doc._id, conversationId: conv._id }, `after send: ${what} failed`)
+    }
+    const memberIds = await conversations.memberIdsOf(conv)
+    const others = memberIds.filter((uid) => uid !== doc.senderId)
+
+    await Promise.all([
+      conversations.recordLast(conv._id, lastMessageOf(doc)).catch(log('lastMessage')).then(() => this.recordFirst(conv, doc)).catch(log('firstMessage')),
+      conversations.markRead(conv, doc.senderId, doc.seq, doc.createdAt).catch(log('sender read mark')),
+      // Before the unread counts: a rebuild counts from member documents.
+      conversations.touchMembers(conv, others, doc.createdAt).catch(log('member activity')),
+    ])
+
+    // Counted before anyone hears of the message, so a recipient's read
+    // (which recounts) cannot be overtaken by this increment.
+    const counts = await Promise.all(others.map(async (userId) => {
+      try {
+        return await unread.increment(userId, conv._id)
+      } catch (err) {
+        log('unread increment')(err)
+        // The cached count missed this message: drop it so the next use rebuilds.
+        await unread.forget(userId).catch(() => undefined)
+        return undefined
+      }
+    }))
+
+    for (const userId of memberIds) {
+      const event: MessageNewEvent = { kind: 'message.new', userId, message }
+      if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
+      // A recipient's new count rides on their copy: one event per recipient.
+      const count = userId === doc.senderId ? undefined : counts[others.indexOf(userId)]
+      if (count !== undefined) event.unread = count
+      this.ports.publish(event)
+    }
+
+    await this.settleSenderUnread(conv, doc.senderId).catch(log('sender unread'))
+  }
+
+  /**
+   * Sending reads the conversation; recount only if the sender had unread
+   * messages there (rare), so a send normally costs no count query.
+   */
+  private async settleSenderUnread (conv: ConversationDoc, senderId: number, markPending = false): Promise<void> {
+    const before = await this.ports.unread.peek(senderId, conv._id)
+    if (before === undefined || before === 0) return
+    // A recount must see the read mark this send moved.
+    if (markPending) await this.ports.summaries.settled()
+    publishUnread(this.ports, senderId, conv, await this.ports.unread.refresh(senderId, conv._id))
+  }
+
+  /**
+   * afterStore for a room: the member ids in one query, every other
+   * member's unread count in one Redis round trip, and the message
+   * published once on the room's subject with the members' new counts (each
+   * gateway holding members hands it to their sockets): no event per
+   * member. The room's last message, the sender's read mark and the
+   * members' activity are written after the answer, coalesced per room
+   * (send/summaries.ts): however busy the room, one update of its members
+   * at a time.
+   */
+  private async afterStoreRoom (conv: ConversationDoc, doc: MessageDoc, message: Message, originConnectionId: string | undefined): Promise<void> {
+    const { conversations, unread, summaries, logger } = this.ports
+    const log = (what: string) => (err: unknown) => {
+      logger.error({ err, messageId: doc._id, conversationId: conv._id }, `after room send: ${what} failed`)
+    }
+    summaries.add({ conversationId: conv._id, last: lastMessageOf(doc), memberIds: [], room: true })
+    const memberIds = await conversations.memberIdsOf(conv)
+    const others = memberIds.filter((uid) => uid !== doc.senderId)
+
+    let counts = new Map<number, number | undefined>()
+    try {
+      counts = await unread.incrementMany(others, conv._id)
+    } catch (err) {
+      log('unread increment')(err)
+      await unread.forgetMany(others).catch(() => undefined)
+    }
+
+    const event: RoomEvent = { kind: 'message.new', roomId: conv._id, message }
+    if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
+    // The members' counts ride on the one room event: no event per member.
+    const carried: Record<string, number> = {}
+    for (const userId of others) {
+      const count = counts.get(userId)
+      if (count !== undefined) carried[userId] = count
+    }
+    if (Object.keys(carried).length > 0) event.unread = carried
+    this.ports.publishRoom(event)
+
+    // The sender's count is recounted once their read mark is written, off the answer path.
+    this.background.inBackground(this.settleSenderUnread(conv, doc.senderId, true).catch(log('sender unread')))
+  }
+
+  /**
+   * Records the conversation's first message. Run after setLastMessage, not
+   * beside it: on FerretDB two concurrent updates of one document can lose
+   * one another. Every send after the first
+   * sees it named on the conversation it read and does nothing (no query).
+   * A conversation with neither a first nor a last message had none before
+   * this one, so it proposes itself; one with a last message but no first
+   * (stored before the field existed) gets its oldest message looked up once.
+   */
+  private async recordFirst (conv: ConversationDoc, doc: MessageDoc): Promise<void> {
+    if (conv.firstMessage && conv.firstMessage.seq < doc.seq) return
+    const { conversations, messages } = this.ports
+    let first = { id: doc._id, seq: doc.seq }
+    if (!conv.firstMessage && conv.lastMessage) {
+      const oldest = await messages.oldest(conv._id)
+      if (oldest) first = { id: oldest._id, seq: oldest.seq }
+    }
+    if (!await conversations.setFirstMessage(conv._id, first)) return
+    // Having written, check against the messages themselves: an older one
+    // stored meanwhile whose own write was lost to ours (FerretDB) is put back.
+    const oldest = await messages.oldest(conv._id)
+    if (oldest && oldest.seq < first.seq) await conversations.setFirstMessage(conv._id, { id: oldest._id, seq: oldest.seq })
+  }
+}
