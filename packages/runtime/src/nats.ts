@@ -146,6 +146,10 @@ export async function connectNats (settings: string | NatsSettings, name: string
       name,
       maxReconnectAttempts: -1,
       reconnectTimeWait: 500,
+      // Otherwise every request builds an Error up front for its stack
+      // trace: a tenth of a busy gateway's CPU. Our failures carry codes
+      // and the caller's own context instead.
+      noAsyncTraces: true,
     })
   } catch (err) {
     throw new Error(`NATS: cannot connect to ${(opts.servers as string[]).join(',')}: ${(err as Error).message}`, { cause: err })
