@@ -145,7 +145,7 @@ export class RoomService {
 
   /** Joins a room already read, given the actor's membership as read. */
   private async admit (room: RoomDoc | null, existing: MemberDoc | null, actorId: number): Promise<JoinRoomReply> {
-    const { rooms, conversations, messages, newId } = this.ports
+    const { rooms, conversations, state, newId } = this.ports
     if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     const roomId = room._id
     if (existing) return { room: toRoom(room), member: toRoomMember(existing), joined: false }
@@ -171,8 +171,10 @@ export class RoomService {
 
     let doc: MemberDoc
     try {
-      // Joining reads nothing: what was said before counts as read (it stays in history).
-      const latest = Math.max(room.seq, await messages.latestSeq(roomId))
+      // Joining reads nothing: what was said before counts as read (it stays
+      // in history). "Before" is the room's counter in Redis, not a scan of
+      // its messages: a join must not cost more in a room with a long history.
+      const latest = Math.max(room.seq, await state.lastSeq(roomId))
       doc = this.memberDoc(room, actorId, now, latest, seat)
       if (!await rooms.insertMember(doc)) {
         // A concurrent join of the same user won; this one gives its seat back.

@@ -454,3 +454,21 @@ t.test('a busy room\'s summaries are written after the answers, coalesced, and e
   const ownerDoc = await main.db.collection('members').findOne({ _id: memberKey(room.id, owner) as never })
   t.ok((ownerDoc?.lastActivityAt as Date).getTime() >= new Date(newest.message.createdAt).getTime() - 1, 'a silent member\'s activity moved with the room')
 })
+
+t.test('joining reads no history: the room\'s counter comes from Redis', async (t) => {
+  const owner = fx.user()
+  const late = fx.user()
+  const { room } = await rooms.create({ actorId: owner, name: 'Chatty' })
+  for (let i = 0; i < 3; i++) await chat.send({ actorId: owner, conversationId: room.id, kind: 'text', content: `before ${i}` })
+  const { messages } = main.ports
+  let scans = 0
+  const original = messages.latestSeq.bind(messages)
+  messages.latestSeq = async (id) => { scans++; return await original(id) }
+  t.teardown(() => { messages.latestSeq = original })
+  const joined = await rooms.join({ actorId: late, roomId: room.id })
+  t.equal(scans, 0, 'no scan of the room\'s messages')
+  t.equal(joined.joined, true)
+  t.same(counts(await chat.unreadCounts({ actorId: late })), {}, 'what was said before counts as read')
+  await chat.send({ actorId: owner, conversationId: room.id, kind: 'text', content: 'after' })
+  t.same(counts(await chat.unreadCounts({ actorId: late })), { [room.id]: 1 }, 'what is said after is unread')
+})

@@ -172,6 +172,19 @@ export class SendState {
     })
   }
 
+  /**
+   * The last number handed out in a conversation, from Redis (its state
+   * loaded first when missing); 0 when it has none. Reads no history.
+   */
+  async lastSeq (conversationId: number): Promise<number> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const s = await this.redis.hget(convStateKey(conversationId), 's')
+      if (s !== null) return Number(s)
+      await this.load([conversationId])
+    }
+    return 0
+  }
+
   /** The next sequence number of one conversation (for sends outside a batch). */
   async next (conversationId: number): Promise<number | 'gone'> {
     for (let attempt = 0; attempt < 2; attempt++) {
