@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { Redis } from 'ioredis'
 import { ChatError } from '@chat/contracts'
+import { LuaScript } from '@chat/runtime'
 
 /**
  * Short-lived mutual exclusion across service replicas, in Redis.
@@ -29,9 +30,9 @@ import { ChatError } from '@chat/contracts'
  */
 
 /** Deletes the key only if it still holds our token (1 deleted, 0 not ours). */
-const RELEASE = `
+const RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`
+return 0`)
 
 /**
  * One attempt: queue up (once, keeping the first arrival time), note that
@@ -40,7 +41,7 @@ return 0`
  * KEYS: lock, queue (token → arrival), seen (token → last attempt).
  * ARGV: token, ttl ms, stale ms.
  */
-const ACQUIRE = `
+const ACQUIRE = new LuaScript(`
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local stale = tonumber(ARGV[3])
@@ -58,7 +59,7 @@ if head ~= ARGV[1] then return 0 end
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1`
+return 1`)
 
 export interface LockOptions {
   /** How long the lock lives if never released (ms). */
@@ -101,7 +102,7 @@ export class RedisLocks implements Locks {
       return await fn()
     } finally {
       // A failed release leaves the lock to expire: slower, never wrong.
-      await this.redis.eval(RELEASE, 1, key, token).catch(() => undefined)
+      await RELEASE.run(this.redis, [key], [token]).catch(() => undefined)
     }
   }
 
@@ -117,7 +118,7 @@ export class RedisLocks implements Locks {
     for (;;) {
       let got: unknown
       try {
-        got = await this.redis.eval(ACQUIRE, 3, key, queue, seen, token, this.opts.ttlMs, staleMs)
+        got = await ACQUIRE.run(this.redis, [key, queue, seen], [token, this.opts.ttlMs, staleMs])
       } catch (err) {
         throw new ChatError('CHAT_UNAVAILABLE', 'lock service unavailable; try again', { cause: err })
       }
