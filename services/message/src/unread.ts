@@ -57,9 +57,9 @@ export class MongoUnreadSource implements UnreadSource {
   async countAll (userId: number): Promise<Map<number, number>> {
     const members = await this.conversations.membershipsOf(userId)
     const out = new Map<number, number>()
-    // Batches keep each $or (and the reply) bounded for users in very many
-    // conversations. The conversations' own seq is deliberately not used to
-    // skip any: it is a hint that can lag on servers without atomic updates.
+    // In batches, so a user in very many conversations never has them all in
+    // flight. The conversations' own seq is deliberately not used to skip
+    // any: it is a hint that can lag on servers without atomic updates.
     for (let i = 0; i < members.length; i += this.batchSize) {
       const part = members.slice(i, i + this.batchSize).map((m) => ({ conversationId: m.conversationId, mark: readMark(m) }))
       for (const [k, v] of await this.messages.countUnreadMany(userId, part)) out.set(k, v)
