@@ -269,7 +269,9 @@ export function serveCommands (
   opts: { prefix: string, queue: string, handlers: CommandHandlers, logger: Logger, registry?: Registry }
 ): CommandServer {
   const subjects = createSubjects(opts.prefix)
-  const inflight = new Set<Promise<void>>()
+  /** Commands being handled, with when their callers stop waiting (Infinity: no deadline given). */
+  const inflight = new Map<Promise<void>, number>()
+  let stopping = false
   const duration = opts.registry
     ? new Histogram({
       name: 'chat_command_duration_seconds',
@@ -313,7 +315,9 @@ export function serveCommands (
         end?.({ outcome: 'ok' })
       } catch (err) {
         const failure = toChatError(err)
-        if (failure.code === 'CHAT_INTERNAL') logger.error({ err }, 'command failed')
+        // Cut short by a shutdown after its caller had given up: nobody to tell.
+        if (stopping && deadline > 0 && Date.now() > deadline) logger.debug({ err }, 'command abandoned at shutdown')
+        else if (failure.code === 'CHAT_INTERNAL') logger.error({ err }, 'command failed')
         else logger.debug({ code: failure.code, msg: failure.message }, 'command refused')
         end?.({ outcome: failure.code })
         if (msg.reply) {
@@ -332,21 +336,36 @@ export function serveCommands (
           logger.error({ err }, 'subscription error')
           return
         }
+        const deadline = Number(msg.headers?.get(DEADLINE_HEADER))
         const p = handle(msg).finally(() => inflight.delete(p))
-        inflight.add(p)
+        inflight.set(p, deadline > 0 ? deadline : Infinity)
       },
     })
   })
 
-  let stopping: Promise<void> | undefined
+  let stopped: Promise<void> | undefined
   return {
     subscriptions,
     stop () {
-      stopping ??= (async () => {
+      stopped ??= (async () => {
+        stopping = true
         await Promise.allSettled(subscriptions.map(async (s) => { await s.drain() }))
-        await Promise.allSettled([...inflight])
+        // Commands taken run to completion, but not past the moment their
+        // callers stop waiting: a reply nobody reads must not hold up a
+        // shutdown (a slow query would outlast the grace period).
+        const latest = Math.max(0, ...inflight.values())
+        const all = Promise.allSettled([...inflight.keys()])
+        if (latest === Infinity) {
+          await all
+          return
+        }
+        let timer: NodeJS.Timeout | undefined
+        const pastDeadlines = new Promise<void>((resolve) => { timer = setTimeout(resolve, Math.max(0, latest - Date.now())) })
+        await Promise.race([all, pastDeadlines])
+        clearTimeout(timer)
+        if (inflight.size > 0) opts.logger.warn({ commands: inflight.size }, 'stopping with commands whose callers have given up')
       })()
-      return stopping
+      return stopped
     },
   }
 }

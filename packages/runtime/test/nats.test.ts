@@ -78,3 +78,29 @@ t.test('stop() lets commands already taken finish', async (t) => {
   t.equal(finished, 3, 'stop waited for the handlers')
   t.same(await pending, [{ users: [] }, { users: [] }, { users: [] }], 'and their replies went out')
 })
+
+t.test('stop() does not wait for a command past the moment its caller gave up', async (t) => {
+  const prefix = `t${randomBytes(4).toString('hex')}`
+  const nc = await connect({ servers: NATS_URL })
+  t.teardown(() => nc.close())
+  let release!: () => void
+  const stuck = new Promise<void>((resolve) => { release = resolve })
+  t.teardown(() => release())
+  const server = serveCommands(nc, {
+    prefix,
+    queue: 'auth',
+    logger: createLogger('test', 'silent'),
+    handlers: {
+      [Commands.auth.getUsers]: async () => {
+        await stuck // a query that outlasts everything
+        return { users: [] }
+      },
+    },
+  })
+  await nc.flush()
+  const client = createCommandClient(nc, { prefix, timeoutMs: 200 })
+  await t.rejects(client.call(Commands.auth.getUsers, {}), { code: 'CHAT_TIMEOUT' })
+  const started = Date.now()
+  await server.stop()
+  t.ok(Date.now() - started < 1000, 'stopped without waiting for the stuck command')
+})
