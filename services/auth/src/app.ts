@@ -1,6 +1,6 @@
 import { ChatError, Commands, listAvatar, type Jwks, type JwksChangedEvent, type Session, type SessionRevokedEvent } from '@chat/contracts'
 import {
-  createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, publishJson, replyBudgetBytes, signToken,
+  Batcher, createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, publishJson, replyBudgetBytes, signToken,
   type ServiceDeps, type ServiceParts, type SigningKey, type TokenClaims, type TokenSettings,
 } from '@chat/runtime'
 import { DEFAULT_LOGIN_THROTTLE } from './config.js'
@@ -33,6 +33,9 @@ export interface AuthOptions {
 const KEY_REFETCH_MIN_MS = 1000
 
 /** Builds the auth service's command handlers over its open connections. */
+/** Most users one resume query reads. */
+const RESUME_BATCH = 100
+
 export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): Promise<ServiceParts> {
   const { redis, nc, subjects } = deps
   const store = new UserStore(deps.db)
@@ -81,10 +84,20 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
     return claims
   }
 
+  /**
+   * Users of concurrent resumes, read together: in a reconnect storm
+   * thousands of sockets resume at once, and one query per batch replaces
+   * one per socket. A lone resume waits for nothing (Batcher).
+   */
+  const resumingUsers = new Batcher<number, UserDoc | null>(async (ids) => {
+    const found = new Map((await store.byIds([...new Set(ids)])).map((u) => [u._id, u]))
+    return ids.map((id) => found.get(id) ?? null)
+  }, RESUME_BATCH)
+
   /** The session a token stands for, unless it is invalid, expired, revoked or its user gone. */
   async function resume (token: string): Promise<Session> {
     const claims = await verifySession(token)
-    const user = await store.byId(claims.userId)
+    const user = await resumingUsers.submit(claims.userId)
     if (!user) throw new ChatError('CHAT_TOKEN_INVALID', 'The user no longer exists')
     return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
   }

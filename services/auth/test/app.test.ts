@@ -133,3 +133,12 @@ t.test('users.get leaves out what would overflow one NATS reply, and names it', 
   const small = await client.call(Commands.auth.getUsers, { ids: [actorId] })
   t.equal(small.omittedIds, undefined, 'nothing left out when it all fits')
 })
+
+t.test('resumes arriving together are read together, and each gets its own user', async (t) => {
+  const sessions = await Promise.all(['storm1', 'storm2', 'storm3'].map((username) => client.call(Commands.auth.register, { username, password: 'secret-pw' })))
+  // A reconnect storm: every token at once, one of them twice.
+  const tokens = [...sessions.map((s) => s.token), sessions[0]!.token]
+  const resumed = await Promise.all(tokens.map((token) => client.call(Commands.auth.resume, { token })))
+  t.same(resumed.map((s) => s.user.username), ['storm1', 'storm2', 'storm3', 'storm1'])
+  t.same(resumed.map((s) => s.sessionId), [...sessions.map((s) => s.sessionId), sessions[0]!.sessionId])
+})

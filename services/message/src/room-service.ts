@@ -9,11 +9,14 @@ import type { ChatPorts } from './chat/context.js'
 import type { MemberDoc, RoomDoc } from './conversations.js'
 import { memberKey, roomKey } from './keys.js'
 import { mergeNewestFirst } from './lists.js'
-import { fitToBudget, jsonBytes } from '@chat/runtime'
+import { Batcher, fitToBudget, jsonBytes } from '@chat/runtime'
 import { pageLimit } from './paging.js'
 import { isRoom, memberCursor, parseMemberCursor, toRoom, toRoomMember } from './rooms.js'
 import { seatKey } from './seats.js'
 import type { RoomVisits } from './visits.js'
+
+/** Most users whose room lists one memberships query reads. */
+const MEMBERSHIPS_BATCH = 50
 
 export const ROOM_LIST_DEFAULT = 50
 
@@ -350,8 +353,18 @@ export class RoomService {
   async memberships (req: MembershipsRequest): Promise<MembershipsReply> {
     // Not awaited: a socket's login never waits for a rebuild that may read history.
     this.warmUnread(req.actorId)
-    return { roomIds: await this.ports.rooms.roomIdsOf(req.actorId) }
+    return { roomIds: await this.loggingIn.submit(req.actorId) }
   }
+
+  /**
+   * The room lists of logins arriving together, read in one query per
+   * batch: a reconnect storm costs a few queries, not one per socket. A
+   * lone login waits for nothing (Batcher).
+   */
+  private readonly loggingIn = new Batcher<number, number[]>(async (userIds) => {
+    const rooms = await this.ports.rooms.roomIdsOfMany([...new Set(userIds)])
+    return userIds.map((id) => rooms.get(id) ?? [])
+  }, MEMBERSHIPS_BATCH)
 
   /**
    * Room sends count unread for every member in one Redis round trip and

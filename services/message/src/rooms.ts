@@ -212,9 +212,21 @@ export class RoomStore {
 
   /** Every room the user belongs to, newest first. */
   async roomIdsOf (userId: number): Promise<number[]> {
-    const docs = await this.members.find({ userId, kind: 'room' }, { projection: { conversationId: 1 } })
-      .sort({ conversationId: -1 }).toArray()
-    return docs.map((d) => d.conversationId)
+    return (await this.roomIdsOfMany([userId])).get(userId) ?? []
+  }
+
+  /** The rooms of several users at once (newest first each): one query, for logins arriving together. */
+  async roomIdsOfMany (userIds: readonly number[]): Promise<Map<number, number[]>> {
+    const out = new Map<number, number[]>()
+    if (userIds.length === 0) return out
+    const filter = userIds.length === 1 ? { userId: userIds[0] as number, kind: 'room' as const } : { userId: { $in: [...userIds] }, kind: 'room' as const }
+    const docs = await this.members.find(filter, { projection: { userId: 1, conversationId: 1 } }).sort({ conversationId: -1 }).toArray()
+    for (const d of docs) {
+      const list = out.get(d.userId)
+      if (list) list.push(d.conversationId)
+      else out.set(d.userId, [d.conversationId])
+    }
+    return out
   }
 
   /**

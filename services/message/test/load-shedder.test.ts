@@ -3,9 +3,8 @@
 // nothing held.
 import t from 'tap'
 import { ChatError } from '@chat/contracts'
-import { createMetricsRegistry } from '@chat/runtime'
+import { Batcher, createMetricsRegistry } from '@chat/runtime'
 import { LoadShedder } from '../src/send/load-shedder.js'
-import { Batcher } from '../src/send/batcher.js'
 
 t.test('refuses by count while sends are held, and takes them again after', async (t) => {
   const shedder = new LoadShedder({ maxPending: 2, queueLimitMs: 1000, queueAgeMs: () => 0 })

@@ -472,3 +472,12 @@ t.test('joining reads no history: the room\'s counter comes from Redis', async (
   await chat.send({ actorId: owner, conversationId: room.id, kind: 'text', content: 'after' })
   t.same(counts(await chat.unreadCounts({ actorId: late })), { [room.id]: 1 }, 'what is said after is unread')
 })
+
+t.test('memberships of logins arriving together: each user gets their own rooms', async (t) => {
+  const [u1, u2, u3] = [fx.user(), fx.user(), fx.user()]
+  const { room: r1 } = await rooms.create({ actorId: u1, name: 'One' })
+  const { room: r2 } = await rooms.create({ actorId: u2, name: 'Two' })
+  await rooms.join({ actorId: u1, roomId: r2.id })
+  const lists = await Promise.all([u1, u2, u3, u1].map((actorId) => rooms.memberships({ actorId })))
+  t.same(lists.map((l) => l.roomIds), [[r2.id, r1.id].sort((a, b) => b - a), [r2.id], [], [r2.id, r1.id].sort((a, b) => b - a)])
+})

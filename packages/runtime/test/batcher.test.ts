@@ -1,5 +1,5 @@
 import t from 'tap'
-import { Batcher } from '../src/send/batcher.js'
+import { Batcher } from '../src/batcher.js'
 
 /** A flush whose batches the test releases by hand. */
 function manual<I> () {
