@@ -2,7 +2,7 @@ import {
   ChatError, Commands, UserEventKinds,
   type ContactsChangedEvent, type PresenceChangedEvent,
 } from '@chat/contracts'
-import { Counter, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { Batcher, Counter, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
 import { BlockCache } from './block-cache.js'
 import { BlockStore, presenceAudience } from './blocks.js'
 import { startPeriodic } from './periodic.js'
@@ -22,6 +22,9 @@ export interface ContactOptions {
 }
 
 /** Builds the contact service's command handlers and its presence sweeper over its open connections. */
+/** Most users one presence announcement covers (see presenceAudience). */
+const ANNOUNCE_BATCH = 500
+
 export async function buildContactService (deps: ServiceDeps, opts: ContactOptions): Promise<ServiceParts> {
   const { nc, subjects, client, logger } = deps
   const store = new ContactStore(deps.db)
@@ -102,6 +105,18 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
     }
   }
 
+  /**
+   * Users who came online (or went offline) at about the same time are
+   * announced together: a reconnect storm costs presenceAudience's two
+   * queries per batch, not per user. A lone user waits for nothing.
+   */
+  const announcer = (online: boolean) => new Batcher<number, undefined>(async (userIds) => {
+    await announceLogged([...new Set(userIds)], online)
+    return userIds.map(() => undefined)
+  }, ANNOUNCE_BATCH)
+  const cameOnline = announcer(true)
+  const wentOffline = announcer(false)
+
   function contactsChanged (event: ContactsChangedEvent): void {
     publishJson(nc, subjects.userEvent(event.userId, UserEventKinds.contactsChanged), event)
   }
@@ -144,12 +159,12 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
       },
 
       [Commands.contact.presenceOnline]: async (req) => {
-        if (await presence.online(req.userId, req.gatewayId)) await announceLogged([req.userId], true)
+        if (await presence.online(req.userId, req.gatewayId)) await cameOnline.submit(req.userId)
         return {}
       },
 
       [Commands.contact.presenceOffline]: async (req) => {
-        if (await presence.offline(req.userId, req.gatewayId)) await announceLogged([req.userId], false)
+        if (await presence.offline(req.userId, req.gatewayId)) await wentOffline.submit(req.userId)
         return {}
       },
 

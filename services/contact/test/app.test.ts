@@ -109,6 +109,19 @@ t.test('presence: online/offline reach watchers and the list', async (t) => {
     { kind: 'presence.changed', userId: 1, contactId: 2, online: false })
 })
 
+t.test('presence: users coming online together are all announced', async (t) => {
+  events.length = 0
+  // Alice (1) watches Bob (2) and Carol (3); Dave (4) watches Alice.
+  await Promise.all([1, 2, 3].map((userId) => client.call(Commands.contact.presenceOnline, { userId, gatewayId: 'gw-storm' })))
+  for (const [userId, contactId] of [[1, 2], [1, 3], [4, 1]] as const) {
+    t.match(await waitEvent((e) => e.kind === 'presence.changed' && e.userId === userId && e.contactId === contactId), { online: true })
+  }
+  await Promise.all([1, 2, 3].map((userId) => client.call(Commands.contact.presenceOffline, { userId, gatewayId: 'gw-storm' })))
+  for (const [userId, contactId] of [[1, 2], [1, 3], [4, 1]] as const) {
+    t.match(await waitEvent((e) => e.kind === 'presence.changed' && e.userId === userId && e.contactId === contactId && !e.online), { online: false })
+  }
+})
+
 t.test('presence: a heartbeat brings users online; a dead gateway\'s users expire', async (t) => {
   events.length = 0
   client.send(Commands.contact.presenceHeartbeat, { gatewayId: 'gw-dying', userIds: [1, 3] })
