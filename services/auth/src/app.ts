@@ -7,7 +7,7 @@ import { DEFAULT_LOGIN_THROTTLE } from './config.js'
 import { accountKey, LoginThrottle, type LoginThrottleSettings } from './login-throttle.js'
 import { dummyHashFor, hashPassword, needsRehash, SCRYPT_PARAMS, verifyPassword, type ScryptParams } from './passwords.js'
 import { pageOf, searchPage, searchPattern } from './search.js'
-import { SessionStore } from './sessions.js'
+import { SessionStore, type SessionState } from './sessions.js'
 import { SigningKeys } from './signing-keys.js'
 import { NAME_FIELDS, toOwnUser, toPublicUser, toUserName, UserStore, type UserDoc } from './store.js'
 import { RoomTickets } from './tickets.js'
@@ -76,10 +76,16 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
     return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
   }
 
+  /** Sessions of concurrent checks (a reconnect storm), looked up together where Redis lost them. */
+  const checkingSessions = new Batcher<string, SessionState>(async (ids) => {
+    const states = await sessions.states(ids)
+    return ids.map((id) => states.get(id))
+  }, RESUME_BATCH)
+
   /** A token's claims, if its signature holds and its session exists, is the user's and is not revoked. */
   async function verifySession (token: string): Promise<TokenClaims> {
     const claims = await verify(token)
-    const state = await sessions.state(claims.sessionId)
+    const state = await checkingSessions.submit(claims.sessionId)
     if (state?.userId !== claims.userId) throw new ChatError('CHAT_TOKEN_INVALID', 'The token was revoked')
     return claims
   }
