@@ -46,4 +46,8 @@ t.test('a room message\'s push is built once for all the recipients\' sockets of
   t.equal(a, b, 'the same frames, so they are encoded once')
   t.match(a, [{ type: 'MESSAGE_RECEIVED_OTHER', payload: { id: 7, content: 'hi' } }])
   t.same(renderTypedRoomEvent('gw:3', 2, event), [{ type: 'MESSAGE_SENT', payload: a[0]!.payload }], 'the sender\'s other sockets get theirs')
+
+  const joined = { kind: 'member.joined' as const, roomId: 40, userId: 9, username: 'ida', nickname: '', at: '2026-12-01T00:00:00.000Z' }
+  t.equal(renderTypedRoomEvent('gw:1', 5, joined), renderTypedRoomEvent('gw:2', 6, joined), 'a join notice too')
+  t.same(renderTypedRoomEvent('gw:4', 9, joined), [], 'not to the one who joined')
 })

@@ -200,7 +200,7 @@ export class RoomService {
     }
 
     const [memberCount, profile] = await Promise.all([
-      rooms.refreshMemberCount(roomId).catch((err: unknown) => {
+      rooms.recountMembers(roomId).catch((err: unknown) => {
         this.ports.logger.warn({ err, roomId }, 'member count refresh failed')
         return room.memberCount + 1
       }),
@@ -230,7 +230,7 @@ export class RoomService {
     }
     const now = new Date()
     const [, profile, old] = await Promise.all([
-      rooms.refreshMemberCount(roomId).catch((err: unknown) => {
+      rooms.recountMembers(roomId).catch((err: unknown) => {
         this.ports.logger.warn({ err, roomId }, 'member count refresh failed')
       }),
       this.profile(actorId),

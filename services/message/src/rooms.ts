@@ -230,6 +230,36 @@ export class RoomStore {
   }
 
   /**
+   * refreshMemberCount after a join or leave, coalesced per room: while a
+   * count runs, every change that asks shares the one count that starts
+   * after it (so it sees their change). Fifty joins at once then cost two
+   * counts, not fifty, and a room's joins do not slow down as it grows.
+   */
+  recountMembers (roomId: number): Promise<number> {
+    const waiting = this.recountWaiting.get(roomId)
+    if (waiting) return waiting
+    const running = this.recountRunning.get(roomId)
+    if (!running) return this.startRecount(roomId)
+    const next = running.then(noop, noop).then(() => {
+      this.recountWaiting.delete(roomId)
+      return this.startRecount(roomId)
+    })
+    this.recountWaiting.set(roomId, next)
+    return next
+  }
+
+  private startRecount (roomId: number): Promise<number> {
+    const count: Promise<number> = this.refreshMemberCount(roomId).finally(() => {
+      if (this.recountRunning.get(roomId) === count) this.recountRunning.delete(roomId)
+    })
+    this.recountRunning.set(roomId, count)
+    return count
+  }
+
+  private readonly recountRunning = new Map<number, Promise<number>>()
+  private readonly recountWaiting = new Map<number, Promise<number>>()
+
+  /**
    * Recounts the members and stores the count, unless a count started later
    * was stored already. The count is for display (room lists): on servers
    * without atomic updates two racing writes may still leave it one change
@@ -272,3 +302,5 @@ export class RoomStore {
     await Promise.all([this.conversations.deleteMembers(roomId), this.seats.deleteMany({ roomId })])
   }
 }
+
+function noop (): void {}

@@ -481,3 +481,19 @@ t.test('memberships of logins arriving together: each user gets their own rooms'
   const lists = await Promise.all([u1, u2, u3, u1].map((actorId) => rooms.memberships({ actorId })))
   t.same(lists.map((l) => l.roomIds), [[r2.id, r1.id].sort((a, b) => b - a), [r2.id], [], [r2.id, r1.id].sort((a, b) => b - a)])
 })
+
+t.test('joins arriving together share member counts, and the count ends exact', async (t) => {
+  const owner = fx.user()
+  const joiners = Array.from({ length: 12 }, () => fx.user())
+  const { room } = await rooms.create({ actorId: owner, name: 'Crowd' })
+  const store = main.ports.rooms
+  let counts = 0
+  const original = store.refreshMemberCount.bind(store)
+  store.refreshMemberCount = async (id) => { counts++; return await original(id) }
+  t.teardown(() => { store.refreshMemberCount = original })
+  const replies = await Promise.all(joiners.map((actorId) => rooms.join({ actorId, roomId: room.id })))
+  t.ok(counts < joiners.length, `${counts} counts for ${joiners.length} joins`)
+  t.equal(Math.max(...replies.map((r) => r.room.memberCount)), 13, 'the last count saw every join')
+  t.ok(replies.every((r) => r.room.memberCount >= 2), 'each join sees at least itself')
+  t.equal((await rooms.get({ actorId: owner, roomId: room.id })).room.memberCount, 13)
+})

@@ -91,6 +91,9 @@ export function renderTypedEvent (connectionId: string, userId: number, event: U
 }
 
 /** Pushes for a room event on one socket. Members see others come and go, not themselves. */
+/** A room's join and leave notices, built once per event (see receivedOther). */
+const memberNotices = new WeakMap<RoomEvent, Frame[]>()
+
 export function renderTypedRoomEvent (connectionId: string, userId: number, event: RoomEvent): Frame[] {
   switch (event.kind) {
     case 'message.new':
@@ -102,12 +105,19 @@ export function renderTypedRoomEvent (connectionId: string, userId: number, even
       if (event.originConnectionId === connectionId) return []
       return [{ type: 'MESSAGE_DELETED', payload: { messageId: event.messageId, conversationId: event.roomId, roomId: event.roomId } }]
     case 'member.joined':
-    case 'member.left':
+    case 'member.left': {
       if (event.userId === userId) return []
-      return [{
-        type: event.kind === 'member.joined' ? 'ROOM_MEMBER_JOINED' : 'ROOM_MEMBER_LEFT',
-        payload: { roomId: event.roomId, userId: event.userId, username: event.username, nickname: event.nickname, at: event.at },
-      }]
+      // Every member's sockets get the same frame: built (and encoded) once per gateway.
+      let frames = memberNotices.get(event)
+      if (frames === undefined) {
+        frames = [{
+          type: event.kind === 'member.joined' ? 'ROOM_MEMBER_JOINED' : 'ROOM_MEMBER_LEFT',
+          payload: { roomId: event.roomId, userId: event.userId, username: event.username, nickname: event.nickname, at: event.at },
+        }]
+        memberNotices.set(event, frames)
+      }
+      return frames
+    }
     case 'room.deleted':
       return [{ type: 'ROOM_DELETED', payload: { roomId: event.roomId } }]
     case 'typing':
