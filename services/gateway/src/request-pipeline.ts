@@ -35,14 +35,7 @@ export class RequestPipeline<T> {
   constructor (
     private readonly maxInFlight: number,
     /** Called whenever `busy` may have changed. */
-    private readonly onChange: () => void = noop,
-    /**
-     * A keyed request that has waited this long for its turn (behind its
-     * key's earlier requests, or for a free slot) fails with `tooLate()`
-     * instead of running: under overload the excess is refused early
-     * rather than queued until it times out.
-     */
-    private readonly shed: { maxWaitMs: number, tooLate: () => Error } = { maxWaitMs: Infinity, tooLate: () => new Error('too late') }
+    private readonly onChange: () => void = noop
   ) {}
 
   /** Keyed requests started and not yet finished. */
@@ -71,7 +64,6 @@ export class RequestPipeline<T> {
    */
   add (prepare: () => PipelinedRequest<T>, deliver: (outcome: Settled<T>) => void): Promise<void> {
     let outcome!: Promise<Settled<T>>
-    const arrived = Date.now()
     const earlierAnswers = this.answering
     this.waiting++
     this.onChange()
@@ -99,8 +91,7 @@ export class RequestPipeline<T> {
       while (this.running.size >= this.maxInFlight) await Promise.race(this.running)
       this.waiting--
       const previous = this.tails.get(req.key)
-      const run = (): Promise<T> => Date.now() - arrived > this.shed.maxWaitMs ? Promise.reject(this.shed.tooLate()) : req.run()
-      const result = previous === undefined ? run() : previous.then(run, run)
+      const result = previous === undefined ? req.run() : previous.then(req.run, req.run)
       const tracked = result.then(noop, noop)
       this.running.add(tracked)
       this.tails.set(req.key, tracked)

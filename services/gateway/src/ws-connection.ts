@@ -49,8 +49,6 @@ export interface ConnectionLimits {
   maxQueued: number
   /** Sends (see WsApi.pipelineKey) one socket may have in progress at once. */
   maxInFlight: number
-  /** A send that waited longer than this for its turn is refused with CHAT_BUSY. */
-  sendQueueLimitMs: number
   /** Bytes of received frames waiting to be handled before the socket is closed (1008). */
   maxQueuedBytes: number
   /** Largest frame before login (1009 above it); after login, the server's maxPayload applies. */
@@ -106,10 +104,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
   ) {
     this.state = api.createState()
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst)
-    this.pipeline = new RequestPipeline(limits.maxInFlight, () => this.updateReading(), {
-      maxWaitMs: limits.sendQueueLimitMs,
-      tooLate: () => new ChatError('CHAT_BUSY', 'too many sends waiting on this socket; try again shortly', { retryAfterSeconds: 1 }),
-    })
+    this.pipeline = new RequestPipeline(limits.maxInFlight, () => this.updateReading())
     this.setFrameLimit(limits.maxLoginFrameBytes)
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary))
     socket.on('close', () => this.onClose())

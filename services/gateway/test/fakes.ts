@@ -69,7 +69,6 @@ export const TEST_LIMITS: ConnectionLimits = {
   authTimeoutMs: 60_000,
   maxQueued: 1000,
   maxInFlight: 32,
-  sendQueueLimitMs: 60_000,
   maxQueuedBytes: 1 << 20,
   maxLoginFrameBytes: 1 << 16,
   maxFrameBytes: 1 << 20,

@@ -122,21 +122,3 @@ t.test('a frame that does not decode is answered in its turn and holds nothing u
   await last
   t.same(answers, ['a', 'error bad frame', 'b'])
 })
-
-t.test('a keyed request that waited past the limit is refused without running', async (t) => {
-  const p = new RequestPipeline<string>(8, undefined, { maxWaitMs: 30, tooLate: () => new Error('busy') })
-  const log: string[] = []
-  const answers: string[] = []
-  const slow = manual(log, 'slow')
-  void p.add(() => ({ key: 'x', run: slow.run }), collect(answers))
-  const late = manual(log, 'late')
-  const other = manual(log, 'other')
-  void p.add(() => ({ key: 'x', run: late.run }), collect(answers))
-  const last = p.add(() => ({ key: 'y', run: other.run }), collect(answers))
-  await tick(50)
-  other.finish()
-  slow.finish()
-  await last
-  t.same(log, ['start slow', 'start other'], 'the request behind the slow one never ran')
-  t.same(answers, ['slow', 'error busy', 'other'])
-})
