@@ -497,3 +497,22 @@ t.test('joins arriving together share member counts, and the count ends exact', 
   t.ok(replies.every((r) => r.room.memberCount >= 2), 'each join sees at least itself')
   t.equal((await rooms.get({ actorId: owner, roomId: room.id })).room.memberCount, 13)
 })
+
+t.test('a room send with a client id reads no history; its retries are answered with the first', async (t) => {
+  const owner = fx.user()
+  const { room } = await rooms.create({ actorId: owner, name: 'Retries' })
+  const { messages } = main.ports
+  let scans = 0
+  const original = messages.byDedupeKey.bind(messages)
+  messages.byDedupeKey = async (key) => { scans++; return await original(key) }
+  t.teardown(() => { messages.byDedupeKey = original })
+  const first = await chat.send({ actorId: owner, conversationId: room.id, kind: 'text', content: 'once', clientMessageId: 'r-1' })
+  t.equal(first.duplicate, false)
+  t.equal(scans, 0, 'no search of the messages for a first send')
+  const again = await chat.send({ actorId: owner, conversationId: room.id, kind: 'text', content: 'once', clientMessageId: 'r-1' })
+  t.same([again.duplicate, again.message.id], [true, first.message.id])
+  const racing = await Promise.all(Array.from({ length: 5 }, () => chat.send({ actorId: owner, conversationId: room.id, kind: 'text', content: 'race', clientMessageId: 'r-2' })))
+  t.equal(new Set(racing.map((r) => r.message.id)).size, 1, 'concurrent retries: one message')
+  const page = await chat.history({ actorId: owner, conversationId: room.id })
+  t.same(page.messages.map((m) => m.content), ['once', 'race'])
+})

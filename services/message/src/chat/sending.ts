@@ -39,7 +39,6 @@ export class Sending {
    * a room, then tells the members; a retried send answers what was stored.
    */
   async send (req: SendMessageRequest): Promise<SendMessageReply> {
-    const { conversations, messages, files } = this.ports
     exactlyOne('peerId, conversationId', req.peerId, req.conversationId)
     const { fileId } = checkContent(req.kind, req.content, this.opts)
     // The hot path: a direct conversation that exists, no file, no join.
@@ -49,10 +48,39 @@ export class Sending {
     }
 
     // A retried send returns what the first one stored and publishes nothing.
+    const id = this.ports.newId()
     if (req.clientMessageId !== undefined) {
-      const stored = await messages.byDedupeKey(dedupeKey(req.actorId, req.clientMessageId, 0))
+      const stored = await this.storedBefore(req.actorId, req.clientMessageId, id)
       if (stored) return { message: toMessage(stored), duplicate: true }
     }
+    try {
+      return await this.sendNew(req, id, fileId)
+    } catch (err) {
+      // Nothing stored under this client id: a retry must not be sent looking for it.
+      if (req.clientMessageId !== undefined) await this.ports.state.release(req.actorId, req.clientMessageId, id).catch(() => undefined)
+      throw err
+    }
+  }
+
+  /**
+   * The message a client id was first stored under, if any: Redis says
+   * which send claimed it (no history read in the common case, a first
+   * send); a claim whose message is not stored (its send failed, or is
+   * still being stored elsewhere) is dropped and MongoDB asked, whose
+   * unique dedupeKey settles any race in the end.
+   */
+  private async storedBefore (actorId: number, clientMessageId: string, id: number): Promise<MessageDoc | null> {
+    const { state, messages } = this.ports
+    const first = await state.claimClientId(actorId, clientMessageId, id)
+    if (first === null) return null
+    const doc = await messages.byId(first)
+    if (doc && doc.senderId === actorId && doc.clientMessageId === clientMessageId) return doc
+    await state.release(actorId, clientMessageId, first)
+    return await messages.byDedupeKey(dedupeKey(actorId, clientMessageId, 0))
+  }
+
+  private async sendNew (req: SendMessageRequest, id: number, fileId: number | undefined): Promise<SendMessageReply> {
+    const { conversations, messages, files } = this.ports
     if (fileId !== undefined) await files.attachable(req.actorId, fileId)
 
     let conv: ConversationDoc
@@ -84,7 +112,6 @@ export class Sending {
     if (fileId !== undefined) await files.linkConversation(fileId, conv._id)
 
     const now = new Date()
-    const id = this.ports.newId()
     const draft: Omit<MessageDoc, 'seq'> = {
       _id: id,
       conversationId: conv._id,

@@ -97,6 +97,11 @@ local s = redis.call('HGET', KEYS[1], 's')
 if s and tonumber(s) < tonumber(ARGV[1]) then redis.call('HSET', KEYS[1], 's', ARGV[1]) end
 return 1`)
 
+/** Claims KEYS[1] for ARGV[1] for ARGV[2] seconds; returns nil when claimed now, else the holder. */
+const CLAIM = new LuaScript(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'EX', ARGV[2]) then return false end
+return redis.call('GET', KEYS[1])`)
+
 /** Deletes KEYS[1] only while it holds ARGV[1]. */
 const RELEASE = new LuaScript(`
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -244,6 +249,16 @@ export class SendState {
   }
 
   /** Forgets a client message id given to `messageId` (its send was not stored). */
+  /**
+   * Claims a client message id for a send outside a batch (as admission
+   * does for a batch): null when this send is the first with it, else the
+   * id of the message that claimed it first.
+   */
+  async claimClientId (senderId: number, clientMessageId: string, messageId: number): Promise<number | null> {
+    const first = await CLAIM.run(this.redis, [dedupeStateKey(senderId, clientMessageId)], [String(messageId), this.opts.dedupeTtlSeconds])
+    return typeof first === 'string' ? Number(first) : null
+  }
+
   async release (senderId: number, clientMessageId: string, messageId: number): Promise<void> {
     await RELEASE.run(this.redis, [dedupeStateKey(senderId, clientMessageId)], [String(messageId)])
   }
