@@ -170,8 +170,15 @@ export class ConnectionHub {
       // A join or leave while loading may be missing from the list: load again.
       if ((this.membershipEpoch.get(userId) ?? 0) !== epoch) continue
       this.rooms.reset(userId, roomIds)
+      // A login is complete once its rooms' events reach this replica.
+      await this.rooms.ready()
       return
     }
+  }
+
+  /** Resolves once the server has this replica's room subscriptions so far (RoomRouter.ready). */
+  roomsReady (): Promise<void> {
+    return this.rooms.ready()
   }
 
   private onMembership (userId: number, roomId: number, member: boolean): void {

@@ -12,6 +12,8 @@ export class RoomRouter {
   private readonly rooms = new Map<number, { users: Set<number>, sub: Subscription }>()
   private readonly roomsOfUser = new Map<number, Set<number>>()
   private readonly decoder = new TextDecoder()
+  /** Settles once the server has every subscription made so far (a flush after the last one). */
+  private subscribed: Promise<void> = Promise.resolve()
 
   constructor (private readonly opts: {
     nc: NatsConnection
@@ -20,6 +22,16 @@ export class RoomRouter {
     deliver: (userId: number, event: RoomEvent) => void
     logger: Logger
   }) {}
+
+  /**
+   * Resolves once the NATS server has the subscriptions made so far: a
+   * join answered after this is followed by every later event of the room
+   * (otherwise a member's event published at once could reach the server
+   * before the subscription and be missed).
+   */
+  ready (): Promise<void> {
+    return this.subscribed
+  }
 
   /** Rooms currently subscribed, for metrics. */
   get size (): number {
@@ -44,6 +56,9 @@ export class RoomRouter {
       })
       room = { users: new Set(), sub }
       this.rooms.set(roomId, room)
+      this.subscribed = this.opts.nc.flush().catch((err: unknown) => {
+        this.opts.logger.warn({ err, roomId }, 'could not confirm a room subscription')
+      })
     }
     room.users.add(userId)
     let mine = this.roomsOfUser.get(userId)

@@ -56,6 +56,11 @@ export interface ConnectionContext<State = unknown> {
    * so no push interleaves with it, and resolves when it is done.
    */
   exclusive<T>(work: () => Promise<T>): Promise<T>
+  /**
+   * Resolves once this replica receives the events of every room its users
+   * were just made members of: a join answered after it misses none.
+   */
+  roomsReady(): Promise<void>
   /** Closes the socket (see CloseCodes); the adapter's `closed` hook still runs. */
   close(code: number, reason: string): void
 }

@@ -207,6 +207,10 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
     })
   }
 
+  roomsReady (): Promise<void> {
+    return this.hub.roomsReady()
+  }
+
   deliver (event: UserEvent): void {
     if (this.actor) this.api.render(this, event)
   }

@@ -186,8 +186,9 @@ const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & {
     return answer(req, 'ROOMS_LOADED', { rooms: r.rooms.map(typedRoom), hasMore: r.hasMore })
   },
 
-  async JOIN_ROOM (_ctx, p, actor, req) {
+  async JOIN_ROOM (ctx, p, actor, req) {
     const r = await actor.call(Commands.message.roomJoin, { roomId: p.roomId })
+    await ctx.roomsReady()
     return answer(req, 'ROOM_JOINED', { room: typedRoom(r.room), joinedAt: r.member.joinedAt, joined: r.joined })
   },
 
