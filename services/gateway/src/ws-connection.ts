@@ -23,19 +23,16 @@ export const CloseCodes = {
 } as const
 
 /**
- * Frames already encoded: one frame object shared by many sockets (a room
- * message's push) is turned into JSON once. Frames are never changed after
- * they are made.
+ * Frames encoded ahead: a frame object many sockets get (a room message's
+ * push) is turned into JSON once, by `sharedFrames`; any other frame is
+ * encoded as it is sent. Frames are never changed after they are made.
  */
 const encoded = new WeakMap<Frame, string>()
 
-function encode (frame: Frame): string {
-  let text = encoded.get(frame)
-  if (text === undefined) {
-    text = JSON.stringify(frame)
-    encoded.set(frame, text)
-  }
-  return text
+/** Marks frames that many sockets will be sent: each is encoded once, now. */
+export function sharedFrames (frames: Frame[]): Frame[] {
+  for (const frame of frames) encoded.set(frame, JSON.stringify(frame))
+  return frames
 }
 
 /** What a handler answers: frames to send, or nothing. */
@@ -174,7 +171,7 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
       this.close(CloseCodes.policy, 'client too slow')
       return
     }
-    this.socket.send(encode(frame))
+    this.socket.send(encoded.get(frame) ?? JSON.stringify(frame))
   }
 
   push (work: PushWork): void {

@@ -11,7 +11,7 @@ import { checkContent, type ContentRules } from '../content.js'
 import { peerOf, type ConversationDoc } from '../conversations.js'
 import { dedupeKey } from '../keys.js'
 import { toMessage, type MessageDoc } from '../messages.js'
-import { storeNumbered } from '../send/numbering.js'
+import { storeNumbered, storedUnderClaim } from '../send/numbering.js'
 import {
   directWith, exactlyOne, lastMessageOf, memberOf, publishUnread,
   type BackgroundWork, type ChatPorts,
@@ -73,10 +73,7 @@ export class Sending {
     const { state, messages } = this.ports
     const first = await state.claimClientId(actorId, clientMessageId, id)
     if (first === null) return null
-    const doc = await messages.byId(first)
-    if (doc && doc.senderId === actorId && doc.clientMessageId === clientMessageId) return doc
-    await state.release(actorId, clientMessageId, first)
-    return await messages.byDedupeKey(dedupeKey(actorId, clientMessageId, 0))
+    return await storedUnderClaim(this.ports, actorId, clientMessageId, first) ?? await messages.byDedupeKey(dedupeKey(actorId, clientMessageId, 0))
   }
 
   private async sendNew (req: SendMessageRequest, id: number, fileId: number | undefined): Promise<SendMessageReply> {

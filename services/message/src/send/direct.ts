@@ -6,7 +6,7 @@ import type { ChatEvent } from '../chat.js'
 import { dedupeKey, directKey } from '../keys.js'
 import { toMessage, type MessageDoc, type MessageStore } from '../messages.js'
 import { UNREAD_SENTINEL, unreadKey, type UnreadCache } from '../unread.js'
-import { isDedupeCollision, storeNumbered } from './numbering.js'
+import { isDedupeCollision, storeNumbered, storedUnderClaim } from './numbering.js'
 import { convStateKey, type Admission, type SendState } from './state.js'
 import type { SummaryWriter } from './summaries.js'
 
@@ -190,12 +190,8 @@ export class DirectSender {
    * index settles.
    */
   private async duplicateOf (it: Item, firstMessageId: number): Promise<SendMessageReply | null> {
-    const first = await this.ports.messages.byId(firstMessageId)
-    if (first && first.senderId === it.req.actorId && first.clientMessageId === it.req.clientMessageId) {
-      return { message: toMessage(first), duplicate: true }
-    }
-    await this.ports.state.release(it.req.actorId, it.req.clientMessageId as string, firstMessageId)
-    return NOT_HERE
+    const first = await storedUnderClaim(this.ports, it.req.actorId, it.req.clientMessageId as string, firstMessageId)
+    return first ? { message: toMessage(first), duplicate: true } : NOT_HERE
   }
 
   /**

@@ -63,3 +63,20 @@ export async function storeNumbered (
     }
   }
 }
+
+/**
+ * The message that claimed a client id (a dedupe claim in Redis names it),
+ * if it is stored as that sender's message with that id. A claim whose
+ * message is not stored (its send failed, or is still being stored
+ * elsewhere) is released, and null returned: MongoDB's unique dedupeKey
+ * settles the rest.
+ */
+export async function storedUnderClaim (
+  ports: { messages: MessageStore, state: SendState },
+  senderId: number, clientMessageId: string, firstMessageId: number
+): Promise<MessageDoc | null> {
+  const doc = await ports.messages.byId(firstMessageId)
+  if (doc && doc.senderId === senderId && doc.clientMessageId === clientMessageId) return doc
+  await ports.state.release(senderId, clientMessageId, firstMessageId)
+  return null
+}

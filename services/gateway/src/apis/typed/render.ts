@@ -1,5 +1,6 @@
 import type { Message, Room, RoomEvent, Session, UserEvent } from '@chat/contracts'
 import type { Frame } from '../../ws-api.js'
+import { sharedFrames } from '../../ws-connection.js'
 
 /** A stored message as document 003 shows it, plus `conversationId`, `seq` and `editedAt`. */
 export function typedMessage (m: Message): Record<string, unknown> {
@@ -36,7 +37,7 @@ function newMessageFrames (connectionId: string, userId: number, m: Message, ori
   if (m.senderId !== userId) {
     let frames = receivedOther.get(m)
     if (frames === undefined) {
-      frames = [{ type: 'MESSAGE_RECEIVED_OTHER', payload: typedMessage(m) }]
+      frames = sharedFrames([{ type: 'MESSAGE_RECEIVED_OTHER', payload: typedMessage(m) }])
       receivedOther.set(m, frames)
     }
     return frames
@@ -110,10 +111,10 @@ export function renderTypedRoomEvent (connectionId: string, userId: number, even
       // Every member's sockets get the same frame: built (and encoded) once per gateway.
       let frames = memberNotices.get(event)
       if (frames === undefined) {
-        frames = [{
+        frames = sharedFrames([{
           type: event.kind === 'member.joined' ? 'ROOM_MEMBER_JOINED' : 'ROOM_MEMBER_LEFT',
           payload: { roomId: event.roomId, userId: event.userId, username: event.username, nickname: event.nickname, at: event.at },
-        }]
+        }])
         memberNotices.set(event, frames)
       }
       return frames
