@@ -2,24 +2,42 @@ import { Type, type Static } from '@sinclair/typebox'
 import { ConnectionId, Id, Message, Timestamp } from './common.js'
 
 /**
- * Events published to `<prefix>.v1.evt.user.<userId>.<kind>`: one copy per
- * user concerned, so a gateway only receives events for users it holds.
- * `userId` is always the user the event is addressed to.
+ * Live events. Two kinds of subject carry them:
+ *
+ * - `<prefix>.v1.evt.user.<userId>.<kind>`: one copy per user concerned, so a
+ *   gateway only receives events for users it holds (`userId` names the
+ *   addressee);
+ * - `<prefix>.v1.evt.room.<roomId>.<kind>`: one copy per room; every
+ *   gateway holding a member receives it and hands it to the members'
+ *   sockets.
+ *
+ * What happens in a conversation (a message sent, edited or deleted,
+ * someone typing) has one shape whatever the conversation: a direct
+ * conversation's event goes to each member's subject with `userId` set, a
+ * room's once to the room's subject with `roomId` set. Exactly one of the
+ * two is present.
  */
+const Addressee = {
+  /** The user a direct conversation's copy is addressed to. */
+  userId: Type.Optional(Id),
+  /** The room (its conversation id) of a room's one copy. */
+  roomId: Type.Optional(Id),
+}
+
 export const MessageNewEvent = Type.Object({
   kind: Type.Literal('message.new'),
-  userId: Id,
+  ...Addressee,
   message: Message,
   /** The socket the message came from; it is answered, not echoed. */
   originConnectionId: Type.Optional(ConnectionId),
   /**
-   * The addressee's unread count in the message's conversation, this message
-   * counted, when the message raised it: the same as an unread.changed
-   * (peerId: the sender), carried here so one message costs one event per
-   * recipient. Absent on the sender's copy and when the count is being
-   * rebuilt (an unread.changed follows then).
+   * The recipients' unread counts in the conversation, this message
+   * counted, by user id: the unread.changed each of them would otherwise
+   * get, so a message is one event per recipient (one per room) whatever the
+   * room's size. Recipients whose counts are being rebuilt are left out (an
+   * unread.changed follows for them).
    */
-  unread: Type.Optional(Type.Integer({ minimum: 0 })),
+  unread: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]*$' }), Type.Integer({ minimum: 0 }))),
 })
 export type MessageNewEvent = Static<typeof MessageNewEvent>
 
@@ -60,7 +78,7 @@ export type ContactsChangedEvent = Static<typeof ContactsChangedEvent>
 
 export const MessageEditedEvent = Type.Object({
   kind: Type.Literal('message.edited'),
-  userId: Id,
+  ...Addressee,
   message: Message,
   originConnectionId: Type.Optional(ConnectionId),
 })
@@ -68,7 +86,7 @@ export type MessageEditedEvent = Static<typeof MessageEditedEvent>
 
 export const MessageDeletedEvent = Type.Object({
   kind: Type.Literal('message.deleted'),
-  userId: Id,
+  ...Addressee,
   conversationId: Id,
   messageId: Id,
   originConnectionId: Type.Optional(ConnectionId),
@@ -97,9 +115,10 @@ export const MessageReadEvent = Type.Object({
 })
 export type MessageReadEvent = Static<typeof MessageReadEvent>
 
+/** Someone is typing: to the peer of a direct conversation, or to a room (its members ignore their own). */
 export const TypingEvent = Type.Object({
   kind: Type.Literal('typing'),
-  userId: Id,
+  ...Addressee,
   conversationId: Id,
   fromUserId: Id,
   typing: Type.Boolean(),
@@ -128,6 +147,7 @@ export const ConversationCreatedEvent = Type.Object({
 })
 export type ConversationCreatedEvent = Static<typeof ConversationCreatedEvent>
 
+/** What is published on a user's subject. */
 export const UserEvent = Type.Union([
   MessageNewEvent,
   UnreadChangedEvent,
@@ -144,42 +164,7 @@ export const UserEvent = Type.Union([
 ])
 export type UserEvent = Static<typeof UserEvent>
 
-/**
- * Events published once per room on `<prefix>.v1.evt.room.<roomId>.<kind>`;
- * every gateway holding a member of the room receives one copy and hands it
- * to its members' sockets.
- */
-export const RoomMessageNewEvent = Type.Object({
-  kind: Type.Literal('message.new'),
-  roomId: Id,
-  message: Message,
-  originConnectionId: Type.Optional(ConnectionId),
-  /**
-   * The members' unread counts in the room, this message counted, by user
-   * id: the unread.changed each of them would otherwise get, so a room
-   * message is one event whatever the room's size. Members whose counts
-   * are being rebuilt are left out.
-   */
-  unread: Type.Optional(Type.Record(Type.String({ pattern: '^[1-9][0-9]*$' }), Type.Integer({ minimum: 0 }))),
-})
-export type RoomMessageNewEvent = Static<typeof RoomMessageNewEvent>
-
-export const RoomMessageEditedEvent = Type.Object({
-  kind: Type.Literal('message.edited'),
-  roomId: Id,
-  message: Message,
-  originConnectionId: Type.Optional(ConnectionId),
-})
-export type RoomMessageEditedEvent = Static<typeof RoomMessageEditedEvent>
-
-export const RoomMessageDeletedEvent = Type.Object({
-  kind: Type.Literal('message.deleted'),
-  roomId: Id,
-  messageId: Id,
-  originConnectionId: Type.Optional(ConnectionId),
-})
-export type RoomMessageDeletedEvent = Static<typeof RoomMessageDeletedEvent>
-
+/** Events of rooms alone, on the room's subject. */
 export const RoomMemberEvent = Type.Object({
   kind: Type.Union([Type.Literal('member.joined'), Type.Literal('member.left')]),
   roomId: Id,
@@ -196,20 +181,19 @@ export const RoomDeletedEvent = Type.Object({
 })
 export type RoomDeletedEvent = Static<typeof RoomDeletedEvent>
 
-export const RoomTypingEvent = Type.Object({
-  kind: Type.Literal('typing'),
-  roomId: Id,
-  fromUserId: Id,
-  typing: Type.Boolean(),
-})
-export type RoomTypingEvent = Static<typeof RoomTypingEvent>
-
+/** What is published on a room's subject. */
 export const RoomEvent = Type.Union([
-  RoomMessageNewEvent,
-  RoomMessageEditedEvent,
-  RoomMessageDeletedEvent,
+  MessageNewEvent,
+  MessageEditedEvent,
+  MessageDeletedEvent,
+  TypingEvent,
   RoomMemberEvent,
   RoomDeletedEvent,
-  RoomTypingEvent,
 ])
 export type RoomEvent = Static<typeof RoomEvent>
+
+/** An event of a conversation, direct or room: the one shape both kinds of subject carry. */
+export type ConversationEvent = MessageNewEvent | MessageEditedEvent | MessageDeletedEvent | TypingEvent
+
+/** Whatever a gateway hands its sockets: an event of one of its users or of one of their rooms. */
+export type LiveEvent = UserEvent | RoomEvent

@@ -1,24 +1,18 @@
-import type { RoomEvent, UnreadChangedEvent, UserEvent } from '@chat/contracts'
+import type { LiveEvent, UnreadChangedEvent } from '@chat/contracts'
 
 /**
- * The unread change a direct message's event carries for its addressee
- * (MessageNewEvent.unread), as the unread.changed the adapters render.
+ * The unread change a new message's event carries for one of its
+ * recipients (MessageNewEvent.unread), as the unread.changed the adapters
+ * render; undefined when it carries none for them (the sender, or a count
+ * being rebuilt).
  */
-export function unreadCarriedBy (event: UserEvent): UnreadChangedEvent | undefined {
-  if (event.kind !== 'message.new' || event.unread === undefined) return undefined
-  return {
-    kind: 'unread.changed',
-    userId: event.userId,
-    conversationId: event.message.conversationId,
-    peerId: event.message.senderId,
-    count: event.unread,
-  }
-}
-
-/** The unread change a room message's event carries for one member (RoomMessageNewEvent.unread). */
-export function roomUnreadCarriedBy (event: RoomEvent, userId: number): UnreadChangedEvent | undefined {
+export function unreadCarriedBy (event: LiveEvent, userId: number): UnreadChangedEvent | undefined {
   if (event.kind !== 'message.new' || event.unread === undefined) return undefined
   const count = event.unread[String(userId)]
   if (count === undefined) return undefined
-  return { kind: 'unread.changed', userId, conversationId: event.roomId, count }
+  const { conversationId, senderId, recipientId } = event.message
+  const unread: UnreadChangedEvent = { kind: 'unread.changed', userId, conversationId, count }
+  // In a direct conversation the count is the one with the sender.
+  if (recipientId !== undefined) unread.peerId = senderId
+  return unread
 }

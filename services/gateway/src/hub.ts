@@ -1,17 +1,15 @@
-import { Commands, SESSION_CHECK_MAX, type RoomEvent, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
+import { Commands, SESSION_CHECK_MAX, type LiveEvent, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
 import type { CommandClient, Logger, NatsConnection, Subscription } from '@chat/runtime'
 import { RoomRouter } from './room-router.js'
-import { roomUnreadCarriedBy, unreadCarriedBy } from './carried-unread.js'
+import { unreadCarriedBy } from './carried-unread.js'
 
 /** What the hub needs of an authenticated socket, whatever API it speaks. */
 export interface HubMember {
   readonly id: string
   readonly userId: number
   readonly sessionId: string
-  /** Renders and sends one event addressed to this member's user. */
-  deliver(event: UserEvent): void
-  /** Renders and sends one event of a room this member's user belongs to. */
-  deliverRoom(event: RoomEvent): void
+  /** Renders and sends one event addressed to this member's user or to one of their rooms. */
+  deliver(event: LiveEvent): void
   /** The member's session was revoked: tell the client and close. */
   revoke(): void
 }
@@ -67,9 +65,9 @@ export class ConnectionHub {
       subjects: opts.subjects,
       logger: opts.logger,
       deliver: (userId, event) => {
-        const unread = roomUnreadCarriedBy(event, userId)
+        const unread = unreadCarriedBy(event, userId)
         for (const m of this.users.get(userId)?.members ?? []) {
-          m.deliverRoom(event)
+          m.deliver(event)
           if (unread) m.deliver(unread)
         }
       },
@@ -139,7 +137,7 @@ export class ConnectionHub {
           return
         }
         if (event.kind === 'membership.changed') this.onMembership(event.userId, event.roomId, event.member)
-        const unread = unreadCarriedBy(event)
+        const unread = unreadCarriedBy(event, member.userId)
         for (const m of this.users.get(member.userId)?.members ?? []) {
           try {
             m.deliver(event)

@@ -1,4 +1,4 @@
-import type { ChatError, RoomEvent, Session, UserEvent } from '@chat/contracts'
+import type { ChatError, LiveEvent, Session } from '@chat/contracts'
 import type { Logger } from '@chat/runtime'
 import type { Actor, PublicCommands } from './actor.js'
 import type { Authenticate } from './session.js'
@@ -114,10 +114,12 @@ export interface WsApi<Req extends WsRequest, State = undefined> {
   failure(req: Req | undefined, frame: unknown, err: ChatError): Frame
   /** Runs after a failure was answered (e.g. to close a socket whose protocol allows no second try). */
   afterFailure?(ctx: ConnectionContext<State>, err: ChatError): void
-  /** Pushes (through ctx.push) what an event addressed to this socket's user shows. */
-  render(ctx: ConnectionContext<State>, event: UserEvent): void
-  /** Pushes what an event of a room this socket's user belongs to shows. */
-  renderRoom(ctx: ConnectionContext<State>, event: RoomEvent): void
+  /**
+   * Pushes (through ctx.push) what an event shows: one addressed to this
+   * socket's user, or one of a room they belong to (a conversation's events
+   * have one shape for both, see contracts/events.ts).
+   */
+  render(ctx: ConnectionContext<State>, event: LiveEvent): void
   /** The last frame before a socket is closed because its session was revoked. */
   revoked(ctx: ConnectionContext<State>): Frame | undefined
   /** Runs once when the socket has closed, for whatever reason, while the session is still known. */

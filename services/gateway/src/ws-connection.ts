@@ -1,5 +1,5 @@
 import type { WebSocket } from 'ws'
-import { ChatError, type RoomEvent, type Session, type UserEvent } from '@chat/contracts'
+import { ChatError, type LiveEvent, type Session } from '@chat/contracts'
 import { toChatError, type Logger } from '@chat/runtime'
 import type { Actor } from './actor.js'
 import type { ConnectionCaps } from './connection-caps.js'
@@ -208,12 +208,8 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
     return this.hub.roomsReady()
   }
 
-  deliver (event: UserEvent): void {
+  deliver (event: LiveEvent): void {
     if (this.actor) this.api.render(this, event)
-  }
-
-  deliverRoom (event: RoomEvent): void {
-    if (this.actor) this.api.renderRoom(this, event)
   }
 
   revoke (): void {

@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ChatError, type Message, type PublicUser } from '@chat/contracts'
 import { flatApi } from '../src/apis/flat/adapter.js'
-import { flatDialogs, renderFlatEvent, renderFlatRoomEvent, type FlatViewer } from '../src/apis/flat/render.js'
+import { flatDialogs, renderFlatEvent, type FlatViewer } from '../src/apis/flat/render.js'
 import { sessionOf, testConnection } from './fakes.js'
 
 const message: Message = {
@@ -61,16 +61,16 @@ t.test('events render per socket', async (t) => {
     type: 'READ_MSG', status: 'OK', room_id: 9, message_id: 100, msg_type: 'TEXT', message: 'hi', date: message.createdAt, sender: 'ann',
   }])
   t.same(renderFlatEvent(viewer(1, 'gw:2'), { ...event, userId: 1 }), [], 'never to the sender\'s sockets')
-  const sticker = renderFlatRoomEvent(viewer(2), { kind: 'message.new', roomId: 9, message: { ...message, kind: 'sticker' } })
+  const sticker = renderFlatEvent(viewer(2), { kind: 'message.new', roomId: 9, message: { ...message, kind: 'sticker' } })
   if (Array.isArray(sticker)) throw new Error('expected a build')
   t.match(sticker.build(new Map()), [{ msg_type: 'STICKER', sender: '' }], 'kinds the document lacks keep their name')
 
   const edited = { kind: 'message.edited' as const, userId: 2, message: { ...message, content: 'new' }, originConnectionId: 'gw:7' }
   t.same(renderFlatEvent(viewer(2, 'gw:8'), edited), [{ type: 'EDIT_MSG', id: 100, new_msg: 'new' }])
   t.same(renderFlatEvent(viewer(2, 'gw:7'), edited), [], 'the editing socket got it as its answer')
-  t.same(renderFlatRoomEvent(viewer(2), { kind: 'message.deleted', roomId: 9, messageId: 100 }), [{ type: 'DELETE_MSG', id: 100 }])
-  t.same(renderFlatRoomEvent(viewer(2), { kind: 'room.deleted', roomId: 9 }), [{ type: 'DELETE_ROOM', id: 9 }])
-  t.same(renderFlatRoomEvent(viewer(2, 'gw:7', [9]), { kind: 'room.deleted', roomId: 9 }), [], 'the deleting socket got it as its answer')
+  t.same(renderFlatEvent(viewer(2), { kind: 'message.deleted', roomId: 9, conversationId: 9, messageId: 100 }), [{ type: 'DELETE_MSG', id: 100 }])
+  t.same(renderFlatEvent(viewer(2), { kind: 'room.deleted', roomId: 9 }), [{ type: 'DELETE_ROOM', id: 9 }])
+  t.same(renderFlatEvent(viewer(2, 'gw:7', [9]), { kind: 'room.deleted', roomId: 9 }), [], 'the deleting socket got it as its answer')
   t.same(renderFlatEvent(viewer(2), { kind: 'conversation.deleted', userId: 2, conversationId: 9, peerId: 1 }), [{ type: 'DELETE_ROOM', id: 9 }])
   const created = renderFlatEvent(viewer(2), { kind: 'conversation.created', userId: 2, conversationId: 9, peerId: 1 })
   if (Array.isArray(created)) throw new Error('expected a build')

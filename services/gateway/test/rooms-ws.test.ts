@@ -72,12 +72,12 @@ t.test('a ticket enters, then logs in; closing ends the visit', async (t) => {
   t.same(s.calls[2]!.req, { conversationId: ROOM, kind: 'text', content: 'hello', originConnectionId: 'gw:1', actorId: ME })
 
   // Pushes: only this room, only others, in order.
-  s.connection.deliverRoom({ kind: 'message.new', roomId: ROOM, message: message({ senderId: ME }) })
-  s.connection.deliverRoom({ kind: 'message.new', roomId: ROOM + 1, message: message({ conversationId: ROOM + 1 }) })
-  s.connection.deliverRoom({ kind: 'member.joined', roomId: ROOM, userId: ME, username: 'me', nickname: 'Me', at: '2017-04-21T14:33:40.000Z' })
-  s.connection.deliverRoom({ kind: 'message.new', roomId: ROOM, message: message() })
-  s.connection.deliverRoom({ kind: 'member.left', roomId: ROOM, userId: PEER, username: 'peer', nickname: 'Peer', at: '2017-04-21T14:33:41.000Z' })
-  s.connection.deliverRoom({ kind: 'typing', roomId: ROOM, fromUserId: PEER, typing: true })
+  s.connection.deliver({ kind: 'message.new', roomId: ROOM, message: message({ senderId: ME }) })
+  s.connection.deliver({ kind: 'message.new', roomId: ROOM + 1, message: message({ conversationId: ROOM + 1 }) })
+  s.connection.deliver({ kind: 'member.joined', roomId: ROOM, userId: ME, username: 'me', nickname: 'Me', at: '2017-04-21T14:33:40.000Z' })
+  s.connection.deliver({ kind: 'message.new', roomId: ROOM, message: message() })
+  s.connection.deliver({ kind: 'member.left', roomId: ROOM, userId: PEER, username: 'peer', nickname: 'Peer', at: '2017-04-21T14:33:41.000Z' })
+  s.connection.deliver({ kind: 'typing', roomId: ROOM, conversationId: ROOM, fromUserId: PEER, typing: true })
   await settle()
   t.same(s.sent.slice(1), [
     { type: 0, msg: 'hi', username: 'peer', nickname: 'Peer', time: 1492785220 },
@@ -138,7 +138,7 @@ t.test('a socket closed while entering ends its visit; {msg} needs a room; the r
 
   const g = await fakeSocket(services())
   await g.run({ token: TICKET })
-  g.connection.deliverRoom({ kind: 'room.deleted', roomId: ROOM })
+  g.connection.deliver({ kind: 'room.deleted', roomId: ROOM })
   await settle()
   t.same(g.closes, [4004])
 

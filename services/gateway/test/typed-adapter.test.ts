@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ChatError, type Message } from '@chat/contracts'
 import { typedApi } from '../src/apis/typed/adapter.js'
-import { renderTypedEvent, renderTypedRoomEvent } from '../src/apis/typed/render.js'
+import { renderTypedEvent } from '../src/apis/typed/render.js'
 
 t.test('decoding checks the envelope, the type and the payload', async (t) => {
   const req = typedApi.decode({ type: 'LOGIN', id: 'a1', payload: { username: 'ann', password: 'pw' } })
@@ -41,13 +41,25 @@ t.test('a message is shown per socket: recipient, sender elsewhere, sending sock
 t.test('a room message\'s push is built once for all the recipients\' sockets of a gateway', async (t) => {
   const message = { id: 7, conversationId: 40, seq: 3, senderId: 2, kind: 'text' as const, content: 'hi', createdAt: '2026-12-01T00:00:00.000Z' }
   const event = { kind: 'message.new' as const, roomId: 40, message }
-  const a = renderTypedRoomEvent('gw:1', 5, event)
-  const b = renderTypedRoomEvent('gw:2', 6, event)
+  const a = renderTypedEvent('gw:1', 5, event)
+  const b = renderTypedEvent('gw:2', 6, event)
   t.equal(a, b, 'the same frames, so they are encoded once')
   t.match(a, [{ type: 'MESSAGE_RECEIVED_OTHER', payload: { id: 7, content: 'hi' } }])
-  t.same(renderTypedRoomEvent('gw:3', 2, event), [{ type: 'MESSAGE_SENT', payload: a[0]!.payload }], 'the sender\'s other sockets get theirs')
+  t.same(renderTypedEvent('gw:3', 2, event), [{ type: 'MESSAGE_SENT', payload: a[0]!.payload }], 'the sender\'s other sockets get theirs')
 
   const joined = { kind: 'member.joined' as const, roomId: 40, userId: 9, username: 'ida', nickname: '', at: '2026-12-01T00:00:00.000Z' }
-  t.equal(renderTypedRoomEvent('gw:1', 5, joined), renderTypedRoomEvent('gw:2', 6, joined), 'a join notice too')
-  t.same(renderTypedRoomEvent('gw:4', 9, joined), [], 'not to the one who joined')
+  t.equal(renderTypedEvent('gw:1', 5, joined), renderTypedEvent('gw:2', 6, joined), 'a join notice too')
+  t.same(renderTypedEvent('gw:4', 9, joined), [], 'not to the one who joined')
+})
+
+t.test('one shape for a conversation\'s events: a room\'s name the room as well', async (t) => {
+  t.same(renderTypedEvent('gw:1', 5, { kind: 'message.deleted', roomId: 40, conversationId: 40, messageId: 7 }),
+    [{ type: 'MESSAGE_DELETED', payload: { messageId: 7, conversationId: 40, roomId: 40 } }])
+  t.same(renderTypedEvent('gw:1', 5, { kind: 'message.deleted', userId: 5, conversationId: 9, messageId: 7 }),
+    [{ type: 'MESSAGE_DELETED', payload: { messageId: 7, conversationId: 9 } }])
+  const roomTyping = { kind: 'typing' as const, roomId: 40, conversationId: 40, fromUserId: 2, typing: true }
+  t.same(renderTypedEvent('gw:1', 5, roomTyping), [{ type: 'TYPING', payload: { conversationId: 40, roomId: 40, userId: 2, typing: true } }])
+  t.same(renderTypedEvent('gw:3', 2, roomTyping), [], 'not to the typist')
+  t.same(renderTypedEvent('gw:1', 5, { kind: 'typing', userId: 5, conversationId: 9, fromUserId: 2, typing: false }),
+    [{ type: 'TYPING', payload: { conversationId: 9, userId: 2, typing: false } }])
 })

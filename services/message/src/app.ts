@@ -1,6 +1,7 @@
 import { Commands } from '@chat/contracts'
 import { createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
-import { ChatService, type ChatEvent, type ChatPorts } from './chat.js'
+import { ChatService, type ChatPorts } from './chat.js'
+import { EventPublisher } from './events.js'
 import { ConversationStore } from './conversations.js'
 import { FileStore, toFileInfo } from './files.js'
 import { RedisLocks } from './locks.js'
@@ -50,11 +51,14 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const unreadSource = new MongoUnreadSource(conversations, messages)
   const unread = new UnreadCache(deps.redis, unreadSource)
   const state = new SendState(deps.redis, conversations, messages, { dedupeTtlSeconds: opts.dedupeTtlSeconds })
-  const publish = (event: ChatEvent) => publishJson(nc, subjects.userEvent(event.userId, event.kind), event)
+  const events = new EventPublisher({
+    user: (userId, event) => publishJson(nc, subjects.userEvent(userId, event.kind), event),
+    room: (roomId, event) => publishJson(nc, subjects.roomEvent(roomId, event.kind), event),
+  })
   const isBlocked = async (blockerId: number, blockedId: number) =>
     (await deps.client.call(Commands.contact.checkBlocked, { blockerId, blockedId })).blocked
   const direct = new DirectSender({
-    redis: deps.redis, state, messages, unread, summaries, isBlocked, newId: () => ids.next(), publish, logger: deps.logger,
+    redis: deps.redis, state, messages, unread, summaries, isBlocked, newId: () => ids.next(), events, logger: deps.logger,
   })
 
   const ports: ChatPorts = {
@@ -77,10 +81,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
       return (await deps.client.call(Commands.auth.getNames, { ids: userIds })).users
     },
     isBlocked,
-    publish,
-    publishRoom (event) {
-      publishJson(nc, subjects.roomEvent(event.roomId, event.kind), event)
-    },
+    events,
     async joinRoom (actorId, roomId) {
       await roomService.join({ actorId, roomId })
     },

@@ -11,7 +11,7 @@ import { Reading } from './chat/reading.js'
 import { Sending } from './chat/sending.js'
 
 export { EDITABLE_KINDS } from './chat/changing.js'
-export type { ChatEvent, ChatOptions, ChatPorts } from './chat/context.js'
+export type { ChatOptions, ChatPorts } from './chat/context.js'
 export { CONVERSATION_LIST_DEFAULT } from './chat/listing.js'
 export { TAKE_UNREAD_DEFAULT } from './chat/reading.js'
 

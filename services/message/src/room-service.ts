@@ -18,7 +18,7 @@ export const ROOM_LIST_DEFAULT = 50
 
 /** The ports the room commands use: no sending, reading or file ports. */
 export type RoomPorts = Pick<ChatPorts,
-  'rooms' | 'conversations' | 'messages' | 'unread' | 'state' | 'newId' | 'users' | 'publish' | 'publishRoom' | 'logger'>
+  'rooms' | 'conversations' | 'messages' | 'unread' | 'state' | 'newId' | 'users' | 'events' | 'logger'>
 
 export interface RoomOptions {
   /** Largest reply payload in bytes (see ChatOptions.replyBudgetBytes). */
@@ -89,7 +89,7 @@ export class RoomService {
     }
     await rooms.insertMember(this.memberDoc(room, req.actorId, now, 0, seat))
     await this.warmUnread(req.actorId)
-    this.ports.publish({ kind: 'membership.changed', userId: req.actorId, roomId: id, member: true })
+    this.ports.events.toUser({ kind: 'membership.changed', userId: req.actorId, roomId: id, member: true })
     return { room: toRoom(room) }
   }
 
@@ -203,7 +203,7 @@ export class RoomService {
     ])
     await this.warmUnread(actorId)
     this.publishMember('member.joined', roomId, actorId, profile, now)
-    this.ports.publish({ kind: 'membership.changed', userId: actorId, roomId, member: true })
+    this.ports.events.toUser({ kind: 'membership.changed', userId: actorId, roomId, member: true })
     return { room: toRoom({ ...room, memberCount }), member: toRoomMember(doc), joined: true }
   }
 
@@ -236,8 +236,8 @@ export class RoomService {
       }),
     ])
     this.publishMember('member.left', roomId, actorId, profile, now)
-    this.ports.publish({ kind: 'membership.changed', userId: actorId, roomId, member: false })
-    if ((old.get(actorId) ?? 0) > 0) this.ports.publish({ kind: 'unread.changed', userId: actorId, conversationId: roomId, count: 0 })
+    this.ports.events.toUser({ kind: 'membership.changed', userId: actorId, roomId, member: false })
+    if ((old.get(actorId) ?? 0) > 0) this.ports.events.toUser({ kind: 'unread.changed', userId: actorId, conversationId: roomId, count: 0 })
     return {}
   }
 
@@ -313,10 +313,10 @@ export class RoomService {
       this.ports.logger.warn({ err, roomId: room._id }, 'unread drop failed; dropping the caches')
       await unread.forgetMany(memberIds).catch(() => undefined)
     }
-    this.ports.publishRoom({ kind: 'room.deleted', roomId: room._id })
+    this.ports.events.toRoom({ kind: 'room.deleted', roomId: room._id })
     for (const userId of memberIds) {
-      this.ports.publish({ kind: 'membership.changed', userId, roomId: room._id, member: false })
-      if ((old.get(userId) ?? 0) > 0) this.ports.publish({ kind: 'unread.changed', userId, conversationId: room._id, count: 0 })
+      this.ports.events.toUser({ kind: 'membership.changed', userId, roomId: room._id, member: false })
+      if ((old.get(userId) ?? 0) > 0) this.ports.events.toUser({ kind: 'unread.changed', userId, conversationId: room._id, count: 0 })
     }
     return {}
   }
@@ -351,6 +351,6 @@ export class RoomService {
   }
 
   private publishMember (kind: RoomMemberEvent['kind'], roomId: number, userId: number, profile: { username: string, nickname: string }, at: Date): void {
-    this.ports.publishRoom({ kind, roomId, userId, username: profile.username, nickname: profile.nickname, at: at.toISOString() })
+    this.ports.events.toRoom({ kind, roomId, userId, username: profile.username, nickname: profile.nickname, at: at.toISOString() })
   }
 }

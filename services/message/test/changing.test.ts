@@ -107,7 +107,7 @@ t.test('conversation delete: both sides, everything, and a fresh start', async (
 
   const mark = world.events.length
   t.same(await chat.deleteConversation({ actorId: a, peerId: b }), { conversationId: cid, peerId: b })
-  t.same(eventsSince(mark, 'conversation.deleted').sort((x, y) => x.userId - y.userId), [
+  t.same(eventsSince(mark, 'conversation.deleted').sort((x, y) => (x.userId ?? 0) - (y.userId ?? 0)), [
     { kind: 'conversation.deleted', userId: a, conversationId: cid, peerId: b },
     { kind: 'conversation.deleted', userId: b, conversationId: cid, peerId: a },
   ].sort((x, y) => x.userId - y.userId))

@@ -296,7 +296,7 @@ t.test('typing in a room and in no room', async (t) => {
   const { room } = await rooms.create({ actorId: owner, name: 'Typing' })
   const rmark = world.roomEvents.length
   t.same(await chat.typing({ actorId: owner, conversationId: room.id, typing: true }), {})
-  t.same(roomEventsSince(rmark), [{ kind: 'typing', roomId: room.id, fromUserId: owner, typing: true }])
+  t.same(roomEventsSince(rmark), [{ kind: 'typing', conversationId: room.id, fromUserId: owner, typing: true, roomId: room.id }])
   t.equal(await code(chat.typing({ actorId: outsider, conversationId: room.id, typing: true })), 'CHAT_NOT_MEMBER')
   t.equal(await code(chat.typing({ actorId: outsider, conversationId: 31337, typing: true })), 'CHAT_CONVERSATION_NOT_FOUND')
 })
@@ -322,7 +322,7 @@ t.test('edit and delete in a room', async (t) => {
   const dmark = world.events.length
   const drmark = world.roomEvents.length
   t.same(await chat.deleteMessage({ actorId: a, messageId: m1.message.id }), { conversationId: room.id, messageId: m1.message.id })
-  t.same(roomEventsSince(drmark), [{ kind: 'message.deleted', roomId: room.id, messageId: m1.message.id }])
+  t.same(roomEventsSince(drmark), [{ kind: 'message.deleted', conversationId: room.id, messageId: m1.message.id, roomId: room.id }])
   t.match(world.events.slice(dmark).filter((e) => e.kind === 'unread.changed'), [{ userId: b, conversationId: room.id, count: 0 }],
     'only b had it unread (the owner read it, a sent it)')
   t.same(counts(await chat.unreadCounts({ actorId: b })), {})

@@ -6,10 +6,11 @@ import {
   ChatError,
   type ConversationDeletedEvent, type DeleteConversationReply, type DeleteConversationRequest,
   type DeleteMessageReply, type DeleteMessageRequest, type EditMessageReply, type EditMessageRequest,
-  type MessageDeletedEvent, type MessageEditedEvent, type MessageKind, type RoomEvent, type TypingRequest,
+  type MessageKind, type TypingRequest,
 } from '@chat/contracts'
 import { checkContent, type ContentRules } from '../content.js'
 import { peerOf, readMark, type ConversationDoc } from '../conversations.js'
+import type { ConversationHappening } from '../events.js'
 import { toMessage, type MessageDoc } from '../messages.js'
 import {
   directWith, exactlyOne, lastMessageOf, memberOf, publishUnread, unreadRefresh,
@@ -21,7 +22,7 @@ export const EDITABLE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>(['t
 
 /** The ports changing uses. */
 export type ChangingPorts = Pick<ChatPorts,
-  'conversations' | 'messages' | 'state' | 'unread' | 'unreadSource' | 'isBlocked' | 'publish' | 'publishRoom' | 'logger'>
+  'conversations' | 'messages' | 'state' | 'unread' | 'unreadSource' | 'isBlocked' | 'events' | 'logger'>
 
 /** The commands that change or remove what was said, and typing. */
 export class Changing {
@@ -53,17 +54,9 @@ export class Changing {
     await this.ports.conversations.editLastMessage(conv._id, doc._id, req.content).catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: doc._id }, 'after edit: lastMessage failed')
     })
-    if (conv.kind === 'room') {
-      const event: RoomEvent = { kind: 'message.edited', roomId: conv._id, message }
-      if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
-      this.ports.publishRoom(event)
-    } else {
-      for (const userId of conv.memberIds) {
-        const event: MessageEditedEvent = { kind: 'message.edited', userId, message }
-        if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
-        this.ports.publish(event)
-      }
-    }
+    const event: ConversationHappening = { kind: 'message.edited', message }
+    if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
+    this.ports.events.toConversation(conv, event)
     return { message }
   }
 
@@ -82,17 +75,9 @@ export class Changing {
     await this.afterDelete(conv, doc).catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: doc._id, conversationId: conv._id }, 'after delete: bookkeeping failed')
     })
-    if (conv.kind === 'room') {
-      const event: RoomEvent = { kind: 'message.deleted', roomId: conv._id, messageId: doc._id }
-      if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
-      this.ports.publishRoom(event)
-    } else {
-      for (const userId of conv.memberIds) {
-        const event: MessageDeletedEvent = { kind: 'message.deleted', userId, conversationId: conv._id, messageId: doc._id }
-        if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
-        this.ports.publish(event)
-      }
-    }
+    const event: ConversationHappening = { kind: 'message.deleted', conversationId: conv._id, messageId: doc._id }
+    if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
+    this.ports.events.toConversation(conv, event)
     return { conversationId: conv._id, messageId: doc._id }
   }
 
@@ -195,7 +180,7 @@ export class Changing {
       for (const userId of conv.memberIds) {
         const peer = peerOf(conv, userId) as number
         const event: ConversationDeletedEvent = { kind: 'conversation.deleted', userId, conversationId: conv._id, peerId: peer }
-        this.ports.publish(event)
+        this.ports.events.toUser(event)
         if ((old.get(userId) ?? 0) > 0) publishUnread(this.ports, userId, conv, 0)
       }
     }
@@ -219,7 +204,8 @@ export class Changing {
     const conversationId = req.conversationId as number
     const member = await this.ports.conversations.member(conversationId, req.actorId)
     if (member?.kind === 'room') {
-      this.ports.publishRoom({ kind: 'typing', roomId: conversationId, fromUserId: req.actorId, typing: req.typing })
+      const room = { _id: conversationId, kind: 'room', memberIds: [] } as const
+      this.ports.events.toConversation(room, { kind: 'typing', conversationId, fromUserId: req.actorId, typing: req.typing })
       return {}
     }
     if (member?.peerId !== undefined) {
@@ -243,6 +229,7 @@ export class Changing {
    */
   private async publishTyping (fromUserId: number, userId: number, conversationId: number, typing: boolean): Promise<void> {
     if (await this.ports.isBlocked(userId, fromUserId)) return
-    this.ports.publish({ kind: 'typing', userId, conversationId, fromUserId, typing })
+    const conv = { _id: conversationId, kind: 'direct', memberIds: [fromUserId, userId] } as const
+    this.ports.events.toConversation(conv, { kind: 'typing', conversationId, fromUserId, typing }, [userId])
   }
 }

@@ -3,15 +3,11 @@
  * built over, the options, the events they publish, and the few helpers
  * more than one family needs. Each helper takes only the ports it uses.
  */
-import {
-  ChatError,
-  type ConversationCreatedEvent, type ConversationDeletedEvent, type MembershipChangedEvent,
-  type MessageDeletedEvent, type MessageEditedEvent, type MessageNewEvent, type MessageReadEvent, type MessagesClearedEvent,
-  type RoomEvent, type TypingEvent, type UnreadChangedEvent, type UserName,
-} from '@chat/contracts'
+import { ChatError, type UnreadChangedEvent, type UserName } from '@chat/contracts'
 import type { Logger } from '@chat/runtime'
 import type { ContentRules } from '../content.js'
 import { peerOf, type ConversationDoc, type ConversationStore, type LastMessage, type Marks } from '../conversations.js'
+import type { EventPublisher } from '../events.js'
 import type { FileStore } from '../files.js'
 import type { Locks } from '../locks.js'
 import type { MessageDoc, MessageStore } from '../messages.js'
@@ -20,12 +16,6 @@ import type { DirectSender } from '../send/direct.js'
 import type { SendState } from '../send/state.js'
 import type { SummaryWriter } from '../send/summaries.js'
 import type { UnreadCache, UnreadSource } from '../unread.js'
-
-/** Events this service sends to users (on `evt.user.<userId>.<kind>`). */
-export type ChatEvent =
-  | MessageNewEvent | UnreadChangedEvent | MessagesClearedEvent
-  | MessageEditedEvent | MessageDeletedEvent | ConversationDeletedEvent
-  | MessageReadEvent | TypingEvent | MembershipChangedEvent | ConversationCreatedEvent
 
 /** What the chat logic needs from the outside world; app.ts wires NATS in, tests fakes. */
 export interface ChatPorts {
@@ -52,10 +42,8 @@ export interface ChatPorts {
   direct: DirectSender
   /** Conversation summaries of direct and room messages, written after the answer (send/summaries.ts). */
   summaries: SummaryWriter
-  /** Delivers an event to `event.userId`. Fire-and-forget. */
-  publish: (event: ChatEvent) => void
-  /** Publishes an event once on its room's subject. Fire-and-forget. */
-  publishRoom: (event: RoomEvent) => void
+  /** The live events, on the subjects the gateways listen to (events.ts). */
+  events: EventPublisher
   /** Joins a room if not a member yet (RoomService.join), for sends that ask to. */
   joinRoom: (actorId: number, roomId: number) => Promise<void>
   logger: Logger
@@ -102,11 +90,11 @@ export async function memberOf (
 // ----------------------------------------------------------------- unread
 
 /** Tells a user their unread count in a conversation changed. */
-export function publishUnread (ports: Pick<ChatPorts, 'publish'>, userId: number, conv: ConversationDoc, count: number): void {
+export function publishUnread (ports: Pick<ChatPorts, 'events'>, userId: number, conv: ConversationDoc, count: number): void {
   const event: UnreadChangedEvent = { kind: 'unread.changed', userId, conversationId: conv._id, count }
   const peerId = peerOf(conv, userId)
   if (peerId !== undefined) event.peerId = peerId
-  ports.publish(event)
+  ports.events.toUser(event)
 }
 
 /** The recount after a mark moved; MongoDB alone answers if Redis cannot. */

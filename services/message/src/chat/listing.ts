@@ -18,7 +18,7 @@ export const CONVERSATION_LIST_DEFAULT = 20
 /** The ports listing uses. */
 export type ListingPorts = Pick<ChatPorts,
   | 'conversations' | 'messages' | 'unread' | 'unreadSource' | 'users' | 'userExists'
-  | 'isBlocked' | 'newId' | 'publish' | 'logger'>
+  | 'isBlocked' | 'newId' | 'events' | 'logger'>
 
 /** A stored last message as the wire shows it in a conversation list. */
 function toWireLastMessage (last: LastMessage): WireLastMessage {
@@ -134,7 +134,7 @@ export class Listing {
     const { conv, created } = await this.ports.conversations.openDirect(req.actorId, req.peerId, this.ports.newId)
     if (created) {
       const event: ConversationCreatedEvent = { kind: 'conversation.created', userId: req.peerId, conversationId: conv._id, peerId: req.actorId }
-      this.ports.publish(event)
+      this.ports.events.toUser(event)
     }
     return { conversationId: conv._id, created }
   }

@@ -25,7 +25,7 @@ export const TAKE_UNREAD_DEFAULT = 50
 const SYNC_READ_BATCH = 8
 
 /** The ports reading uses. */
-export type ReadingPorts = Pick<ChatPorts, 'conversations' | 'messages' | 'locks' | 'unread' | 'unreadSource' | 'publish' | 'logger'>
+export type ReadingPorts = Pick<ChatPorts, 'conversations' | 'messages' | 'locks' | 'unread' | 'unreadSource' | 'events' | 'logger'>
 
 /**
  * The reading commands. Those that read marks or counts first wait for this
@@ -135,7 +135,7 @@ export class Reading {
     for (const userId of senders) {
       const event: MessageReadEvent = { kind: 'message.read', userId, conversationId: conv._id, readerId, seq: upTo }
       if (messageId !== undefined) event.messageId = messageId
-      this.ports.publish(event)
+      this.ports.events.toUser(event)
     }
   }
 
@@ -162,7 +162,7 @@ export class Reading {
     const cleared: MessagesClearedEvent = { kind: 'messages.cleared', userId: req.actorId, conversationId: conv._id, peerId: req.peerId }
     // The asking socket has its answer; the event is for the user's other sockets.
     if (req.originConnectionId !== undefined) cleared.originConnectionId = req.originConnectionId
-    this.ports.publish(cleared)
+    this.ports.events.toUser(cleared)
     publishUnread(this.ports, req.actorId, conv, count)
     return { conversationId: conv._id }
   }

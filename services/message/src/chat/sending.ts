@@ -5,10 +5,11 @@
  */
 import {
   ChatError,
-  type Message, type MessageNewEvent, type RoomEvent, type SendMessageReply, type SendMessageRequest,
+  type Message, type SendMessageReply, type SendMessageRequest,
 } from '@chat/contracts'
 import { checkContent, type ContentRules } from '../content.js'
 import { peerOf, type ConversationDoc } from '../conversations.js'
+import { carriedUnread, type ConversationHappening } from '../events.js'
 import { dedupeKey } from '../keys.js'
 import { toMessage, type MessageDoc } from '../messages.js'
 import { storeNumbered, storedUnderClaim } from '../send/numbering.js'
@@ -20,7 +21,7 @@ import {
 /** The ports sending uses. */
 export type SendingPorts = Pick<ChatPorts,
   | 'conversations' | 'messages' | 'files' | 'state' | 'direct' | 'summaries' | 'unread'
-  | 'newId' | 'userExists' | 'isBlocked' | 'joinRoom' | 'publish' | 'publishRoom' | 'logger'>
+  | 'newId' | 'userExists' | 'isBlocked' | 'joinRoom' | 'events' | 'logger'>
 
 /**
  * message.send. Ordering rule: MongoDB (the truth) is written first; Redis
@@ -179,14 +180,12 @@ export class Sending {
       }
     }))
 
-    for (const userId of memberIds) {
-      const event: MessageNewEvent = { kind: 'message.new', userId, message }
-      if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
-      // A recipient's new count rides on their copy: one event per recipient.
-      const count = userId === doc.senderId ? undefined : counts[others.indexOf(userId)]
-      if (count !== undefined) event.unread = count
-      this.ports.publish(event)
-    }
+    const event: ConversationHappening = { kind: 'message.new', message }
+    if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
+    // The recipients' new counts ride on the message: one event per recipient.
+    const carried = carriedUnread(others, counts)
+    if (carried) event.unread = carried
+    this.ports.events.toConversation({ _id: conv._id, kind: 'direct', memberIds }, event)
 
     await this.settleSenderUnread(conv, doc.senderId).catch(log('sender unread'))
   }
@@ -230,16 +229,12 @@ export class Sending {
       await unread.forgetMany(others).catch(() => undefined)
     }
 
-    const event: RoomEvent = { kind: 'message.new', roomId: conv._id, message }
+    const event: ConversationHappening = { kind: 'message.new', message }
     if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
     // The members' counts ride on the one room event: no event per member.
-    const carried: Record<string, number> = {}
-    for (const userId of others) {
-      const count = counts.get(userId)
-      if (count !== undefined) carried[userId] = count
-    }
-    if (Object.keys(carried).length > 0) event.unread = carried
-    this.ports.publishRoom(event)
+    const carried = carriedUnread(others, others.map((userId) => counts.get(userId)))
+    if (carried) event.unread = carried
+    this.ports.events.toConversation(conv, event)
 
     // The sender's count is recounted once their read mark is written, off the answer path.
     this.background.inBackground(this.settleSenderUnread(conv, doc.senderId, true).catch(log('sender unread')))

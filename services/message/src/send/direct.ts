@@ -1,8 +1,8 @@
 import type { Redis } from 'ioredis'
 import { MongoBulkWriteError } from 'mongodb'
-import { blockCacheKey, ChatError, type MessageNewEvent, type SendMessageReply, type SendMessageRequest, type UnreadChangedEvent } from '@chat/contracts'
+import { blockCacheKey, ChatError, type SendMessageReply, type SendMessageRequest, type UnreadChangedEvent } from '@chat/contracts'
 import { Batcher, LuaScript, type Logger } from '@chat/runtime'
-import type { ChatEvent } from '../chat.js'
+import { carriedUnread, type ConversationHappening, type EventPublisher } from '../events.js'
 import { dedupeKey, directKey } from '../keys.js'
 import { toMessage, type MessageDoc, type MessageStore } from '../messages.js'
 import { UNREAD_SENTINEL, unreadKey, type UnreadCache } from '../unread.js'
@@ -54,7 +54,7 @@ export interface DirectSendPorts {
   summaries: SummaryWriter
   isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
   newId: () => number
-  publish: (event: ChatEvent) => void
+  events: EventPublisher
   logger: Logger
 }
 
@@ -300,13 +300,12 @@ export class DirectSender {
         memberIds: [doc.senderId, recipientId],
       })
       const origin = (items[i] as Item).req.originConnectionId
-      for (const userId of [doc.senderId, recipientId]) {
-        const event: MessageNewEvent = { kind: 'message.new', userId, message }
-        if (origin !== undefined) event.originConnectionId = origin
-        // The recipient's new count rides on their copy: one event per recipient.
-        if (userId === recipientId && recipientCount >= 0) event.unread = recipientCount
-        this.ports.publish(event)
-      }
+      const event: ConversationHappening = { kind: 'message.new', message }
+      if (origin !== undefined) event.originConnectionId = origin
+      // The recipient's new count rides on the message: one event per recipient.
+      const carried = carriedUnread([recipientId], [recipientCount])
+      if (carried) event.unread = carried
+      this.ports.events.toConversation({ _id: doc.conversationId, kind: 'direct', memberIds: [doc.senderId, recipientId] }, event)
       if (recipientCount < 0) this.recount(recipientId, doc.conversationId, doc.senderId)
       // Sending read the conversation: the sender hears so now, and again
       // only if the exact recount finds a message that arrived meanwhile. A
@@ -342,7 +341,7 @@ export class DirectSender {
 
   private publishUnread (userId: number, conversationId: number, peerId: number, count: number): void {
     const event: UnreadChangedEvent = { kind: 'unread.changed', userId, conversationId, peerId, count }
-    this.ports.publish(event)
+    this.ports.events.toUser(event)
   }
 }
 

@@ -253,9 +253,6 @@ export const eventsApi: WsApi<EventsRequest, SocketState> = {
     if (push) ctx.push(() => deliver(ctx, userId, push))
   },
 
-  // The document has no rooms.
-  renderRoom: () => {},
-
   // The document has no frame for it: the socket is closed with 4001.
   revoked: () => undefined,
 }

@@ -1,4 +1,4 @@
-import type { ChatError, Contact, Message, UserEvent } from '@chat/contracts'
+import type { ChatError, Contact, LiveEvent, Message } from '@chat/contracts'
 import type { Frame } from '../../ws-api.js'
 
 /**
@@ -71,7 +71,7 @@ export type EventsPush =
  * (from this socket or any other) are not pushed back: the document has no
  * frame for them.
  */
-export function pushFor (userId: number, event: UserEvent): EventsPush | undefined {
+export function pushFor (userId: number, event: LiveEvent): EventsPush | undefined {
   switch (event.kind) {
     case 'message.new': {
       const m = event.message

@@ -3,7 +3,7 @@ import { toChatError } from '@chat/runtime'
 import type { Actor } from '../../actor.js'
 import { conversationPages, forEachPage, historyPages, ListCaps, unreadPages, type Page } from '../../lists.js'
 import type { ConnectionContext, WsApi, WsHandler } from '../../ws-api.js'
-import { emptyRead, flatDialogs, flatMessages, renderFlatEvent, renderFlatRoomEvent, type FlatRendered, type FlatViewer } from './render.js'
+import { emptyRead, flatDialogs, flatMessages, renderFlatEvent, type FlatRendered, type FlatViewer } from './render.js'
 import { FlatRequests, isFlatType, kindOf, PublicTypes, type FlatRequest, type FlatRequestType } from './schemas.js'
 
 const validators = Object.fromEntries(
@@ -263,8 +263,6 @@ export const flatApi: WsApi<FlatRequest, FlatState> = {
   },
 
   render: (ctx, event) => deliver(ctx, renderFlatEvent(viewerOf(ctx), event)),
-
-  renderRoom: (ctx, event) => deliver(ctx, renderFlatRoomEvent(viewerOf(ctx), event)),
 
   revoked: () => undefined,
 }

@@ -1,4 +1,4 @@
-import type { ConversationSummary, Message, RoomEvent, UserEvent } from '@chat/contracts'
+import type { ConversationSummary, LiveEvent, Message } from '@chat/contracts'
 import type { Frame } from '../../ws-api.js'
 import { msgTypeOf } from './schemas.js'
 
@@ -80,8 +80,8 @@ function conversationGone (viewer: FlatViewer, conversationId: number): FlatRend
   return [{ type: 'DELETE_ROOM', id: conversationId }]
 }
 
-/** Pushes for an event addressed to the socket's user. */
-export function renderFlatEvent (viewer: FlatViewer, event: UserEvent): FlatRendered {
+/** Pushes for an event of the socket's user or of one of their rooms. */
+export function renderFlatEvent (viewer: FlatViewer, event: LiveEvent): FlatRendered {
   switch (event.kind) {
     case 'message.new':
       return newMessage(viewer, event.message)
@@ -91,28 +91,14 @@ export function renderFlatEvent (viewer: FlatViewer, event: UserEvent): FlatRend
       return deleted(viewer, event.messageId, event.originConnectionId)
     case 'conversation.deleted':
       return conversationGone(viewer, event.conversationId)
+    case 'room.deleted':
+      return conversationGone(viewer, event.roomId)
     case 'conversation.created':
       // The customer learns of the room; `customer` names the other side, the creator.
       return {
         userIds: [event.peerId],
         build: (names) => [{ type: 'CREATE_ROOM', id: event.conversationId, customer: names.get(event.peerId) ?? '' }],
       }
-    default:
-      return []
-  }
-}
-
-/** Pushes for an event of a room the socket's user belongs to. */
-export function renderFlatRoomEvent (viewer: FlatViewer, event: RoomEvent): FlatRendered {
-  switch (event.kind) {
-    case 'message.new':
-      return newMessage(viewer, event.message)
-    case 'message.edited':
-      return edited(viewer, event.message, event.originConnectionId)
-    case 'message.deleted':
-      return deleted(viewer, event.messageId, event.originConnectionId)
-    case 'room.deleted':
-      return conversationGone(viewer, event.roomId)
     default:
       return []
   }

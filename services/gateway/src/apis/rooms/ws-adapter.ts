@@ -1,4 +1,4 @@
-import { ChatError, Commands, type Message, type RoomEvent, type UserEvent } from '@chat/contracts'
+import { ChatError, Commands, type LiveEvent, type Message } from '@chat/contracts'
 import { toChatError } from '@chat/runtime'
 import type { Actor } from '../../actor.js'
 import type { ConnectionContext, WsApi } from '../../ws-api.js'
@@ -156,34 +156,27 @@ export const roomsWsApi: WsApi<RoomsRequest, VisitState> = {
     if (!ctx.state.entered) ctx.close(CloseCodes.policy, 'send the room token first')
   },
 
-  // A room's events come on its own subject (renderRoom); a direct
-  // conversation's are the user's own. Nothing else of the user's events
-  // (other conversations, unread counts) has a frame in document 002.
-  render (ctx, event: UserEvent) {
+  // Only the visited conversation's events have frames in document 002:
+  // its messages, members coming and going, and its end. Nothing else of
+  // the user's events (other conversations, unread counts) shows.
+  render (ctx, event: LiveEvent) {
     const state = ctx.state
     const self = ctx.actor?.userId
-    if (state.kind !== 'direct' || !state.entered || !state.visit || self === undefined) return
-    const { roomId } = state.visit
-    if (event.kind === 'message.new' && event.message.conversationId === roomId) pushMessage(ctx, event.message, self)
-    else if (event.kind === 'conversation.deleted' && event.conversationId === roomId) gone(ctx)
-  },
-
-  renderRoom (ctx, event: RoomEvent) {
-    const state = ctx.state
-    const self = ctx.actor?.userId
-    if (!state.entered || !state.visit || event.roomId !== state.visit.roomId || self === undefined) return
+    if (!state.entered || !state.visit || self === undefined) return
+    const visited = state.visit.roomId
     switch (event.kind) {
       case 'message.new':
-        pushMessage(ctx, event.message, self)
+        if (event.message.conversationId === visited) pushMessage(ctx, event.message, self)
         return
       case 'member.joined':
-      case 'member.left': {
-        if (event.userId === self) return
-        ctx.push([memberPush(event)])
+      case 'member.left':
+        if (event.roomId === visited && event.userId !== self) ctx.push([memberPush(event)])
         return
-      }
       case 'room.deleted':
-        gone(ctx)
+        if (event.roomId === visited) gone(ctx)
+        return
+      case 'conversation.deleted':
+        if (event.conversationId === visited) gone(ctx)
         break
       default:
         // Edits, deletions, typing: the document has no frame for them.

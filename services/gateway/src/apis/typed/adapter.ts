@@ -5,7 +5,7 @@ import type { Actor } from '../../actor.js'
 import type { ConnectionContext, Frame, WsApi, WsHandler } from '../../ws-api.js'
 import { requireSelf } from '../common.js'
 import { FailureTypes, PublicTypes, TypedRequests, type TypedRequest, type TypedRequestType } from './schemas.js'
-import { renderTypedEvent, renderTypedRoomEvent, sessionPayload, typedMessage, typedRoom } from './render.js'
+import { renderTypedEvent, sessionPayload, typedMessage, typedRoom } from './render.js'
 import { allContacts } from '../../lists.js'
 
 const Envelope = createValidator(Type.Object({
@@ -359,8 +359,6 @@ export const typedApi: WsApi<TypedRequest, State> = {
   },
 
   render: (ctx, event) => ctx.push(renderTypedEvent(ctx.id, ctx.actor?.userId ?? 0, event)),
-
-  renderRoom: (ctx, event) => ctx.push(renderTypedRoomEvent(ctx.id, ctx.actor?.userId ?? 0, event)),
 
   revoked: () => ({ type: 'SESSION_REVOKED', payload: {} }),
 }

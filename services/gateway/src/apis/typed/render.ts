@@ -1,4 +1,4 @@
-import type { Message, Room, RoomEvent, Session, UserEvent } from '@chat/contracts'
+import type { LiveEvent, Message, Room, RoomMemberEvent, Session } from '@chat/contracts'
 import type { Frame } from '../../ws-api.js'
 import { sharedFrames } from '../../ws-connection.js'
 
@@ -25,9 +25,9 @@ export function typedRoom (r: Room): Record<string, unknown> {
   return { ...r }
 }
 
-/** How a new message shows on one socket: to others, to the sender elsewhere, or not at all. */
 /**
- * What every recipient's socket gets for one message, built once per event:
+ * How a new message shows on one socket: to others, to the sender
+ * elsewhere, or not at all. What every recipient's socket gets for one message, built once per event:
  * a room message reaches hundreds of sockets of a gateway, and the shared
  * frame is also encoded once (WsConnection.send).
  */
@@ -51,13 +51,36 @@ export function sessionPayload (s: Session): Record<string, unknown> {
   return { userId: s.user.id, username: s.user.username, email: s.user.email, avatar: s.user.avatar, token: s.token }
 }
 
+/** A room's join and leave notices, built once per event (see receivedOther). */
+const memberNotices = new WeakMap<RoomMemberEvent, Frame[]>()
+
+function memberNotice (userId: number, event: RoomMemberEvent): Frame[] {
+  // Members see others come and go, not themselves.
+  if (event.userId === userId) return []
+  // Every member's sockets get the same frame: built (and encoded) once per gateway.
+  let frames = memberNotices.get(event)
+  if (frames === undefined) {
+    frames = sharedFrames([{
+      type: event.kind === 'member.joined' ? 'ROOM_MEMBER_JOINED' : 'ROOM_MEMBER_LEFT',
+      payload: { roomId: event.roomId, userId: event.userId, username: event.username, nickname: event.nickname, at: event.at },
+    }])
+    memberNotices.set(event, frames)
+  }
+  return frames
+}
+
+/** A room's events name the room as well as the conversation. */
+function inRoom (event: { roomId?: number }): Record<string, number> {
+  return event.roomId === undefined ? {} : { roomId: event.roomId }
+}
+
 /**
  * Pushes for one socket. A message reaches the recipient as
  * MESSAGE_RECEIVED_OTHER; the sender's other sockets get MESSAGE_SENT (so
  * every device shows the conversation), the sending socket nothing (it got
  * MESSAGE_RECEIVED_SELF as its answer).
  */
-export function renderTypedEvent (connectionId: string, userId: number, event: UserEvent): Frame[] {
+export function renderTypedEvent (connectionId: string, userId: number, event: LiveEvent): Frame[] {
   switch (event.kind) {
     case 'message.new':
       return newMessageFrames(connectionId, userId, event.message, event.originConnectionId)
@@ -75,55 +98,24 @@ export function renderTypedEvent (connectionId: string, userId: number, event: U
       return [{ type: 'MESSAGE_EDITED', payload: typedMessage(event.message) }]
     case 'message.deleted':
       if (event.originConnectionId === connectionId) return []
-      return [{ type: 'MESSAGE_DELETED', payload: { messageId: event.messageId, conversationId: event.conversationId } }]
+      return [{ type: 'MESSAGE_DELETED', payload: { messageId: event.messageId, conversationId: event.conversationId, ...inRoom(event) } }]
     case 'conversation.deleted':
       return [{ type: 'CONVERSATION_DELETED', payload: { conversationId: event.conversationId, userId, targetUserId: event.peerId } }]
     case 'message.read':
       return [{ type: 'MESSAGE_READ', payload: { conversationId: event.conversationId, readerId: event.readerId, seq: event.seq, messageId: event.messageId ?? null } }]
     case 'typing':
-      return [{ type: 'TYPING', payload: { conversationId: event.conversationId, userId: event.fromUserId, typing: event.typing } }]
+      // A room's typing notice reaches the typist's sockets too.
+      if (event.fromUserId === userId) return []
+      return [{ type: 'TYPING', payload: { conversationId: event.conversationId, ...inRoom(event), userId: event.fromUserId, typing: event.typing } }]
     case 'membership.changed':
       return [{ type: 'ROOM_MEMBERSHIP_CHANGED', payload: { roomId: event.roomId, member: event.member } }]
     case 'conversation.created':
       return [{ type: 'CONVERSATION_CREATED', payload: { conversationId: event.conversationId, userId: event.peerId } }]
-    default:
-      return []
-  }
-}
-
-/** Pushes for a room event on one socket. Members see others come and go, not themselves. */
-/** A room's join and leave notices, built once per event (see receivedOther). */
-const memberNotices = new WeakMap<RoomEvent, Frame[]>()
-
-export function renderTypedRoomEvent (connectionId: string, userId: number, event: RoomEvent): Frame[] {
-  switch (event.kind) {
-    case 'message.new':
-      return newMessageFrames(connectionId, userId, event.message, event.originConnectionId)
-    case 'message.edited':
-      if (event.originConnectionId === connectionId) return []
-      return [{ type: 'MESSAGE_EDITED', payload: typedMessage(event.message) }]
-    case 'message.deleted':
-      if (event.originConnectionId === connectionId) return []
-      return [{ type: 'MESSAGE_DELETED', payload: { messageId: event.messageId, conversationId: event.roomId, roomId: event.roomId } }]
     case 'member.joined':
-    case 'member.left': {
-      if (event.userId === userId) return []
-      // Every member's sockets get the same frame: built (and encoded) once per gateway.
-      let frames = memberNotices.get(event)
-      if (frames === undefined) {
-        frames = sharedFrames([{
-          type: event.kind === 'member.joined' ? 'ROOM_MEMBER_JOINED' : 'ROOM_MEMBER_LEFT',
-          payload: { roomId: event.roomId, userId: event.userId, username: event.username, nickname: event.nickname, at: event.at },
-        }])
-        memberNotices.set(event, frames)
-      }
-      return frames
-    }
+    case 'member.left':
+      return memberNotice(userId, event)
     case 'room.deleted':
       return [{ type: 'ROOM_DELETED', payload: { roomId: event.roomId } }]
-    case 'typing':
-      if (event.fromUserId === userId) return []
-      return [{ type: 'TYPING', payload: { conversationId: event.roomId, roomId: event.roomId, userId: event.fromUserId, typing: event.typing } }]
     default:
       return []
   }
