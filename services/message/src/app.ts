@@ -28,6 +28,8 @@ export interface MessageOptions {
   sendQueueLimitMs: number
   /** Sends held at once above which new ones get CHAT_BUSY (SEND_MAX_PENDING). */
   sendMaxPending: number
+  /** How long a conversation summary may wait for more messages (SUMMARY_FLUSH_MS). */
+  summaryFlushMs: number
 }
 
 /**
@@ -47,7 +49,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   await Promise.all([conversations.init(), messages.init(), files.init(), rooms.init()])
   const ids = await createIdGenerator(deps.redis, deps.logger)
   const locks = new RedisLocks(deps.redis)
-  const summaries = new SummaryWriter(conversations, messages, locks, deps.logger)
+  const summaries = new SummaryWriter(conversations, messages, locks, deps.logger, { flushMs: opts.summaryFlushMs })
   const unreadSource = new MongoUnreadSource(conversations, messages)
   const unread = new UnreadCache(deps.redis, unreadSource)
   const state = new SendState(deps.redis, conversations, messages, { dedupeTtlSeconds: opts.dedupeTtlSeconds })

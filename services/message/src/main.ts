@@ -16,6 +16,7 @@ const service = await startService({
     dedupeTtlSeconds: config.SEND_DEDUPE_TTL_SECONDS,
     sendQueueLimitMs: config.SEND_QUEUE_LIMIT_MS,
     sendMaxPending: config.SEND_MAX_PENDING,
+    summaryFlushMs: config.SUMMARY_FLUSH_MS,
   }),
 })
 

@@ -28,29 +28,50 @@ interface Pending {
 /** Conversations whose first message is known to be recorded: beyond that, a flush writes none. */
 const KNOWN_FIRST_MAX = 100_000
 
+export interface SummaryWriterOptions {
+  /**
+   * How long a summary may wait for more messages of its conversation
+   * before it is written (SUMMARY_FLUSH_MS); 0 writes as soon as the
+   * previous flush is done.
+   */
+  flushMs?: number
+}
+
 /**
  * What a stored message changes besides itself: the conversation's last
  * message, counter and activity, its first message, the sender's read mark
  * and the other members' activity (conversation lists sort on it). None of
  * it is needed to acknowledge the send, so it is written after, coalesced
- * per conversation: while a flush runs, later messages of the same
- * conversation fold into one write. Every write only moves forward ($max,
- * or a last message with a higher seq), so flushes in any order, on any
- * replica, never take a summary back.
+ * per conversation: the messages of a conversation that arrive while a
+ * flush runs, or within `flushMs` of the oldest summary waiting, fold into
+ * one write of each document. On FerretDB these single-document updates, not
+ * the messages' insert, are most of the database's work per message, so
+ * the interval is what a busy conversation saves. Readers on this replica
+ * (conversation lists, unread counts) call settled(), which writes at once.
+ * Every write only moves forward ($max, or a last message with a higher
+ * seq), so flushes in any order, on any replica, never take a summary back.
  */
 export class SummaryWriter {
   private pending = new Map<number, Pending>()
   private running: Promise<void> | undefined
+  private timer: NodeJS.Timeout | undefined
+  /** When the oldest pending summary was added (performance.now()). */
+  private pendingSince = 0
   private readonly knownFirst = new Set<number>()
+  private readonly flushMs: number
 
   constructor (
     private readonly conversations: ConversationStore,
     private readonly messages: MessageStore,
     private readonly locks: RedisLocks,
-    private readonly logger: Logger
-  ) {}
+    private readonly logger: Logger,
+    opts: SummaryWriterOptions = {}
+  ) {
+    this.flushMs = opts.flushMs ?? 0
+  }
 
   add (s: StoredSummary): void {
+    if (this.pending.size === 0) this.pendingSince = performance.now()
     const p = this.pending.get(s.conversationId)
     const sender = s.last.senderId
     if (!p) {
@@ -80,19 +101,34 @@ export class SummaryWriter {
   async settled (): Promise<void> {
     const hadPending = this.pending.size > 0
     if (this.running) await this.running
-    if (hadPending && this.running) await this.running
+    if (!hadPending) return
+    // What was pending is now being written, or waits for the interval: write it now.
+    this.kick(true)
+    if (this.running) await this.running
   }
 
   /** Resolves once everything is written, new additions included (shutdown, tests). */
   async drain (): Promise<void> {
     while (this.running || this.pending.size > 0) {
-      this.kick()
+      this.kick(true)
       await this.running
     }
   }
 
-  private kick (): void {
+  /** Starts a flush unless one runs; without `now`, only once the oldest pending summary waited flushMs. */
+  private kick (now = false): void {
     if (this.running || this.pending.size === 0) return
+    const wait = this.flushMs - (performance.now() - this.pendingSince)
+    if (!now && wait > 0) {
+      this.timer ??= setTimeout(() => {
+        this.timer = undefined
+        this.kick(true)
+      }, wait)
+      this.timer.unref()
+      return
+    }
+    clearTimeout(this.timer)
+    this.timer = undefined
     const batch = this.pending
     this.pending = new Map()
     this.running = this.write(batch).finally(() => {

@@ -1,0 +1,94 @@
+// Conversation summaries are written after the answer, coalesced per
+// conversation: with SUMMARY_FLUSH_MS, a busy conversation's messages of one
+// interval cost one write of each document; a reader on the replica
+// (settled) has them written at once.
+import t from 'tap'
+import { createLogger } from '@chat/runtime'
+import type { ConversationStore, LastMessage } from '../src/conversations.js'
+import type { RedisLocks } from '../src/locks.js'
+import type { MessageStore } from '../src/messages.js'
+import { SummaryWriter } from '../src/send/summaries.js'
+
+const logger = createLogger('summaries-test', 'silent')
+
+/** Records every write the writer makes. */
+function fakeStores () {
+  const writes: string[] = []
+  const conversations = {
+    byId: async (id: number) => ({ _id: id, firstMessage: { id: 1, seq: 1 } }),
+    recordLast: async (id: number, last: LastMessage) => { writes.push(`last ${id} ${last.seq}`) },
+    markRead: async (conv: { _id: number }, userId: number, seq: number) => { writes.push(`mark ${conv._id} ${userId} ${seq}`) },
+    touchMembers: async (conv: { _id: number }, userIds: number[]) => { writes.push(`touch ${conv._id} ${userIds.join(',')}`) },
+  } as unknown as ConversationStore
+  const locks = { withLock: async <T>(_key: string, fn: () => Promise<T>) => fn() } as unknown as RedisLocks
+  return { writes, conversations, locks, messages: {} as MessageStore }
+}
+
+function summary (conversationId: number, seq: number, senderId = 1) {
+  return {
+    conversationId,
+    memberIds: [1, 2],
+    last: { id: 100 + seq, seq, senderId, kind: 'text' as const, content: `m${seq}`, createdAt: new Date(1_700_000_000_000 + seq) },
+  }
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
+
+t.test('without an interval, each message is written as soon as the previous flush is done', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  const writer = new SummaryWriter(conversations, messages, locks, logger)
+  for (const seq of [1, 2, 3]) {
+    writer.add(summary(7, seq))
+    await writer.settled()
+  }
+  t.same(writes.filter((w) => w.startsWith('last')), ['last 7 1', 'last 7 2', 'last 7 3'])
+})
+
+t.test('with an interval, a conversation\'s messages of one interval are one write of each document', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { flushMs: 150 })
+  for (const seq of [1, 2, 3, 4]) {
+    writer.add(summary(7, seq, seq % 2 === 0 ? 2 : 1))
+    await sleep(10)
+  }
+  writer.add(summary(8, 1))
+  t.same(writes, [], 'nothing written before the interval ends')
+  await sleep(250)
+  t.same(writes.sort(), ['last 7 4', 'last 8 1', 'mark 7 1 3', 'mark 7 2 4', 'mark 8 1 1', 'touch 8 2'].sort(),
+    'the newest last message, each sender\'s newest read mark, the others\' activity')
+})
+
+t.test('a reader on the replica has pending summaries written at once', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { flushMs: 60_000 })
+  writer.add(summary(7, 1))
+  const started = Date.now()
+  await writer.settled()
+  t.ok(Date.now() - started < 1000, 'not after the interval')
+  t.same(writes.filter((w) => w.startsWith('last')), ['last 7 1'])
+
+  writer.add(summary(7, 2))
+  await writer.drain()
+  t.same(writes.filter((w) => w.startsWith('last')), ['last 7 1', 'last 7 2'], 'drain (shutdown) too')
+})
+
+t.test('what arrives during a flush is written by the next, no later than the interval after it arrived', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => { release = resolve })
+  const slow = Object.create(conversations) as ConversationStore & { recordLast: ConversationStore['recordLast'] }
+  slow.recordLast = async (id, last) => {
+    if (last.seq === 1) await gate
+    writes.push(`last ${id} ${last.seq}`)
+  }
+  const writer = new SummaryWriter(slow, messages, locks, logger, { flushMs: 50 })
+  writer.add(summary(7, 1))
+  await sleep(80) // the first flush has started and hangs
+  writer.add(summary(7, 2))
+  writer.add(summary(7, 3))
+  await sleep(80)
+  t.same(writes.filter((w) => w.startsWith('last')), [], 'the later ones wait for the running flush, past their interval')
+  release()
+  await sleep(20)
+  t.same(writes.filter((w) => w.startsWith('last')), ['last 7 1', 'last 7 3'], 'then go at once, folded into one')
+})
