@@ -1,5 +1,5 @@
 import { Commands } from '@chat/contracts'
-import { createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { CacheFallback, createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
 import { ChatService, type ChatEvent, type ChatPorts } from './chat.js'
 import { ConversationStore } from './conversations.js'
 import { FileStore, toFileInfo } from './files.js'
@@ -49,12 +49,13 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const summaries = new SummaryWriter(conversations, messages, locks, deps.logger)
   const unreadSource = new MongoUnreadSource(conversations, messages)
   const unread = new UnreadCache(deps.redis, unreadSource)
+  const cacheFallback = new CacheFallback({ logger: deps.logger, registry: deps.registry })
   const state = new SendState(deps.redis, conversations, messages, { dedupeTtlSeconds: opts.dedupeTtlSeconds })
   const publish = (event: ChatEvent) => publishJson(nc, subjects.userEvent(event.userId, event.kind), event)
   const isBlocked = async (blockerId: number, blockedId: number) =>
     (await deps.client.call(Commands.contact.checkBlocked, { blockerId, blockedId })).blocked
   const direct = new DirectSender({
-    redis: deps.redis, state, messages, unread, summaries, isBlocked, newId: () => ids.next(), publish, logger: deps.logger,
+    redis: deps.redis, state, messages, unread, summaries, isBlocked, cacheFallback, newId: () => ids.next(), publish, logger: deps.logger,
   })
 
   const ports: ChatPorts = {
@@ -67,6 +68,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     direct,
     summaries,
     unreadSource,
+    cacheFallback,
     locks,
     newId: () => ids.next(),
     async userExists (userId) {
