@@ -23,3 +23,5 @@ export type { ServiceDeps, ServiceParts, RunningService, ServiceSettings } from 
 export { fitToBudget, jsonBytes, replyBudgetBytes } from './budget.js'
 export { LuaScript } from './lua.js'
 export { Batcher } from './batcher.js'
+export { CacheFallback } from './cache-fallback.js'
+export type { CacheFallbackOptions } from './cache-fallback.js'

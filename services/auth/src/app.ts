@@ -1,6 +1,6 @@
 import { ChatError, Commands, listAvatar, type Jwks, type JwksChangedEvent, type Session, type SessionRevokedEvent } from '@chat/contracts'
 import {
-  Batcher, createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, publishJson, replyBudgetBytes, signToken,
+  Batcher, CacheFallback, createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, publishJson, replyBudgetBytes, signToken,
   type ServiceDeps, type ServiceParts, type SigningKey, type TokenClaims, type TokenSettings,
 } from '@chat/runtime'
 import { DEFAULT_LOGIN_THROTTLE } from './config.js'
@@ -41,7 +41,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
   const store = new UserStore(deps.db)
   const scrypt = opts.scrypt ?? SCRYPT_PARAMS
   const dummyHash = dummyHashFor(scrypt)
-  const sessions = new SessionStore(deps.db, redis, deps.logger)
+  const sessions = new SessionStore(deps.db, redis, deps.logger, new CacheFallback({ logger: deps.logger, registry: deps.registry }))
   await Promise.all([store.init(), sessions.init()])
   const signingKeys = new SigningKeys(deps.db, {
     configured: opts.signingKey,

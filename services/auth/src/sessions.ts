@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb'
-import type { Logger, Redis } from '@chat/runtime'
+import type { CacheFallback, Logger, Redis } from '@chat/runtime'
 
 /** A login, as stored in `sessions`. Its `_id` is the token's `jti`. */
 export interface SessionDoc {
@@ -29,7 +29,13 @@ const VALID_CACHE_MS = 60_000
 export class SessionStore {
   private readonly col: Collection<SessionDoc>
 
-  constructor (db: Db, private readonly redis: Redis, private readonly logger: Logger) {
+  constructor (
+    db: Db,
+    private readonly redis: Redis,
+    private readonly logger: Logger,
+    /** A failed read of the session cache counts as a miss for every id (counted, logged): MongoDB answers them all. */
+    private readonly cacheFallback: CacheFallback
+  ) {
     this.col = db.collection<SessionDoc>('sessions')
   }
 
@@ -54,12 +60,8 @@ export class SessionStore {
     const ids = [...new Set(sessionIds)]
     const result = new Map<string, SessionState>()
     if (ids.length === 0) return result
-    let cached: (string | null)[] = []
-    try {
-      cached = await this.redis.mget(ids.map(cacheKey))
-    } catch (err) {
-      this.logger.warn({ err }, 'session cache unavailable; reading MongoDB')
-    }
+    // Redis failing: nothing is cached, so every id is read from MongoDB below.
+    const cached = await this.cacheFallback.read<(string | null)[]>('sessions', () => this.redis.mget(ids.map(cacheKey)), async () => [])
     const missing: string[] = []
     ids.forEach((id, i) => {
       const value = cached[i]

@@ -5,11 +5,12 @@
 import t from 'tap'
 import { randomUUID, sign } from 'node:crypto'
 import { Commands, QueueGroups, type SessionRevokedEvent } from '@chat/contracts'
-import { connectMongo, importSigningKey, Redis, signToken } from '@chat/runtime'
+import { CacheFallback, connectMongo, createLogger, importSigningKey, Redis, Registry, signToken } from '@chat/runtime'
 import { outcome as code, startServiceUnderTest } from '@chat/runtime/testing'
 import { loadAuthConfig } from '../src/config.js'
 import { buildAuthService } from '../src/app.js'
 import { authOptions } from '../src/options.js'
+import { SessionStore } from '../src/sessions.js'
 import { signingKeysCollection } from '../src/signing-keys.js'
 
 const { client, config, events } = await startServiceUnderTest(t, {
@@ -85,6 +86,25 @@ t.test('auth.sessions.check names revoked, expired and unknown sessions only', a
   t.same(res.revoked.sort(), [gone.sessionId, unknown].sort())
   t.same(await client.call(Commands.auth.checkSessions, { sessionIds: [] }), { revoked: [] })
   t.equal(await code(client.call(Commands.auth.checkSessions, { sessionIds: Array.from({ length: 1001 }, () => randomUUID()) })), 'CHAT_BAD_REQUEST', 'batches are bounded')
+})
+
+t.test('Redis down: session states come from MongoDB, and the fallback is counted', async (t) => {
+  const live = await register()
+  const gone = await register()
+  await client.call(Commands.auth.logout, { actorId: gone.user.id, token: gone.token })
+  const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  dead.on('error', () => undefined)
+  t.teardown(() => { dead.disconnect() })
+  const registry = new Registry()
+  const logger = createLogger('auth-sessions-test', 'silent')
+  const store = new SessionStore(mongo.db, dead, logger, new CacheFallback({ logger, registry }))
+  const unknown = randomUUID()
+  const states = await store.states([live.sessionId, gone.sessionId, unknown])
+  t.same(states.get(live.sessionId), { userId: live.user.id }, 'a live session is usable')
+  t.equal(states.get(gone.sessionId), undefined, 'a revoked one is not')
+  t.equal(states.get(unknown), undefined)
+  t.equal(states.size, 3)
+  t.match(await registry.getSingleMetricAsString('chat_cache_fallbacks_total'), /cache="sessions"[^}]*\} 1/, 'one fallback for the batch')
 })
 
 t.test('changing the password needs the current one and ends the other sessions', async (t) => {

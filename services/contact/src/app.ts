@@ -2,7 +2,7 @@ import {
   ChatError, Commands, UserEventKinds,
   type ContactsChangedEvent, type PresenceChangedEvent,
 } from '@chat/contracts'
-import { Batcher, Counter, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { Batcher, CacheFallback, Counter, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
 import { BlockCache } from './block-cache.js'
 import { BlockStore, presenceAudience } from './blocks.js'
 import { startPeriodic } from './periodic.js'
@@ -31,8 +31,9 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
   await store.init()
   const blocks = new BlockStore(deps.db)
   await blocks.init()
-  const blockCache = new BlockCache(deps.redis, (blocker, blocked) => blocks.isBlocked(blocker, blocked), {
-    onError: (err) => logger.warn({ err }, 'block cache unavailable; answered from MongoDB'),
+  const cacheFallback = new CacheFallback({ logger, registry: deps.registry })
+  const blockCache = new BlockCache(deps.redis, (blocker, blocked) => blocks.isBlocked(blocker, blocked), cacheFallback, {
+    onFillError: (err) => logger.warn({ err }, 'block cache: storing an answer failed; answered from MongoDB'),
   })
   const presence = new PresenceStore(deps.redis, opts.presenceTtlMs)
   const budget = opts.replyBudgetBytes ?? replyBudgetBytes(nc)

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Redis } from 'ioredis'
-import { LuaScript } from '@chat/runtime'
+import { LuaScript, type CacheFallback } from '@chat/runtime'
 import { blockCacheKey } from '@chat/contracts'
 
 /*
@@ -26,7 +26,8 @@ import { blockCacheKey } from '@chat/contracts'
  * MongoDB write. The command then fails (the client retries, and the retry
  * deletes again: block and unblock delete even when they change nothing),
  * and entries live at most `ttlMs` in any case. If Redis fails on a check,
- * the answer comes from MongoDB.
+ * the answer comes from MongoDB (the runtime's CacheFallback policy, as the
+ * `blocks` cache) and nothing is stored.
  */
 
 /** Key of one pair's entry, without the client's keyPrefix; the message service reads it too. */
@@ -60,24 +61,29 @@ export interface BlockCacheOptions {
   ttlMs?: number
   /** How long a lease holds: longer than a slow MongoDB read; an expired lease only means no fill. */
   leaseMs?: number
-  /** Told when Redis fails and the answer came from MongoDB. */
-  onError?: (err: unknown) => void
+  /** Told when storing an answer fails (a cache write: the answer came from MongoDB all the same). */
+  onFillError?: (err: unknown) => void
 }
+
+/** The answer as the cache spells it. */
+const cachedAs = (blocked: boolean): string => blocked ? '1' : '0'
 
 export class BlockCache {
   private readonly ttlMs: number
   private readonly leaseMs: number
-  private readonly onError: (err: unknown) => void
+  private readonly onFillError: (err: unknown) => void
 
   constructor (
     private readonly redis: Redis,
     /** The truth: MongoDB's answer. */
     private readonly source: (blockerId: number, blockedId: number) => Promise<boolean>,
+    /** What a lookup Redis fails turns into: MongoDB's answer, counted and logged. */
+    private readonly cacheFallback: CacheFallback,
     opts: BlockCacheOptions = {}
   ) {
     this.ttlMs = opts.ttlMs ?? 10 * 60_000
     this.leaseMs = opts.leaseMs ?? 10_000
-    this.onError = opts.onError ?? (() => undefined)
+    this.onFillError = opts.onFillError ?? (() => undefined)
   }
 
   /** Whether blockerId has blocked blockedId: one Redis round trip when cached. */
@@ -85,22 +91,22 @@ export class BlockCache {
     if (blockerId === blockedId) return false
     const key = blockCacheKey(blockerId, blockedId)
     const lease = LEASE_PREFIX + randomUUID()
-    let cached: unknown
-    try {
-      cached = await LOOKUP.run(this.redis, [key], [lease, this.leaseMs])
-    } catch (err) {
-      this.onError(err)
-      return await this.source(blockerId, blockedId)
-    }
+    // Redis failing: MongoDB's answer, spelled as a cached one, so no lease is held and nothing is filled.
+    const cached = await this.cacheFallback.read<unknown>(
+      'blocks',
+      () => LOOKUP.run(this.redis, [key], [lease, this.leaseMs]),
+      async () => cachedAs(await this.source(blockerId, blockedId)),
+      { blockerId, blockedId }
+    )
     if (cached === '1') return true
     if (cached === '0') return false
     const truth = await this.source(blockerId, blockedId)
     // Only the lease holder fills; anyone else's lookup (a lease was there) just answers.
     if (cached === null) {
       try {
-        await FILL.run(this.redis, [key], [lease, truth ? '1' : '0', this.ttlMs])
+        await FILL.run(this.redis, [key], [lease, cachedAs(truth), this.ttlMs])
       } catch (err) {
-        this.onError(err)
+        this.onFillError(err)
       }
     }
     return truth

@@ -5,7 +5,7 @@ import t from 'tap'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
-import { createRedis } from '@chat/runtime'
+import { CacheFallback, createLogger, createRedis, Registry } from '@chat/runtime'
 import { BlockCache, blockCacheKey } from '../src/block-cache.js'
 
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379'
@@ -30,6 +30,8 @@ function truth () {
   let held: { reached: () => void, gate: Promise<void> } | undefined
   return {
     blocks,
+    /** When set, reads fail like an unreachable MongoDB. */
+    failing: false,
     get reads () { return reads },
     holdNextRead () {
       let release!: () => void
@@ -40,6 +42,7 @@ function truth () {
     },
     async source (blocker: number, blocked: number): Promise<boolean> {
       reads++
+      if (this.failing) throw new Error('mongo down')
       const answer = blocks.has(`${blocker}:${blocked}`)
       const h = held
       held = undefined
@@ -52,12 +55,18 @@ function truth () {
   }
 }
 
+/** A fallback policy of its own, with the registry its counter is read from. */
+function policy () {
+  const registry = new Registry()
+  return { registry, fallback: new CacheFallback({ logger: createLogger('test', 'silent'), registry }) }
+}
+
 let nextUser = 1000
 const pair = (): [number, number] => [nextUser++, nextUser++]
 
 t.test('a miss reads MongoDB once and fills; hits do not read it again', async (t) => {
   const db = truth()
-  const cache = new BlockCache(redis, (x, y) => db.source(x, y))
+  const cache = new BlockCache(redis, (x, y) => db.source(x, y), policy().fallback)
   const [a, b] = pair()
   db.blocks.add(`${a}:${b}`)
   t.equal(await cache.isBlocked(a, b), true)
@@ -74,7 +83,7 @@ t.test('a miss reads MongoDB once and fills; hits do not read it again', async (
 
 t.test('invalidate after a write: the next check sees it', async (t) => {
   const db = truth()
-  const cache = new BlockCache(redis, (x, y) => db.source(x, y))
+  const cache = new BlockCache(redis, (x, y) => db.source(x, y), policy().fallback)
   const [a, b] = pair()
   t.equal(await cache.isBlocked(a, b), false)
   db.blocks.add(`${a}:${b}`) // block: MongoDB first …
@@ -87,7 +96,7 @@ t.test('invalidate after a write: the next check sees it', async (t) => {
 
 t.test('a read that started before a block cannot cache its stale answer', async (t) => {
   const db = truth()
-  const cache = new BlockCache(redis, (x, y) => db.source(x, y))
+  const cache = new BlockCache(redis, (x, y) => db.source(x, y), policy().fallback)
   const [a, b] = pair()
   const hold = db.holdNextRead()
   const slow = cache.isBlocked(a, b) // reads "not blocked", then waits
@@ -102,7 +111,7 @@ t.test('a read that started before a block cannot cache its stale answer', async
 
 t.test('the same for an unblock', async (t) => {
   const db = truth()
-  const cache = new BlockCache(redis, (x, y) => db.source(x, y))
+  const cache = new BlockCache(redis, (x, y) => db.source(x, y), policy().fallback)
   const [a, b] = pair()
   db.blocks.add(`${a}:${b}`)
   const hold = db.holdNextRead()
@@ -117,7 +126,7 @@ t.test('the same for an unblock', async (t) => {
 
 t.test('a reader finding another reader\'s lease answers from MongoDB and stores nothing', async (t) => {
   const db = truth()
-  const cache = new BlockCache(redis, (x, y) => db.source(x, y))
+  const cache = new BlockCache(redis, (x, y) => db.source(x, y), policy().fallback)
   const [a, b] = pair()
   db.blocks.add(`${a}:${b}`)
   await raw.set(PREFIX + blockCacheKey(a, b), 'lease:someone-else', 'PX', 10_000)
@@ -131,7 +140,7 @@ t.test('an expired lease means no fill, never a wrong one', async (t) => {
   const db = truth()
   // Long enough that the later reader's own lease outlives its read on a
   // loaded machine; the slow reader's runs out while MongoDB holds it.
-  const cache = new BlockCache(redis, (x, y) => db.source(x, y), { leaseMs: 500 })
+  const cache = new BlockCache(redis, (x, y) => db.source(x, y), policy().fallback, { leaseMs: 500 })
   const [a, b] = pair()
   const hold = db.holdNextRead()
   const slow = cache.isBlocked(a, b)
@@ -150,11 +159,14 @@ t.test('Redis down: answers come from MongoDB; invalidation fails loudly', async
   const dead = new Redis({ host: '127.0.0.1', port: 1, lazyConnect: true, enableOfflineQueue: false, maxRetriesPerRequest: 0, retryStrategy: () => null })
   dead.on('error', () => undefined)
   t.teardown(() => { dead.disconnect() })
-  const errors: unknown[] = []
-  const cache = new BlockCache(dead, (x, y) => db.source(x, y), { onError: (err) => errors.push(err) })
+  const { registry, fallback } = policy()
+  const cache = new BlockCache(dead, (x, y) => db.source(x, y), fallback)
   db.blocks.add('1:2')
   t.equal(await cache.isBlocked(1, 2), true)
   t.equal(await cache.isBlocked(2, 1), false)
-  t.equal(errors.length, 2, 'reported')
+  t.equal(db.reads, 2, 'one MongoDB read per check')
+  t.match(await registry.getSingleMetricAsString('chat_cache_fallbacks_total'), /cache="blocks"[^}]*\} 2/, 'counted as fallbacks')
+  db.failing = true
+  await t.rejects(cache.isBlocked(1, 2), { message: 'mongo down' }, 'MongoDB failing too: the check fails')
   await t.rejects(cache.invalidate(1, 2))
 })

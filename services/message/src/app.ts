@@ -1,5 +1,5 @@
 import { Commands } from '@chat/contracts'
-import { createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { CacheFallback, createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
 import { ChatService, type ChatPorts } from './chat.js'
 import { EventPublisher } from './events.js'
 import { ConversationStore } from './conversations.js'
@@ -52,6 +52,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const summaries = new SummaryWriter(conversations, messages, locks, deps.logger, { flushMs: opts.summaryFlushMs })
   const unreadSource = new MongoUnreadSource(conversations, messages)
   const unread = new UnreadCache(deps.redis, unreadSource)
+  const cacheFallback = new CacheFallback({ logger: deps.logger, registry: deps.registry })
   const state = new SendState(deps.redis, conversations, messages, { dedupeTtlSeconds: opts.dedupeTtlSeconds })
   const events = new EventPublisher({
     user: (userId, event) => publishJson(nc, subjects.userEvent(userId, event.kind), event),
@@ -60,7 +61,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const isBlocked = async (blockerId: number, blockedId: number) =>
     (await deps.client.call(Commands.contact.checkBlocked, { blockerId, blockedId })).blocked
   const direct = new DirectSender({
-    redis: deps.redis, state, messages, unread, summaries, isBlocked, newId: () => ids.next(), events, logger: deps.logger,
+    redis: deps.redis, state, messages, unread, summaries, isBlocked, cacheFallback, newId: () => ids.next(), events, logger: deps.logger,
   })
 
   const ports: ChatPorts = {
@@ -73,6 +74,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     direct,
     summaries,
     unreadSource,
+    cacheFallback,
     locks,
     newId: () => ids.next(),
     async userExists (userId) {

@@ -22,7 +22,8 @@ export const EDITABLE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>(['t
 
 /** The ports changing uses. */
 export type ChangingPorts = Pick<ChatPorts,
-  'conversations' | 'messages' | 'state' | 'unread' | 'unreadSource' | 'isBlocked' | 'events' | 'logger'>
+  | 'conversations' | 'messages' | 'state' | 'unread' | 'unreadSource' | 'cacheFallback'
+  | 'isBlocked' | 'events' | 'logger'>
 
 /** The commands that change or remove what was said, and typing. */
 export class Changing {

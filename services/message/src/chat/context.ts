@@ -4,7 +4,7 @@
  * more than one family needs. Each helper takes only the ports it uses.
  */
 import { ChatError, type UnreadChangedEvent, type UserName } from '@chat/contracts'
-import type { Logger } from '@chat/runtime'
+import type { CacheFallback, Logger } from '@chat/runtime'
 import type { ContentRules } from '../content.js'
 import { peerOf, type ConversationDoc, type ConversationStore, type LastMessage, type Marks } from '../conversations.js'
 import type { EventPublisher } from '../events.js'
@@ -25,6 +25,8 @@ export interface ChatPorts {
   unread: UnreadCache
   /** MongoDB counts, the fallback when Redis cannot answer. */
   unreadSource: UnreadSource
+  /** What a Redis cache read that fails turns into (runtime cache-fallback.ts): the truth's answer, counted and logged. */
+  cacheFallback: CacheFallback
   /** A new cluster-unique id. */
   newId: () => number
   /** Whether a user exists (asks the auth service). */
@@ -99,14 +101,14 @@ export function publishUnread (ports: Pick<ChatPorts, 'events'>, userId: number,
 
 /** The recount after a mark moved; MongoDB alone answers if Redis cannot. */
 export async function unreadRefresh (
-  ports: Pick<ChatPorts, 'unread' | 'unreadSource' | 'logger'>, userId: number, conversationId: number
+  ports: Pick<ChatPorts, 'unread' | 'unreadSource' | 'cacheFallback'>, userId: number, conversationId: number
 ): Promise<number> {
-  try {
-    return await ports.unread.refresh(userId, conversationId)
-  } catch (err) {
-    ports.logger.warn({ err, userId }, 'unread cache unavailable; counting from MongoDB')
-    return ports.unreadSource.countOne(userId, conversationId)
-  }
+  return ports.cacheFallback.read(
+    'unread',
+    () => ports.unread.refresh(userId, conversationId),
+    () => ports.unreadSource.countOne(userId, conversationId),
+    { userId, conversationId }
+  )
 }
 
 // ------------------------------------------------------- background work

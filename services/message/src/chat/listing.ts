@@ -17,7 +17,7 @@ export const CONVERSATION_LIST_DEFAULT = 20
 
 /** The ports listing uses. */
 export type ListingPorts = Pick<ChatPorts,
-  | 'conversations' | 'messages' | 'unread' | 'unreadSource' | 'users' | 'userExists'
+  | 'conversations' | 'messages' | 'unread' | 'unreadSource' | 'cacheFallback' | 'users' | 'userExists'
   | 'isBlocked' | 'newId' | 'events' | 'logger'>
 
 /** A stored last message as the wire shows it in a conversation list. */
@@ -142,11 +142,12 @@ export class Listing {
   /** Unread counts of some of a user's conversations: one Redis read, a rebuild if the hash is missing. */
   private async unreadOf (userId: number, conversationIds: number[]): Promise<Map<number, number>> {
     if (conversationIds.length === 0) return new Map()
-    try {
-      return await this.ports.unread.peekMany(userId, conversationIds) ?? await this.ports.unread.all(userId)
-    } catch (err) {
-      this.ports.logger.warn({ err, userId }, 'unread cache unavailable; counting from MongoDB')
-      return this.ports.unreadSource.countAll(userId)
-    }
+    const { unread, unreadSource, cacheFallback } = this.ports
+    return cacheFallback.read(
+      'unread',
+      async () => await unread.peekMany(userId, conversationIds) ?? await unread.all(userId),
+      () => unreadSource.countAll(userId),
+      { userId }
+    )
   }
 }

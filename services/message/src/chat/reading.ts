@@ -25,7 +25,8 @@ export const TAKE_UNREAD_DEFAULT = 50
 const SYNC_READ_BATCH = 8
 
 /** The ports reading uses. */
-export type ReadingPorts = Pick<ChatPorts, 'conversations' | 'messages' | 'locks' | 'unread' | 'unreadSource' | 'events' | 'logger'>
+export type ReadingPorts = Pick<ChatPorts,
+  'conversations' | 'messages' | 'locks' | 'unread' | 'unreadSource' | 'cacheFallback' | 'events' | 'logger'>
 
 /**
  * The reading commands. Those that read marks or counts first wait for this
@@ -216,13 +217,13 @@ export class Reading {
   /** The actor's unread counts in the conversations they belong to. */
   async unreadCounts (req: UnreadRequest): Promise<UnreadReply> {
     await this.background.marksSettled()
-    let counts: Map<number, number>
-    try {
-      counts = await this.ports.unread.all(req.actorId)
-    } catch (err) {
-      this.ports.logger.warn({ err, userId: req.actorId }, 'unread cache unavailable; counting from MongoDB')
-      counts = await this.ports.unreadSource.countAll(req.actorId)
-    }
+    const { unread, unreadSource, cacheFallback } = this.ports
+    const counts = await cacheFallback.read(
+      'unread',
+      () => unread.all(req.actorId),
+      () => unreadSource.countAll(req.actorId),
+      { userId: req.actorId }
+    )
     const ids = [...counts.keys()]
     const marks = await this.ports.conversations.marksMany(ids, req.actorId)
     return {

@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import { MongoBulkWriteError } from 'mongodb'
 import { blockCacheKey, ChatError, type SendMessageReply, type SendMessageRequest, type UnreadChangedEvent } from '@chat/contracts'
-import { Batcher, LuaScript, type Logger } from '@chat/runtime'
+import { Batcher, LuaScript, type CacheFallback, type Logger } from '@chat/runtime'
 import { carriedUnread, type ConversationHappening, type EventPublisher } from '../events.js'
 import { dedupeKey, directKey } from '../keys.js'
 import { toMessage, type MessageDoc, type MessageStore } from '../messages.js'
@@ -53,6 +53,8 @@ export interface DirectSendPorts {
   unread: UnreadCache
   summaries: SummaryWriter
   isBlocked: (blockerId: number, blockedId: number) => Promise<boolean>
+  /** Turns a failed read of the contact service's block cache into "nothing cached" (counted, logged). */
+  cacheFallback: CacheFallback
   newId: () => number
   events: EventPublisher
   logger: Logger
@@ -203,13 +205,12 @@ export class DirectSender {
     const unique = [...new Set(pairs.map(([a, b]) => `${a}:${b}`))]
     if (unique.length === 0) return new Set()
     const split = unique.map((key) => key.split(':').map(Number) as [number, number])
-    let cached: Array<string | null>
-    try {
-      cached = await this.ports.redis.mget(split.map(([blocker, blocked]) => blockCacheKey(blocker, blocked)))
-    } catch (err) {
-      this.ports.logger.warn({ err }, 'block cache unreadable; asking the contact service')
-      cached = unique.map(() => null)
-    }
+    // Redis failing: nothing is cached, so the contact service (the truth) is asked for every pair.
+    const cached = await this.ports.cacheFallback.read<Array<string | null>>(
+      'blocks',
+      () => this.ports.redis.mget(split.map(([blocker, blocked]) => blockCacheKey(blocker, blocked))),
+      async () => unique.map(() => null)
+    )
     const answers = await Promise.all(split.map(async ([blocker, blocked], k) => {
       const hit = cached[k]
       if (hit === '1' || hit === '0') return hit === '1'
