@@ -92,3 +92,19 @@ t.test('what arrives during a flush is written by the next, no later than the in
   await sleep(20)
   t.same(writes.filter((w) => w.startsWith('last')), ['last 7 1', 'last 7 3'], 'then go at once, folded into one')
 })
+
+t.test('a flush writes a few conversations at a time, leaving the pool to the sends\' inserts', async (t) => {
+  const { conversations, locks, messages } = fakeStores()
+  let inFlight = 0
+  let most = 0
+  const slow = Object.create(conversations) as ConversationStore & { recordLast: ConversationStore['recordLast'] }
+  slow.recordLast = async () => {
+    most = Math.max(most, ++inFlight)
+    await sleep(5)
+    inFlight--
+  }
+  const writer = new SummaryWriter(slow, messages, locks, logger, { flushMs: 20 })
+  for (let id = 1; id <= 20; id++) writer.add(summary(id, 1))
+  await writer.drain()
+  t.equal(most, 4)
+})

@@ -25,6 +25,9 @@ interface Pending {
   at: Date
 }
 
+/** Conversations whose summaries one flush writes at once (each up to three single-document updates). */
+const CONCURRENT_WRITES = 4
+
 /** Conversations whose first message is known to be recorded: beyond that, a flush writes none. */
 const KNOWN_FIRST_MAX = 100_000
 
@@ -137,14 +140,25 @@ export class SummaryWriter {
     })
   }
 
+  /**
+   * A few conversations at a time: a flush of hundreds must not take every
+   * connection of the MongoDB pool from the sends' inserts, which the
+   * answers wait for.
+   */
   private async write (batch: Map<number, Pending>): Promise<void> {
-    await Promise.all([...batch].map(async ([conversationId, p]) => {
-      try {
-        await this.writeOne(conversationId, p)
-      } catch (err) {
-        this.logger.error({ err, conversationId }, 'conversation summary write failed')
+    const entries = [...batch]
+    let next = 0
+    const writer = async (): Promise<void> => {
+      while (next < entries.length) {
+        const [conversationId, p] = entries[next++] as [number, Pending]
+        try {
+          await this.writeOne(conversationId, p)
+        } catch (err) {
+          this.logger.error({ err, conversationId }, 'conversation summary write failed')
+        }
       }
-    }))
+    }
+    await Promise.all(Array.from({ length: Math.min(CONCURRENT_WRITES, entries.length) }, writer))
   }
 
   private async writeOne (conversationId: number, p: Pending): Promise<void> {
