@@ -7,6 +7,7 @@ import { FileStore, toFileInfo } from './files.js'
 import { RedisLocks } from './locks.js'
 import { MessageStore } from './messages.js'
 import { RoomService } from './room-service.js'
+import { RoomRoster } from './room-roster.js'
 import { RoomStore } from './rooms.js'
 import { MongoUnreadSource, UnreadCache } from './unread.js'
 import { RoomVisits } from './visits.js'
@@ -54,6 +55,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   const unread = new UnreadCache(deps.redis, unreadSource)
   const cacheFallback = new CacheFallback({ logger: deps.logger, registry: deps.registry })
   const state = new SendState(deps.redis, conversations, messages, { dedupeTtlSeconds: opts.dedupeTtlSeconds })
+  const roster = new RoomRoster(deps.redis, (roomId) => conversations.memberIdsOf({ _id: roomId, kind: 'room', memberIds: [] }), cacheFallback)
   const events = new EventPublisher({
     user: (userId, event) => publishJson(nc, subjects.userEvent(userId, event.kind), event),
     room: (roomId, event) => publishJson(nc, subjects.roomEvent(roomId, event.kind), event),
@@ -71,6 +73,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
     rooms,
     unread,
     state,
+    roster,
     direct,
     summaries,
     unreadSource,

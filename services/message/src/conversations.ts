@@ -265,7 +265,7 @@ export class ConversationStore {
   }
 
   /** Every member's user id. Direct conversations carry them; rooms are looked up. */
-  async memberIdsOf (conv: ConversationDoc): Promise<number[]> {
+  async memberIdsOf (conv: Pick<ConversationDoc, '_id' | 'kind' | 'memberIds'>): Promise<number[]> {
     if (conv.kind === 'direct') return conv.memberIds
     const docs = await this.members.find({ conversationId: conv._id }, { projection: { userId: 1 } }).toArray()
     return docs.map((d) => d.userId)

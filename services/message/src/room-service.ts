@@ -18,7 +18,7 @@ export const ROOM_LIST_DEFAULT = 50
 
 /** The ports the room commands use: no sending, reading or file ports. */
 export type RoomPorts = Pick<ChatPorts,
-  'rooms' | 'conversations' | 'messages' | 'unread' | 'state' | 'newId' | 'users' | 'events' | 'logger'>
+  'rooms' | 'conversations' | 'messages' | 'unread' | 'state' | 'roster' | 'newId' | 'users' | 'events' | 'logger'>
 
 export interface RoomOptions {
   /** Largest reply payload in bytes (see ChatOptions.replyBudgetBytes). */
@@ -88,6 +88,7 @@ export class RoomService {
       await rooms.seats.insertOne({ _id: seatKey(id, 1), roomId: id, slot: 1, userId: req.actorId, claim: seat.claim, at: now })
     }
     await rooms.insertMember(this.memberDoc(room, req.actorId, now, 0, seat))
+    await this.ports.roster.changed(id)
     await this.warmUnread(req.actorId)
     this.ports.events.toUser({ kind: 'membership.changed', userId: req.actorId, roomId: id, member: true })
     return { room: toRoom(room) }
@@ -146,7 +147,11 @@ export class RoomService {
     const { rooms, conversations, state, newId } = this.ports
     if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     const roomId = room._id
-    if (existing) return { room: toRoom(room), member: toRoomMember(existing), joined: false }
+    if (existing) {
+      // A retry of a join whose roster delete failed deletes it again.
+      await this.ports.roster.changed(roomId)
+      return { room: toRoom(room), member: toRoomMember(existing), joined: false }
+    }
     // No invitations yet: a private room is joined only by its owner (again).
     if (room.visibility === 'private' && room.ownerId !== actorId) throw new ChatError('CHAT_FORBIDDEN', 'The room is private')
 
@@ -178,6 +183,7 @@ export class RoomService {
         // A concurrent join of the same user won; this one gives its seat back.
         await release()
         const winner = await rooms.member(roomId, actorId)
+        await this.ports.roster.changed(roomId)
         if (!winner) throw new ChatError('CHAT_UNAVAILABLE', 'the membership changed meanwhile; try again')
         return { room: toRoom(room), member: toRoomMember(winner), joined: false }
       }
@@ -191,8 +197,11 @@ export class RoomService {
     if (!await conversations.exists(roomId)) {
       await rooms.deleteMember(roomId, actorId)
       await release()
+      await this.ports.roster.changed(roomId)
       throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     }
+    // Members are in MongoDB first, then the cached roster is dropped (room-roster.ts).
+    await this.ports.roster.changed(roomId)
 
     const [memberCount, profile] = await Promise.all([
       rooms.recountMembers(roomId).catch((err: unknown) => {
@@ -216,7 +225,10 @@ export class RoomService {
     if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     // The delete decides between concurrent leaves; the seat goes after the
     // membership, so members never outnumber seats.
-    if (!member || !await rooms.deleteMember(roomId, actorId)) throw new ChatError('CHAT_NOT_MEMBER')
+    const left = member !== null && await rooms.deleteMember(roomId, actorId)
+    // Also when nothing changed: a retry of a leave whose roster delete failed deletes it again.
+    await this.ports.roster.changed(roomId)
+    if (!left || member === null) throw new ChatError('CHAT_NOT_MEMBER')
     if (member.seat !== undefined && member.seatClaim !== undefined) {
       await rooms.releaseSeat(roomId, member.seat, member.seatClaim).catch((err: unknown) => {
         // Left as an orphan seat: the next joiner to find the room full takes it back.
@@ -306,6 +318,7 @@ export class RoomService {
     if (!await conversations.deleteConversation(room._id, 'room')) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     const memberIds = await conversations.memberIdsOf(room)
     await Promise.all([rooms.deleteRoomParts(room._id), messages.deleteConversation(room._id)])
+    await this.ports.roster.changed(room._id)
     let old = new Map<number, number | undefined>()
     try {
       old = await unread.dropMany(memberIds, room._id)

@@ -11,6 +11,7 @@ import type { EventPublisher } from '../events.js'
 import type { FileStore } from '../files.js'
 import type { Locks } from '../locks.js'
 import type { MessageDoc, MessageStore } from '../messages.js'
+import type { RoomRoster } from '../room-roster.js'
 import type { RoomStore } from '../rooms.js'
 import type { DirectSender } from '../send/direct.js'
 import type { SendState } from '../send/state.js'
@@ -40,6 +41,8 @@ export interface ChatPorts {
   locks: Locks
   /** The Redis side of sending: sequence numbers, tombstones (send/state.ts). */
   state: SendState
+  /** Rooms' member ids, cached in Redis (room-roster.ts). */
+  roster: RoomRoster
   /** The hot path of direct messages (send/direct.ts). */
   direct: DirectSender
   /** Conversation summaries of direct and room messages, written after the answer (send/summaries.ts). */
@@ -92,7 +95,7 @@ export async function memberOf (
 // ----------------------------------------------------------------- unread
 
 /** Tells a user their unread count in a conversation changed. */
-export function publishUnread (ports: Pick<ChatPorts, 'events'>, userId: number, conv: ConversationDoc, count: number): void {
+export function publishUnread (ports: Pick<ChatPorts, 'events'>, userId: number, conv: Pick<ConversationDoc, '_id' | 'kind' | 'memberIds'>, count: number): void {
   const event: UnreadChangedEvent = { kind: 'unread.changed', userId, conversationId: conv._id, count }
   const peerId = peerOf(conv, userId)
   if (peerId !== undefined) event.peerId = peerId

@@ -21,12 +21,27 @@ import {
 /** The ports sending uses. */
 export type SendingPorts = Pick<ChatPorts,
   | 'conversations' | 'messages' | 'files' | 'state' | 'direct' | 'summaries' | 'unread'
-  | 'newId' | 'userExists' | 'isBlocked' | 'joinRoom' | 'events' | 'logger'>
+  | 'roster' | 'newId' | 'userExists' | 'isBlocked' | 'joinRoom' | 'events' | 'logger'>
 
 /**
  * message.send. Ordering rule: MongoDB (the truth) is written first; Redis
  * and events follow only once the data they describe is stored.
  */
+/** A room a send goes to, known from Redis alone (its state and roster), without its document. */
+interface RoomTarget {
+  _id: number
+  kind: 'room'
+  /** Rooms keep their members apart (the roster); never any here. */
+  memberIds: number[]
+}
+
+/** Where a send goes: a direct conversation's document, or a room. */
+type SendTarget = ConversationDoc | RoomTarget
+
+function isStored (target: SendTarget): target is ConversationDoc {
+  return target.kind === 'direct'
+}
+
 export class Sending {
   /** `background` is the ChatService's one set: its reads wait for what a room send leaves running. */
   constructor (
@@ -64,6 +79,26 @@ export class Sending {
   }
 
   /**
+   * The conversation a send by id goes to. A room is checked in Redis
+   * alone: its state says room (or deleted), its roster the sender's
+   * membership, both rebuilt from MongoDB when missing, so a busy room's
+   * sends read no database. A direct conversation is read from MongoDB
+   * (only first messages and file messages come this way).
+   */
+  private async byId (actorId: number, conversationId: number): Promise<SendTarget> {
+    const kind = await this.ports.state.kindOf(conversationId)
+    if (kind === 'gone') throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if (kind === 'room') {
+      if (!await this.ports.roster.has(conversationId, actorId)) throw new ChatError('CHAT_NOT_MEMBER')
+      return { _id: conversationId, kind: 'room', memberIds: [] }
+    }
+    const { conv } = await memberOf(this.ports, actorId, conversationId)
+    const peerId = peerOf(conv, actorId)
+    if (peerId !== undefined && await this.ports.isBlocked(peerId, actorId)) throw new ChatError('CHAT_BLOCKED')
+    return conv
+  }
+
+  /**
    * The message a client id was first stored under, if any: Redis says
    * which send claimed it (no history read in the common case, a first
    * send); a claim whose message is not stored (its send failed, or is
@@ -81,7 +116,7 @@ export class Sending {
     const { conversations, messages, files } = this.ports
     if (fileId !== undefined) await files.attachable(req.actorId, fileId)
 
-    let conv: ConversationDoc
+    let conv: SendTarget
     if (req.peerId !== undefined) {
       if (req.peerId === req.actorId) throw new ChatError('CHAT_SELF_TARGET')
       // Both lookups at once: a blocked sender creates nothing, not even an empty conversation.
@@ -100,9 +135,7 @@ export class Sending {
       }
     } else {
       if (req.joinRoom === true) await this.ports.joinRoom(req.actorId, req.conversationId as number)
-      conv = (await memberOf(this.ports, req.actorId, req.conversationId as number)).conv
-      const peerId = peerOf(conv, req.actorId)
-      if (peerId !== undefined && await this.ports.isBlocked(peerId, req.actorId)) throw new ChatError('CHAT_BLOCKED')
+      conv = await this.byId(req.actorId, req.conversationId as number)
     }
 
     // Linked before the message exists, so every recipient who sees the
@@ -131,16 +164,21 @@ export class Sending {
     // deleter removes the conversation document before its messages, so
     // either it is gone now and this message is withdrawn here, or it was
     // still there after the insert and the deleter's sweep takes the message.
-    if (!await conversations.exists(conv._id)) {
+    // A room's deletion marks it in Redis first (send/state.ts), read here
+    // instead of the room document.
+    const gone = conv.kind === 'room'
+      ? (await this.ports.state.goneAmong([conv._id])).has(conv._id)
+      : !await conversations.exists(conv._id)
+    if (gone) {
       await messages.deleteOwn(doc._id, req.actorId)
       throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     }
     const message = toMessage(doc)
     // The message is stored: from here on nothing may fail the send, or the
     // client would retry and get `duplicate`, and nobody would be told.
-    const after = conv.kind === 'room'
-      ? this.afterStoreRoom(conv, doc, message, req.originConnectionId)
-      : this.afterStore(conv, doc, message, req.originConnectionId)
+    const after = isStored(conv)
+      ? this.afterStore(conv, doc, message, req.originConnectionId)
+      : this.afterStoreRoom(conv, doc, message, req.originConnectionId)
     await after.catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: id, conversationId: conv._id }, 'post-send bookkeeping failed')
     })
@@ -194,7 +232,7 @@ export class Sending {
    * Sending reads the conversation; recount only if the sender had unread
    * messages there (rare), so a send normally costs no count query.
    */
-  private async settleSenderUnread (conv: ConversationDoc, senderId: number, markPending = false): Promise<void> {
+  private async settleSenderUnread (conv: SendTarget, senderId: number, markPending = false): Promise<void> {
     const before = await this.ports.unread.peek(senderId, conv._id)
     if (before === undefined || before === 0) return
     // A recount must see the read mark this send moved.
@@ -212,13 +250,13 @@ export class Sending {
    * (send/summaries.ts): however busy the room, one update of its members
    * at a time.
    */
-  private async afterStoreRoom (conv: ConversationDoc, doc: MessageDoc, message: Message, originConnectionId: string | undefined): Promise<void> {
-    const { conversations, unread, summaries, logger } = this.ports
+  private async afterStoreRoom (conv: RoomTarget, doc: MessageDoc, message: Message, originConnectionId: string | undefined): Promise<void> {
+    const { roster, unread, summaries, logger } = this.ports
     const log = (what: string) => (err: unknown) => {
       logger.error({ err, messageId: doc._id, conversationId: conv._id }, `after room send: ${what} failed`)
     }
     summaries.add({ conversationId: conv._id, last: lastMessageOf(doc), memberIds: [], room: true })
-    const memberIds = await conversations.memberIdsOf(conv)
+    const memberIds = await roster.memberIds(conv._id)
     const others = memberIds.filter((uid) => uid !== doc.senderId)
 
     let counts = new Map<number, number | undefined>()

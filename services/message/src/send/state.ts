@@ -181,6 +181,21 @@ export class SendState {
    * The last number handed out in a conversation, from Redis (its state
    * loaded first when missing); 0 when it has none. Reads no history.
    */
+  /**
+   * What a conversation is, from its hash (loaded from MongoDB when
+   * missing): 'gone' once deleted, undefined when there is no such
+   * conversation.
+   */
+  async kindOf (conversationId: number): Promise<ConversationDoc['kind'] | 'gone' | undefined> {
+    for (let attempt = 0; attempt < 2; attempt++) {
+      const [kind, gone] = await this.redis.hmget(convStateKey(conversationId), 'k', 'x')
+      if (gone !== null) return 'gone'
+      if (kind === 'direct' || kind === 'room') return kind
+      if (attempt === 0) await this.load([conversationId])
+    }
+    return undefined
+  }
+
   async lastSeq (conversationId: number): Promise<number> {
     for (let attempt = 0; attempt < 2; attempt++) {
       const s = await this.redis.hget(convStateKey(conversationId), 's')
