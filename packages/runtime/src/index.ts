@@ -7,7 +7,7 @@ export {
   connectNats, createCommandClient, serveCommands, publishJson, encodeJson, ERROR_CODE_HEADER, DEADLINE_HEADER,
 } from './nats.js'
 export type { CommandClient, CommandContext, CommandHandler, CommandHandlers, CommandServer, NatsConnection, Msg, Subscription } from './nats.js'
-export { connectMongo, pingMongo, isDuplicateKeyError } from './mongo.js'
+export { connectMongo, pingMongo, isDuplicateKeyError, findWhereIn, FEW_VALUES } from './mongo.js'
 export type { Db } from './mongo.js'
 export { createRedis, redisReady, Redis } from './redis.js'
 export { createIdGenerator, composeId, idTime, IdSequence, ID_EPOCH_MS, MAX_WORKERS } from './ids.js'

@@ -1,5 +1,5 @@
 import type { Collection, Db } from 'mongodb'
-import type { CacheFallback, Logger, Redis } from '@chat/runtime'
+import { findWhereIn, type CacheFallback, type Logger, type Redis } from '@chat/runtime'
 
 /** A login, as stored in `sessions`. Its `_id` is the token's `jti`. */
 export interface SessionDoc {
@@ -71,7 +71,7 @@ export class SessionStore {
     })
     if (missing.length === 0) return result
     const now = Date.now()
-    const docs = await this.col.find({ _id: { $in: missing } }).toArray()
+    const docs = await findWhereIn(this.col, '_id', missing)
     const found = new Map(docs.map((d) => [d._id, d]))
     const pipeline = this.redis.pipeline()
     for (const id of missing) {

@@ -1,6 +1,6 @@
 import type { Collection, Db, Document } from 'mongodb'
 import { ChatError, type OwnUser, type PublicUser, type UserName } from '@chat/contracts'
-import { isDuplicateKeyError } from '@chat/runtime'
+import { findWhereIn, isDuplicateKeyError } from '@chat/runtime'
 
 /** A user as stored. `_id` is the public user id. */
 export interface UserDoc {
@@ -83,11 +83,11 @@ export class UserStore {
   }
 
   async byIds (ids: number[], projection?: Document): Promise<UserDoc[]> {
-    return ids.length === 0 ? [] : this.users.find({ _id: { $in: ids } }, { projection }).toArray()
+    return findWhereIn(this.users, '_id', ids, { projection })
   }
 
   async byUsernames (names: string[], projection?: Document): Promise<UserDoc[]> {
-    return names.length === 0 ? [] : this.users.find({ usernameKey: { $in: names.map(usernameKey) } }, { projection }).toArray()
+    return findWhereIn(this.users, 'usernameKey', names.map(usernameKey), { projection })
   }
 
   /**

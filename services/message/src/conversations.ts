@@ -1,6 +1,6 @@
 import type { Collection, Db } from 'mongodb'
 import { ChatError, type Geolocation, type MessageKind, type RoomVisibility } from '@chat/contracts'
-import { isDuplicateKeyError } from '@chat/runtime'
+import { findWhereIn, isDuplicateKeyError } from '@chat/runtime'
 import { directKey, memberKey } from './keys.js'
 import { afterCursorFilter, type ConversationCursor } from './lists.js'
 import { retryOnDuplicate } from './retry.js'
@@ -251,7 +251,7 @@ export class ConversationStore {
   async marksMany (conversationIds: number[], userId: number): Promise<Map<number, Marks>> {
     const out = new Map<number, Marks>()
     if (conversationIds.length === 0) return out
-    const docs = await this.members.find({ _id: { $in: conversationIds.map((c) => memberKey(c, userId)) } }).toArray()
+    const docs = await findWhereIn(this.members, '_id', conversationIds.map((c) => memberKey(c, userId)))
     for (const d of docs) out.set(d.conversationId, d)
     const missing = conversationIds.filter((c) => !out.has(c))
     if (missing.length > 0) {
@@ -446,7 +446,7 @@ export class ConversationStore {
   async byIds (ids: readonly number[]): Promise<Map<number, ConversationDoc>> {
     const out = new Map<number, ConversationDoc>()
     if (ids.length === 0) return out
-    for (const c of await this.conversations.find({ _id: { $in: [...ids] } }).toArray()) out.set(c._id, c)
+    for (const c of await findWhereIn(this.conversations, '_id', ids)) out.set(c._id, c)
     return out
   }
 
