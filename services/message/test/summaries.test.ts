@@ -19,6 +19,7 @@ function fakeStores () {
     recordLast: async (id: number, last: LastMessage) => { writes.push(`last ${id} ${last.seq}`) },
     markRead: async (conv: { _id: number }, userId: number, seq: number) => { writes.push(`mark ${conv._id} ${userId} ${seq}`) },
     touchMembers: async (conv: { _id: number }, userIds: number[]) => { writes.push(`touch ${conv._id} ${userIds.join(',')}`) },
+    touchRoomMembers: async (id: number, senderId: number) => { writes.push(`room ${id} ${senderId}`) },
   } as unknown as ConversationStore
   const locks = { withLock: async <T>(_key: string, fn: () => Promise<T>) => fn() } as unknown as RedisLocks
   return { writes, conversations, locks, messages: {} as MessageStore }
@@ -107,4 +108,26 @@ t.test('a flush writes a few conversations at a time, leaving the pool to the se
   for (let id = 1; id <= 20; id++) writer.add(summary(id, 1))
   await writer.drain()
   t.equal(most, 4)
+})
+
+t.test('a room\'s members are touched at most once per interval; later activity waits for its turn', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { roomTouchEveryMs: 200 })
+  const roomSummary = (seq: number) => ({ ...summary(40, seq, 5), memberIds: [], room: true })
+  writer.add(roomSummary(1))
+  await writer.settled()
+  for (const seq of [2, 3, 4]) {
+    writer.add(roomSummary(seq))
+    await sleep(20)
+  }
+  t.same(writes.filter((w) => w.startsWith('room')), ['room 40 5'], 'the first touch at once, the next ones wait')
+  t.same(writes.filter((w) => w.startsWith('mark')), ['mark 40 5 1', 'mark 40 5 2', 'mark 40 5 3', 'mark 40 5 4'], 'read marks do not wait')
+  await sleep(250)
+  t.same(writes.filter((w) => w.startsWith('room')), ['room 40 5', 'room 40 -1'], 'then one touch for them all')
+
+  writer.add(roomSummary(5))
+  await sleep(20)
+  t.equal(writes.filter((w) => w.startsWith('room')).length, 2, 'waiting again')
+  await writer.settled()
+  t.equal(writes.filter((w) => w.startsWith('room')).length, 3, 'a reader on the replica has it written at once')
 })

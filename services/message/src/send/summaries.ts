@@ -3,6 +3,7 @@ import type { ConversationDoc, ConversationStore, LastMessage } from '../convers
 import { readMarkLockKey } from '../keys.js'
 import type { RedisLocks } from '../locks.js'
 import type { MessageStore } from '../messages.js'
+import { RoomTouches } from './room-touches.js'
 
 /** A stored message as the summaries need it. */
 export interface StoredSummary {
@@ -38,6 +39,8 @@ export interface SummaryWriterOptions {
    * previous flush is done.
    */
   flushMs?: number
+  /** A room's members' activity is written at most this often (RoomTouches); default 5 s. */
+  roomTouchEveryMs?: number
 }
 
 /**
@@ -62,6 +65,10 @@ export class SummaryWriter {
   private pendingSince = 0
   private readonly knownFirst = new Set<number>()
   private readonly flushMs: number
+  private readonly touches: RoomTouches
+  private touchTimer: NodeJS.Timeout | undefined
+  /** The next flush writes every waiting room touch (a reader or shutdown asked). */
+  private touchAll = false
 
   constructor (
     private readonly conversations: ConversationStore,
@@ -71,6 +78,7 @@ export class SummaryWriter {
     opts: SummaryWriterOptions = {}
   ) {
     this.flushMs = opts.flushMs ?? 0
+    this.touches = new RoomTouches(opts.roomTouchEveryMs ?? 5000)
   }
 
   add (s: StoredSummary): void {
@@ -102,17 +110,19 @@ export class SummaryWriter {
    * At most the running write and the next.
    */
   async settled (): Promise<void> {
-    const hadPending = this.pending.size > 0
+    const hadPending = this.pending.size > 0 || this.touches.waiting > 0
     if (this.running) await this.running
     if (!hadPending) return
     // What was pending is now being written, or waits for the interval: write it now.
+    this.touchAll = true
     this.kick(true)
     if (this.running) await this.running
   }
 
   /** Resolves once everything is written, new additions included (shutdown, tests). */
   async drain (): Promise<void> {
-    while (this.running || this.pending.size > 0) {
+    while (this.running || this.pending.size > 0 || this.touches.waiting > 0) {
+      this.touchAll = true
       this.kick(true)
       await this.running
     }
@@ -120,8 +130,12 @@ export class SummaryWriter {
 
   /** Starts a flush unless one runs; without `now`, only once the oldest pending summary waited flushMs. */
   private kick (now = false): void {
-    if (this.running || this.pending.size === 0) return
-    const wait = this.flushMs - (performance.now() - this.pendingSince)
+    if (this.running) return
+    if (this.pending.size === 0) {
+      // Nothing new, but room touches may be due (or asked for).
+      if (this.touches.waiting === 0 || (!now && !this.touchAll)) return
+    }
+    const wait = this.pending.size === 0 ? 0 : this.flushMs - (performance.now() - this.pendingSince)
     if (!now && wait > 0) {
       this.timer ??= setTimeout(() => {
         this.timer = undefined
@@ -159,6 +173,26 @@ export class SummaryWriter {
       }
     }
     await Promise.all(Array.from({ length: Math.min(CONCURRENT_WRITES, entries.length) }, writer))
+    await this.writeDueTouches()
+  }
+
+  /** Room touches whose turn came, after the flush's marks (never beside them); then the timer for the next. */
+  private async writeDueTouches (): Promise<void> {
+    const all = this.touchAll
+    this.touchAll = false
+    for (const [roomId, at] of this.touches.takeDue(all)) {
+      await this.conversations.touchRoomMembers(roomId, -1, at).catch((err: unknown) => {
+        this.logger.error({ err, conversationId: roomId }, 'room activity write failed')
+      })
+    }
+    const next = this.touches.nextDueInMs()
+    if (next !== undefined && this.touchTimer === undefined) {
+      this.touchTimer = setTimeout(() => {
+        this.touchTimer = undefined
+        this.kick(true)
+      }, next)
+      this.touchTimer.unref()
+    }
   }
 
   private async writeOne (conversationId: number, p: Pending): Promise<void> {
@@ -196,6 +230,8 @@ export class SummaryWriter {
     await Promise.all([...p.senders].map(([userId, sent]) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {
       await this.conversations.markRead(conv, userId, sent.seq, sent.at)
     })))
+    // At most every few seconds per room (RoomTouches); a later flush writes the rest.
+    if (!this.touches.claim(conversationId, p.at)) return
     const [only] = p.senders.size === 1 ? [...p.senders.keys()] : [-1]
     await this.conversations.touchRoomMembers(conversationId, only as number, p.at)
   }
