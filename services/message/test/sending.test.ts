@@ -6,6 +6,7 @@
 import t from 'tap'
 import { type Message } from '@chat/contracts'
 import { memberKey } from '../src/keys.js'
+import { convStateKey } from '../src/send/state.js'
 import { unreadKey } from '../src/unread.js'
 import { code, counts, createFixture } from './fixtures/world.js'
 
@@ -179,4 +180,29 @@ t.test('firstMessage under concurrent first sends', async (t) => {
     // FerretDB v1 can lose one of two racing conditional updates (see setFirstMessage).
     t.ok(sent.some((s) => s.message.id === first), `one of the racing sends (oldest: ${first === oldest.id})`)
   }
+})
+
+t.test('Redis lost a quiet conversation\'s counter: numbering goes on without reading its messages, and a lagging seq costs a retry, not a duplicate', async (t) => {
+  const [a, b] = [user(), user()]
+  const sent = await fx.sendMany(a, b, 3, 'q')
+  const cid = sent[0]!.conversationId
+  await summaries.drain()
+  const quiet = async (seq: number) => {
+    await conversations.conversations.updateOne({ _id: cid }, { $set: { seq, lastActivityAt: new Date(Date.now() - 120_000) } })
+    await redis.del(convStateKey(cid))
+  }
+  let scans = 0
+  const latestSeq = messages.latestSeq.bind(messages)
+  messages.latestSeq = async (id: number) => { scans++; return latestSeq(id) }
+  t.teardown(() => { messages.latestSeq = latestSeq })
+
+  await quiet(3)
+  t.equal((await text(a, b, 'q4')).message.seq, 4)
+  t.equal(scans, 0, 'the persisted seq of a quiet conversation is enough')
+
+  await summaries.drain()
+  await quiet(1) // as if the summary writer had crashed before writing 2…4
+  t.equal((await text(a, b, 'q5')).message.seq, 5, 'the taken numbers are refused and the next free one used')
+  const seqs = (await chat.history({ actorId: a, peerId: b, limit: 50 })).messages.map((m) => m.seq).sort((x, y) => x - y)
+  t.same(seqs, [1, 2, 3, 4, 5], 'no number twice, none skipped')
 })

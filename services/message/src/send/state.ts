@@ -31,6 +31,8 @@ export const dedupeStateKey = (senderId: number, clientMessageId: string) => `dd
 
 /** How long an unused conversation's state stays in Redis. */
 const STATE_TTL_SECONDS = 7 * 24 * 3600
+/** A conversation without activity for this long has its persisted seq up to date (see load). */
+const QUIET_AFTER_MS = 60_000
 /** How long a tombstone outlives the deletion: far beyond any send in flight. */
 const TOMBSTONE_TTL_SECONDS = 24 * 3600
 
@@ -225,9 +227,16 @@ export class SendState {
     await Promise.all(conversationIds.map(async (id) => {
       const conv = docs.get(id)
       if (!conv) return
-      // MongoDB's `seq` is persisted behind the counter (see summaries.ts);
-      // the newest stored message covers the difference.
-      const floor = Math.max(conv.seq, await this.messages.latestSeq(id))
+      // MongoDB's `seq` is persisted behind the counter (summaries.ts, within
+      // SUMMARY_FLUSH_MS); for a conversation active lately the newest stored
+      // message covers the difference. A quiet one's is written by now, so
+      // its messages are not read: on FerretDB that read scans every stored
+      // message, and a cold start (Redis lost or new) would make one per
+      // conversation. Only a writer that crashed before writing leaves it
+      // behind; then the unique {conversationId, seq} index refuses the
+      // numbers already taken and the send takes the next free one.
+      const quiet = Date.now() - conv.lastActivityAt.getTime() > QUIET_AFTER_MS
+      const floor = quiet ? conv.seq : Math.max(conv.seq, await this.messages.latestSeq(id))
       await LOAD.run(this.redis, [convStateKey(id)], [floor, conv.kind, membersOf(conv), STATE_TTL_SECONDS])
     }))
   }
