@@ -1,5 +1,5 @@
 import {
-  ChatError, ROOM_LIST_MAX,
+  ChatError,
   type CreateRoomRequest, type JoinRoomReply, type ListRoomsReply, type ListRoomsRequest,
   type MembershipsReply, type MembershipsRequest, type RoomMemberEvent,
   type RoomMembersReply, type RoomMembersRequest, type RoomReply, type RoomRef, type VisitRequest, type EnterReply, type ExitRoomReply,
@@ -7,14 +7,13 @@ import {
 import type { ChatPorts } from './chat/context.js'
 import type { MemberDoc, RoomDoc } from './conversations.js'
 import { memberKey, roomKey } from './keys.js'
-import { mergeNewestFirst } from './lists.js'
-import { pageLimit } from './paging.js'
 import { isRoom, toRoom, toRoomMember } from './rooms.js'
 import { seatKey } from './seats.js'
 import type { RoomVisits } from './visits.js'
-import { mayView, RoomMembers } from './room-members.js'
+import { RoomLookups } from './room-lookups.js'
+import { RoomMembers } from './room-members.js'
 
-export const ROOM_LIST_DEFAULT = 50
+export { ROOM_LIST_DEFAULT } from './room-lookups.js'
 
 /** The ports the room commands use: no sending, reading or file ports. */
 export type RoomPorts = Pick<ChatPorts,
@@ -34,27 +33,11 @@ export interface RoomOptions {
  */
 export class RoomService {
   private readonly memberLists: RoomMembers
+  private readonly lookups: RoomLookups
 
   constructor (private readonly ports: RoomPorts, private readonly visits: RoomVisits, opts: RoomOptions) {
     this.memberLists = new RoomMembers(ports, opts)
-  }
-
-  private memberDoc (room: RoomDoc, userId: number, now: Date, lastReadSeq: number, seat?: { slot: number, claim: number }): MemberDoc {
-    const doc: MemberDoc = {
-      _id: memberKey(room._id, userId),
-      conversationId: room._id,
-      userId,
-      kind: 'room',
-      lastReadSeq,
-      clearedSeq: 0,
-      joinedAt: now,
-      lastActivityAt: now,
-    }
-    if (seat) {
-      doc.seat = seat.slot
-      doc.seatClaim = seat.claim
-    }
-    return doc
+    this.lookups = new RoomLookups(ports)
   }
 
   // ----------------------------------------------------------------- create
@@ -87,7 +70,7 @@ export class RoomService {
       seat = { slot: 1, claim: newId() }
       await rooms.seats.insertOne({ _id: seatKey(id, 1), roomId: id, slot: 1, userId: req.actorId, claim: seat.claim, at: now })
     }
-    await rooms.insertMember(this.memberDoc(room, req.actorId, now, 0, seat))
+    await rooms.insertMember(newMemberDoc(room, req.actorId, now, 0, seat))
     await this.ports.roster.changed(id)
     await this.warmUnread(req.actorId)
     this.ports.events.toUser({ kind: 'membership.changed', userId: req.actorId, roomId: id, member: true })
@@ -96,42 +79,14 @@ export class RoomService {
 
   // -------------------------------------------------------------- get, list
 
-  async get (req: RoomRef): Promise<RoomReply> {
-    const { rooms } = this.ports
-    const [room, member] = await Promise.all([rooms.byId(req.roomId), rooms.member(req.roomId, req.actorId)])
-    if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
-    if (!mayView(room, req.actorId, member)) throw new ChatError('CHAT_NOT_MEMBER')
-    return { room: toRoom(room) }
+  /** room.get (room-lookups.ts). */
+  get (req: RoomRef): Promise<RoomReply> {
+    return this.lookups.get(req)
   }
 
-  /**
-   * Newest first (ids are time-ordered). `visible` merges the two sorted
-   * sources (public rooms, the actor's rooms), each read up to one past the
-   * page, so neither is read further than the page needs.
-   */
-  async list (req: ListRoomsRequest): Promise<ListRoomsReply> {
-    const { rooms } = this.ports
-    const limit = pageLimit(req.limit, ROOM_LIST_DEFAULT, ROOM_LIST_MAX)
-    const fetch = limit + 1
-    let page: { items: RoomDoc[], hasMore: boolean }
-    switch (req.scope) {
-      case 'public':
-        page = mergeNewestFirst(await rooms.publicRooms(req.beforeId, fetch), [], limit)
-        break
-      case 'mine':
-        page = mergeNewestFirst(await rooms.roomsOf(req.actorId, req.beforeId, fetch), [], limit)
-        break
-      case 'visible': {
-        const [open, mine] = await Promise.all([rooms.publicRooms(req.beforeId, fetch), rooms.roomsOf(req.actorId, req.beforeId, fetch)])
-        page = mergeNewestFirst(open, mine, limit)
-        break
-      }
-      default: {
-        const never: never = req.scope
-        throw new ChatError('CHAT_BAD_REQUEST', `scope: unknown scope ${String(never)}`)
-      }
-    }
-    return { rooms: page.items.map(toRoom), hasMore: page.hasMore }
+  /** room.list (room-lookups.ts). */
+  list (req: ListRoomsRequest): Promise<ListRoomsReply> {
+    return this.lookups.list(req)
   }
 
   // ------------------------------------------------------------------- join
@@ -178,7 +133,7 @@ export class RoomService {
       // in history). "Before" is the room's counter in Redis, not a scan of
       // its messages: a join must not cost more in a room with a long history.
       const latest = Math.max(room.seq, await state.lastSeq(roomId))
-      doc = this.memberDoc(room, actorId, now, latest, seat)
+      doc = newMemberDoc(room, actorId, now, latest, seat)
       if (!await rooms.insertMember(doc)) {
         // A concurrent join of the same user won; this one gives its seat back.
         await release()
@@ -366,4 +321,23 @@ export class RoomService {
   private publishMember (kind: RoomMemberEvent['kind'], roomId: number, userId: number, profile: { username: string, nickname: string }, at: Date): void {
     this.ports.events.toRoom({ kind, roomId, userId, username: profile.username, nickname: profile.nickname, at: at.toISOString() })
   }
+}
+
+/** A room member's document: a seat's slot and claim when the room has a capacity. */
+function newMemberDoc (room: RoomDoc, userId: number, now: Date, lastReadSeq: number, seat?: { slot: number, claim: number }): MemberDoc {
+  const doc: MemberDoc = {
+    _id: memberKey(room._id, userId),
+    conversationId: room._id,
+    userId,
+    kind: 'room',
+    lastReadSeq,
+    clearedSeq: 0,
+    joinedAt: now,
+    lastActivityAt: now,
+  }
+  if (seat) {
+    doc.seat = seat.slot
+    doc.seatClaim = seat.claim
+  }
+  return doc
 }
