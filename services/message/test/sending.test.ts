@@ -206,3 +206,23 @@ t.test('Redis lost a quiet conversation\'s counter: numbering goes on without re
   const seqs = (await chat.history({ actorId: a, peerId: b, limit: 50 })).messages.map((m) => m.seq).sort((x, y) => x - y)
   t.same(seqs, [1, 2, 3, 4, 5], 'no number twice, none skipped')
 })
+
+t.test('a first message leaves the pair\'s state in Redis: the next ones read no conversation from MongoDB', async (t) => {
+  const [a, b] = [user(), user()]
+  await text(a, b, 'first')
+  const reads: string[] = []
+  // The pair's conversation id and the conversation's state (the summary writer reads the document once, after the answer).
+  const spied = ['byDirectKey', 'byIds'] as const
+  const originals = spied.map((name) => conversations[name])
+  spied.forEach((name, i) => {
+    (conversations as unknown as Record<string, unknown>)[name] = async (...args: unknown[]) => {
+      reads.push(name)
+      return (originals[i] as (...a: unknown[]) => Promise<unknown>).apply(conversations, args)
+    }
+  })
+  t.teardown(() => spied.forEach((name, i) => { (conversations as unknown as Record<string, unknown>)[name] = originals[i] }))
+  const second = await text(a, b, 'second')
+  const reply = await text(b, a, 'reply')
+  t.same([second.message.seq, reply.message.seq], [2, 3])
+  t.same(reads, [], 'both sides take the hot path at once')
+})

@@ -131,7 +131,9 @@ export class Sending {
         conv = existing
       } else {
         if (!await this.ports.userExists(req.peerId)) throw new ChatError('CHAT_USER_NOT_FOUND')
-        conv = await conversations.getOrCreateDirect(req.actorId, req.peerId, this.ports.newId)
+        const opened = await conversations.openDirect(req.actorId, req.peerId, this.ports.newId)
+        conv = opened.conv
+        if (opened.created) await this.ports.state.seedCreated(conv)
       }
     } else {
       if (req.joinRoom === true) await this.ports.joinRoom(req.actorId, req.conversationId as number)
@@ -164,11 +166,9 @@ export class Sending {
     // deleter removes the conversation document before its messages, so
     // either it is gone now and this message is withdrawn here, or it was
     // still there after the insert and the deleter's sweep takes the message.
-    // A room's deletion marks it in Redis first (send/state.ts), read here
-    // instead of the room document.
-    const gone = conv.kind === 'room'
-      ? (await this.ports.state.goneAmong([conv._id])).has(conv._id)
-      : !await conversations.exists(conv._id)
+    // A deletion marks the conversation in Redis first (send/state.ts), read
+    // here instead of its document.
+    const gone = (await this.ports.state.goneAmong([conv._id])).has(conv._id)
     if (gone) {
       await messages.deleteOwn(doc._id, req.actorId)
       throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')

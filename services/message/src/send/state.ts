@@ -241,6 +241,20 @@ export class SendState {
     }))
   }
 
+  /**
+   * The state of a direct conversation this process has just created (its
+   * unique insert said so): no messages yet, so nothing is read, and the
+   * pair's next sends take the hot path at once. A concurrent load only
+   * raises the counter (LOAD keeps the higher).
+   */
+  async seedCreated (conv: ConversationDoc): Promise<void> {
+    const [a, b] = conv.memberIds as [number, number]
+    await Promise.all([
+      LOAD.run(this.redis, [convStateKey(conv._id)], [0, conv.kind, membersOf(conv), STATE_TTL_SECONDS]),
+      this.redis.set(directIdKey(a, b), String(conv._id), 'EX', STATE_TTL_SECONDS),
+    ])
+  }
+
   /** Raises a conversation's counter after a number proved taken. */
   async raise (conversationId: number, seq: number): Promise<void> {
     await RAISE.run(this.redis, [convStateKey(conversationId)], [seq])
