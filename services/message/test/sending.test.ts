@@ -207,9 +207,10 @@ t.test('Redis lost a quiet conversation\'s counter: numbering goes on without re
   t.same(seqs, [1, 2, 3, 4, 5], 'no number twice, none skipped')
 })
 
-t.test('a first message leaves the pair\'s state in Redis: the next ones read no conversation from MongoDB', async (t) => {
-  const [a, b] = [user(), user()]
+t.test('a first message (or an open) leaves the pair\'s state in Redis: the next ones read no conversation from MongoDB', async (t) => {
+  const [a, b, c] = [user(), user(), user()]
   await text(a, b, 'first')
+  await chat.openConversation({ actorId: a, peerId: c })
   const reads: string[] = []
   // The pair's conversation id and the conversation's state (the summary writer reads the document once, after the answer).
   const spied = ['byDirectKey', 'byIds'] as const
@@ -224,5 +225,6 @@ t.test('a first message leaves the pair\'s state in Redis: the next ones read no
   const second = await text(a, b, 'second')
   const reply = await text(b, a, 'reply')
   t.same([second.message.seq, reply.message.seq], [2, 3])
+  t.equal((await text(c, a, 'after the open')).message.seq, 1)
   t.same(reads, [], 'both sides take the hot path at once')
 })

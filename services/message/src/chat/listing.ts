@@ -18,7 +18,7 @@ export const CONVERSATION_LIST_DEFAULT = 20
 /** The ports listing uses. */
 export type ListingPorts = Pick<ChatPorts,
   | 'conversations' | 'messages' | 'unread' | 'unreadSource' | 'cacheFallback' | 'users' | 'userExists'
-  | 'isBlocked' | 'newId' | 'events' | 'logger'>
+  | 'isBlocked' | 'newId' | 'state' | 'events' | 'logger'>
 
 /** A stored last message as the wire shows it in a conversation list. */
 function toWireLastMessage (last: LastMessage): WireLastMessage {
@@ -133,6 +133,8 @@ export class Listing {
     if (!await this.ports.userExists(req.peerId)) throw new ChatError('CHAT_USER_NOT_FOUND')
     const { conv, created } = await this.ports.conversations.openDirect(req.actorId, req.peerId, this.ports.newId)
     if (created) {
+      // Its first messages, from either side, then take the hot path at once.
+      await this.ports.state.seedCreated(conv)
       const event: ConversationCreatedEvent = { kind: 'conversation.created', userId: req.peerId, conversationId: conv._id, peerId: req.actorId }
       this.ports.events.toUser(event)
     }
