@@ -167,6 +167,20 @@ export class UnreadCache {
     return this.rebuildFor(userId, conversationId)
   }
 
+  /**
+   * Recounts one conversation from MongoDB and stores the count where the
+   * user's counts are cached, but never rebuilds a missing hash: a send's
+   * background recount must not fill one while later messages of the
+   * conversation are between their insert and their increment (the fill
+   * would count them and the increment again); the user's next read
+   * rebuilds it instead, with nothing in flight for it.
+   */
+  async recount (userId: number, conversationId: number): Promise<number> {
+    const count = await this.source.countOne(userId, conversationId)
+    await SET.run(this.redis, [unreadKey(userId)], [String(conversationId), count])
+    return count
+  }
+
   /** One cached count, without rebuilding (undefined when the hash is missing). */
   async peek (userId: number, conversationId: number): Promise<number | undefined> {
     const [complete, value] = await this.redis.hmget(unreadKey(userId), UNREAD_SENTINEL, String(conversationId))

@@ -323,7 +323,7 @@ export class DirectSender {
    */
   private recount (userId: number, conversationId: number, peerId: number, told?: number): void {
     // After the summaries: the sender's read mark this message moved is counted.
-    const done: Promise<void> = this.ports.summaries.settled().then(() => this.ports.unread.refresh(userId, conversationId)).then(
+    const done: Promise<void> = this.ports.summaries.settled().then(() => this.ports.unread.recount(userId, conversationId)).then(
       (count) => { if (count !== told) this.publishUnread(userId, conversationId, peerId, count) },
       (err: unknown) => this.ports.logger.warn({ err, userId, conversationId }, 'unread recount failed')
     ).finally(() => this.recounting.delete(done))
