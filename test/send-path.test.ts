@@ -9,7 +9,7 @@ import { http } from './helpers/http.js'
 import type { Frame } from './helpers/ws.js'
 
 /** A socket's request rate is not what these tests are about. */
-const UNLIMITED = { WS_RATE_LIMIT_PER_SEC: '10000', WS_RATE_LIMIT_BURST: '10000' }
+const UNLIMITED = { WS_RATE_LIMIT_PER_SEC: '10000', WS_RATE_LIMIT_BURST: '10000', WS_SEND_QUEUE_LIMIT_MS: '60000' }
 
 /** Sends without waiting for answers, then collects every answer (matched by request id). */
 async function pipelined (from: TypedUser, frames: Array<{ type: string, payload: unknown }>): Promise<Frame[]> {
@@ -120,6 +120,39 @@ t.test('a replica past its capacity answers busy at once and stores nothing of i
     const stored = (await directHistory(bob, alice)).filter((m) => m.content.startsWith('h'))
     t.equal(stored.length, created, 'only the accepted posts were stored')
   })
+})
+
+t.test('sends that wait too long behind a socket\'s earlier sends to one conversation are refused busy, not queued', async (t) => {
+  // A short limit: forty sends to one user, one round trip each, wait far longer.
+  const sys = await startSystem(t, { env: { ...UNLIMITED, WS_SEND_QUEUE_LIMIT_MS: '20' } })
+  const [a, b] = sys.gateways
+  const alice = await registerUser(a!.wsUrl(), 'alice')
+  const bob = await registerUser(b!.wsUrl(), 'bob')
+  t.teardown(() => Promise.all([alice, bob].map((u) => u.client.close())))
+
+  const frames = Array.from({ length: 40 }, (_, i) => ({
+    type: 'SEND_MESSAGE',
+    payload: { senderId: alice.userId, receiverId: bob.userId, content: `q${i}`, messageId: `q${i}` },
+  }))
+  const answers = await pipelined(alice, frames)
+  const busy = answers.filter((f) => f.payload.code === 'CHAT_BUSY')
+  t.ok(busy.length > 0, `some sends were refused (${busy.length} of 40)`)
+  t.ok(answers.every((f) => f.type === 'MESSAGE_RECEIVED_SELF' || f.payload.code === 'CHAT_BUSY'), 'nothing else failed')
+  t.match(busy[0], { type: 'SEND_FAILURE', payload: { code: 'CHAT_BUSY', retryAfter: 1 } }, 'typed\'s failure form, with when to retry')
+
+  const acked = answers.filter((f) => f.type === 'MESSAGE_RECEIVED_SELF').map((f) => String(f.payload.messageId))
+  const stored = (await directHistory(bob, alice)).map((m) => m.content)
+  t.same(stored, acked, 'exactly the acknowledged sends were stored, once each, in the order sent')
+  const delivered: string[] = []
+  for (let i = 0; i < acked.length; i++) delivered.push((await bob.client.next('MESSAGE_RECEIVED_OTHER')).payload.content)
+  t.same(delivered, acked, 'and delivered in that order on the other replica')
+
+  // The socket stays usable: the refused ones, sent again one at a time, are taken.
+  for (const f of busy) {
+    const retry = await alice.client.request('SEND_MESSAGE', frames[Number(String(f.payload.messageId).slice(1))]!.payload)
+    t.equal(retry.type, 'MESSAGE_RECEIVED_SELF', JSON.stringify(retry.payload))
+  }
+  t.equal((await directHistory(bob, alice)).length, 40, 'all forty stored once after the retries')
 })
 
 t.test('with two message replicas a conversation keeps one order, and each sender\'s messages theirs', async (t) => {

@@ -133,11 +133,32 @@ t.test('rooms', async (t) => {
     const bad = await owner.client.request('LOAD_ROOM_MEMBERS', { roomId: room.id, after: { $gt: '' } })
     t.same([bad.type, bad.payload.code], ['ROOM_MEMBERS_LOAD_FAILURE', 'CHAT_BAD_REQUEST'])
     const refused = joiners.find((_, i) => results[i]!.type === 'ROOM_JOIN_FAILURE')!
+    const peeked = joiners.filter((_, i) => results[i]!.type === 'ROOM_JOIN_FAILURE' && joiners[i]!.client.received.some((f) => f.type === 'ROOM_MEMBER_JOINED'))
+    t.same(peeked.map((j) => j.username), [], 'a refused joiner was told nothing of the room')
     const send = await refused.client.request('SEND_ROOM_MESSAGE', { senderId: refused.userId, roomId: room.id, content: 'x' })
     t.equal(send.payload.code, 'CHAT_NOT_MEMBER', 'a refused joiner is not a member')
     const leaver = joiners.find((_, i) => results[i]!.type === 'ROOM_JOINED')!
     await leaver.client.request('LEAVE_ROOM', { roomId: room.id })
     t.equal((await refused.client.request('JOIN_ROOM', { roomId: room.id })).type, 'ROOM_JOINED', 'a freed seat can be taken')
+  })
+
+  t.test('members joining at once are each told of every join stored after theirs', async (t) => {
+    const owner = await registerUser(a.wsUrl(), 'owner')
+    t.teardown(() => owner.client.close())
+    const room = await createRoom(owner)
+    const joiners = await Promise.all(Array.from({ length: 40 }, (_, i) => registerUser((i % 2 === 0 ? a : b).wsUrl(), `n${i}`)))
+    t.teardown(() => Promise.all(joiners.map((j) => j.client.close())))
+    const results = await Promise.all(joiners.map((j) => j.client.request('JOIN_ROOM', { roomId: room.id }, 20_000)))
+    t.ok(results.every((r) => r.type === 'ROOM_JOINED'), 'all joined')
+    const joinedAt = results.map((r) => Date.parse(r.payload.joinedAt))
+    // Each joiner's notices of the joins stored after theirs (a later moment: same-millisecond joins are left out).
+    const missingNow = () => joiners.flatMap((x, i) => {
+      const told = new Set(x.client.received.filter((f) => f.type === 'ROOM_MEMBER_JOINED').map((f) => f.payload.userId))
+      return joiners.filter((y, k) => joinedAt[k]! > joinedAt[i]! && !told.has(y.userId)).map((y) => `${x.username} of ${y.username}`)
+    })
+    const deadline = Date.now() + 5000
+    while (missingNow().length > 0 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100))
+    t.same(missingNow(), [], 'no notice missed')
   })
 
   t.test('only the owner deletes a room; every member is told', async (t) => {

@@ -191,6 +191,7 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
       authTimeoutMs: config.WS_AUTH_TIMEOUT_MS,
       maxQueued: Math.max(config.WS_RATE_LIMIT_BURST, config.WS_MAX_IN_FLIGHT),
       maxInFlight: config.WS_MAX_IN_FLIGHT,
+      maxSendWaitMs: config.WS_SEND_QUEUE_LIMIT_MS,
       maxQueuedBytes: Math.max(config.WS_MAX_QUEUED_BYTES, config.WS_MAX_FRAME_BYTES),
       maxLoginFrameBytes: Math.min(config.WS_MAX_LOGIN_FRAME_BYTES, config.WS_MAX_FRAME_BYTES),
       maxFrameBytes: config.WS_MAX_FRAME_BYTES,

@@ -25,6 +25,7 @@ export const GatewayConfigSchema = {
   WS_AUTH_TIMEOUT_MS: Type.Integer({ default: 60000, minimum: 1000, description: 'An unauthenticated socket is closed after this long' }),
   WS_MAX_LOGIN_FRAME_BYTES: Type.Integer({ default: 300 * 1024, minimum: 1024, description: 'Largest frame before login (1009 above it): room for REGISTER with the largest avatar' }),
   WS_MAX_IN_FLIGHT: Type.Integer({ default: 32, minimum: 1, maximum: 1024, description: 'Sends one socket may have in progress at once; its other requests wait for those before them' }),
+  WS_SEND_QUEUE_LIMIT_MS: Type.Integer({ default: 2000, minimum: 1, maximum: 60000, description: 'A send that has waited this long behind the same socket\'s earlier sends to the same conversation is refused with CHAT_BUSY (retryable, not stored) instead of run' }),
   WS_MAX_QUEUED_BYTES: Type.Integer({ default: 4 * 1024 * 1024, minimum: 1024, description: 'Bytes of received frames a socket may have waiting to be handled before it is closed (1008); raised to WS_MAX_FRAME_BYTES when lower' }),
   WS_MAX_CONNECTIONS_PER_ADDRESS: Type.Integer({ default: 100, minimum: 1, description: 'WebSocket connections one client address may hold on a replica; more are refused with 429 before the upgrade' }),
   WS_MAX_CONNECTIONS_PER_USER: Type.Integer({ default: 20, minimum: 1, description: 'Logged-in sockets one user may hold on a replica; a further login is refused (CHAT_RATE_LIMITED)' }),

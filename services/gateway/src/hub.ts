@@ -174,9 +174,22 @@ export class ConnectionHub {
     }
   }
 
-  /** Resolves once the server has this replica's room subscriptions so far (RoomRouter.ready). */
-  roomsReady (): Promise<void> {
-    return this.rooms.ready()
+  /**
+   * Runs a user's join of a room with the room followed from before the
+   * join is sent (RoomRouter.hold), so the user's sockets here get every
+   * event of the room stored after their join, also those that come before
+   * their membership event does.
+   */
+  async joinRoom<T> (userId: number, roomId: number, join: () => Promise<T>): Promise<T> {
+    const release = this.rooms.hold(roomId, userId)
+    try {
+      await this.rooms.ready()
+      const joined = await join()
+      if (this.users.has(userId)) this.rooms.add(roomId, userId)
+      return joined
+    } finally {
+      release()
+    }
   }
 
   private onMembership (userId: number, roomId: number, member: boolean): void {

@@ -12,12 +12,28 @@ export interface PipelinedRequest<T> {
 
 export type Settled<T> = { ok: true, value: T } | { ok: false, error: unknown }
 
+/** Keyed requests that wait too long are refused instead of run. */
+export interface StaleLimit {
+  /** Longest a keyed request may wait between its arrival and its start (ms). */
+  maxWaitMs: number
+  /** The failure a request that waited longer gets (a retryable "busy"). */
+  error: () => unknown
+}
+
 /**
  * The order of one socket's requests. Requests start in arrival order;
  * keyed ones (sends) overlap, up to `maxInFlight` at once, so one client is
  * not held to one round trip per message, while a sender's messages in one
  * conversation are still stored in the order sent. Answers always leave in
  * arrival order, so APIs without request ids match them by position.
+ *
+ * A conversation can take only so many sends a second from one socket
+ * (one round trip each, to keep their order). A client sending faster
+ * would make its later sends wait ever longer, until every one of them
+ * timed out; with a `stale` limit, a keyed request that has waited longer
+ * than it when its turn comes is refused at once instead (not stored), so
+ * the sends that are taken keep a bounded wait and the client learns
+ * early that it should slow down.
  */
 export class RequestPipeline<T> {
   /** Starts requests one at a time, in arrival order. */
@@ -35,7 +51,8 @@ export class RequestPipeline<T> {
   constructor (
     private readonly maxInFlight: number,
     /** Called whenever `busy` may have changed. */
-    private readonly onChange: () => void = noop
+    private readonly onChange: () => void = noop,
+    private readonly stale?: StaleLimit
   ) {}
 
   /** Keyed requests started and not yet finished. */
@@ -64,6 +81,7 @@ export class RequestPipeline<T> {
    */
   add (prepare: () => PipelinedRequest<T>, deliver: (outcome: Settled<T>) => void): Promise<void> {
     let outcome!: Promise<Settled<T>>
+    const arrived = Date.now()
     const earlierAnswers = this.answering
     this.waiting++
     this.onChange()
@@ -91,7 +109,8 @@ export class RequestPipeline<T> {
       while (this.running.size >= this.maxInFlight) await Promise.race(this.running)
       this.waiting--
       const previous = this.tails.get(req.key)
-      const result = previous === undefined ? req.run() : previous.then(req.run, req.run)
+      const run = this.stale === undefined ? req.run : this.refusingStale(req.run, arrived, this.stale)
+      const result = previous === undefined ? run() : previous.then(run, run)
       const tracked = result.then(noop, noop)
       this.running.add(tracked)
       this.tails.set(req.key, tracked)
@@ -110,6 +129,11 @@ export class RequestPipeline<T> {
     })
     this.answering = answered.then(noop, noop)
     return answered
+  }
+
+  /** `run`, unless the request has waited past the limit when its turn comes. */
+  private refusingStale (run: () => Promise<T>, arrived: number, stale: StaleLimit): () => Promise<T> {
+    return () => Date.now() - arrived > stale.maxWaitMs ? Promise.reject(stale.error()) : run()
   }
 }
 

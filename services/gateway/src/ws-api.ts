@@ -57,10 +57,11 @@ export interface ConnectionContext<State = unknown> {
    */
   exclusive<T>(work: () => Promise<T>): Promise<T>
   /**
-   * Resolves once this replica receives the events of every room its users
-   * were just made members of: a join answered after it misses none.
+   * Runs this user's join of a room (the command) so that their sockets
+   * here miss none of the room's events stored after the join, and get
+   * none if it fails.
    */
-  roomsReady(): Promise<void>
+  joinRoom<T>(roomId: number, join: () => Promise<T>): Promise<T>
   /** Closes the socket (see CloseCodes); the adapter's `closed` hook still runs. */
   close(code: number, reason: string): void
 }

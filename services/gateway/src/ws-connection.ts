@@ -46,6 +46,8 @@ export interface ConnectionLimits {
   maxQueued: number
   /** Sends (see WsApi.pipelineKey) one socket may have in progress at once. */
   maxInFlight: number
+  /** Longest a send may wait behind the socket's earlier sends to its conversation before it is refused with CHAT_BUSY. */
+  maxSendWaitMs: number
   /** Bytes of received frames waiting to be handled before the socket is closed (1008). */
   maxQueuedBytes: number
   /** Largest frame before login (1009 above it); after login, the server's maxPayload applies. */
@@ -101,7 +103,10 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
   ) {
     this.state = api.createState()
     this.bucket = new TokenBucket(limits.ratePerSecond, limits.rateBurst)
-    this.pipeline = new RequestPipeline(limits.maxInFlight, () => this.updateReading())
+    this.pipeline = new RequestPipeline(limits.maxInFlight, () => this.updateReading(), {
+      maxWaitMs: limits.maxSendWaitMs,
+      error: () => new ChatError('CHAT_BUSY', 'too many of your sends wait for this conversation; send more slowly', { retryAfterSeconds: 1 }),
+    })
     this.setFrameLimit(limits.maxLoginFrameBytes)
     socket.on('message', (data, isBinary) => this.onFrame(data as Buffer, isBinary))
     socket.on('close', () => this.onClose())
@@ -204,8 +209,8 @@ export class WsConnection<Req extends WsRequest, State> implements HubMember, Co
     })
   }
 
-  roomsReady (): Promise<void> {
-    return this.hub.roomsReady()
+  joinRoom<T> (roomId: number, join: () => Promise<T>): Promise<T> {
+    return this.hub.joinRoom(this.userId, roomId, join)
   }
 
   deliver (event: LiveEvent): void {

@@ -69,6 +69,7 @@ export const TEST_LIMITS: ConnectionLimits = {
   authTimeoutMs: 60_000,
   maxQueued: 1000,
   maxInFlight: 32,
+  maxSendWaitMs: 2000,
   maxQueuedBytes: 1 << 20,
   maxLoginFrameBytes: 1 << 16,
   maxFrameBytes: 1 << 20,
@@ -105,7 +106,7 @@ export async function testConnection<Req extends WsRequest, State> (
     files: new FileStore('', 1 << 20),
     users: (opts.users ?? new UserDirectory(commands)) as UserDirectory,
   }
-  const hub = { attach: async () => {}, detach: () => {}, roomsReady: async () => {} } as unknown as ConnectionHub
+  const hub = { attach: async () => {}, detach: () => {}, joinRoom: (_u: number, _r: number, join: () => Promise<unknown>) => join() } as unknown as ConnectionHub
   const connection = new WsConnection(
     'gw:1', socket as never, api, services, hub, { ...TEST_LIMITS, ...opts.limits },
     createLogger('test', 'silent'), '127.0.0.1', new ConnectionCaps({ perAddress: 100, perUser: 100 })

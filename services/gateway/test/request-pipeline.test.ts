@@ -122,3 +122,45 @@ t.test('a frame that does not decode is answered in its turn and holds nothing u
   await last
   t.same(answers, ['a', 'error bad frame', 'b'])
 })
+
+t.test('a keyed request that waited past the stale limit is refused when its turn comes, not run', async (t) => {
+  const p = new RequestPipeline<string>(8, undefined, { maxWaitMs: 30, error: () => new Error('busy') })
+  const log: string[] = []
+  const answers: string[] = []
+  const a = manual(log, 'a')
+  const b = manual(log, 'b')
+  const c = manual(log, 'c')
+  const d = manual(log, 'd')
+  void p.add(() => ({ key: 'x', run: a.run }), collect(answers))
+  void p.add(() => ({ key: 'x', run: b.run }), collect(answers))
+  void p.add(() => ({ key: 'y', run: c.run }), collect(answers))
+  await tick(50)
+  a.finish()
+  await tick()
+  // A later send of the same conversation arrives now: it has not waited, so it runs.
+  const last = p.add(() => ({ key: 'x', run: d.run }), collect(answers))
+  await tick()
+  t.same(log, ['start a', 'start c', 'start d'], 'b waited 50 ms behind a (limit 30): never started; d, fresh, did')
+  c.finish()
+  d.finish()
+  await last
+  t.same(answers, ['a', 'error busy', 'c', 'd'], 'b answered with the busy error, in its place')
+  t.equal(p.inFlight, 0)
+})
+
+t.test('without a stale limit a request waits as long as its key is busy', async (t) => {
+  const p = new RequestPipeline<string>(8)
+  const log: string[] = []
+  const answers: string[] = []
+  const a = manual(log, 'a')
+  const b = manual(log, 'b')
+  void p.add(() => ({ key: 'x', run: a.run }), collect(answers))
+  const last = p.add(() => ({ key: 'x', run: b.run }), collect(answers))
+  await tick(50)
+  a.finish()
+  await tick()
+  b.finish()
+  await last
+  t.same(log, ['start a', 'start b'])
+  t.same(answers, ['a', 'b'])
+})

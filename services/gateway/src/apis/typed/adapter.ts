@@ -187,8 +187,7 @@ const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & {
   },
 
   async JOIN_ROOM (ctx, p, actor, req) {
-    const r = await actor.call(Commands.message.roomJoin, { roomId: p.roomId })
-    await ctx.roomsReady()
+    const r = await ctx.joinRoom(p.roomId, () => actor.call(Commands.message.roomJoin, { roomId: p.roomId }))
     return answer(req, 'ROOM_JOINED', { room: typedRoom(r.room), joinedAt: r.member.joinedAt, joined: r.joined })
   },
 
