@@ -1,8 +1,11 @@
 // A message-service replica killed (SIGKILL, no goodbye) while clients
 // send through two gateways: every acknowledged message is in history
 // exactly once, and clients that retry what failed with the same
-// messageId end with every message stored exactly once.
+// messageId end with every message stored exactly once, and every stored
+// message has its message.created domain event in the stream once, also
+// those the killed replica stored but never published (the outbox sweep).
 import t from 'tap'
+import { readDomainEvents } from '../packages/runtime/src/testing.js'
 import { startService, startSystem } from './helpers/system.js'
 import { directHistory, registerUser, sleep, type TypedUser } from './helpers/typed.js'
 import type { Frame } from './helpers/ws.js'
@@ -43,7 +46,8 @@ async function sendAll (from: TypedUser, to: TypedUser, tag: string, onProgress:
 
 t.test('SIGKILL of a message replica while clients send', async (t) => {
   // A short request deadline: a send taken by the killed replica fails in 2 s and is retried.
-  const sys = await startSystem(t, { env: { NATS_REQUEST_TIMEOUT_MS: '2000' } })
+  // Orphaned outbox entries are taken over after a second.
+  const sys = await startSystem(t, { env: { NATS_REQUEST_TIMEOUT_MS: '2000', OUTBOX_ORPHAN_AFTER_MS: '1000', OUTBOX_SWEEP_MS: '200' } })
   const [a, b] = sys.gateways
   const doomed = sys.services.message
   await startService(sys, 'message') // a second replica in the queue group
@@ -73,6 +77,17 @@ t.test('SIGKILL of a message replica while clients send', async (t) => {
     t.same([...r.acked].filter((c) => !counts.has(c)), [], `sender ${i}: nothing acknowledged is missing`)
     t.equal(stored.length, PER_SENDER, `sender ${i}: exactly the messages sent`)
   }
+
+  // Every stored message's creation is in the stream exactly once.
+  const stored = (await Promise.all(recipients.map((r, i) => directHistory(r, senders[i]!)))).flat()
+  let created: number[] = []
+  for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(250)) {
+    const events = await readDomainEvents(sys.env.NATS_URL ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222', sys.env.NATS_PREFIX!, 'message')
+    created = events.filter((e) => e.event.type === 'message.created').map((e) => (e.event.data as { message: { id: number } }).message.id)
+    if (stored.every((m) => created.includes(m.id))) break
+  }
+  t.same(stored.filter((m) => !created.includes(m.id)).map((m) => m.content), [], 'no stored message without its event')
+  t.equal(new Set(created).size, created.length, 'no event stored twice')
 
   // The restarted replica serves: a fresh send on each gateway is stored and delivered.
   const late = await senders[0]!.client.request('SEND_MESSAGE', { senderId: senders[0]!.userId, receiverId: recipients[0]!.userId, content: 'after', messageId: 'after' })

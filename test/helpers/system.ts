@@ -5,6 +5,7 @@
 import { randomBytes } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import path from 'node:path'
+import { removeDomainStreams } from '../../packages/runtime/src/testing.js'
 import { freePort } from './net.js'
 import { cleanEnv, REPO_ROOT, spawnManaged, stopProcess, type ExitInfo, type ManagedProcess } from './proc.js'
 
@@ -63,6 +64,8 @@ export async function startSystem (t: TestLike, opts: StartOptions = {}): Promis
     // Bursts of registrations still queue in auth: not a gateway timeout.
     NATS_REQUEST_TIMEOUT_MS: '20000',
     HTTP_HOST: '127.0.0.1',
+    // Streams of domain events in memory, deleted at teardown.
+    EVENTS_STORAGE: 'memory',
     // No token key: auth generates one in this system's database on first start.
     ...(opts.redisUrl !== undefined ? { REDIS_URL: opts.redisUrl } : {}),
     ...opts.env,
@@ -91,6 +94,7 @@ export async function startSystem (t: TestLike, opts: StartOptions = {}): Promis
   t.teardown(async () => {
     if (t.passing !== undefined && !t.passing()) dumpOutput(system)
     await system.stop()
+    await removeDomainStreams(env.NATS_URL ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222', id).catch(() => undefined)
   })
 
   const count = opts.gateways ?? 2

@@ -2,7 +2,8 @@
 // entry: production code has no reason to import it. It depends on no test
 // framework; anything with `teardown(fn)` (a tap test, say) will do.
 import { randomBytes } from 'node:crypto'
-import { ChatError } from '@chat/contracts'
+import { jetstream, jetstreamManager } from '@nats-io/jetstream'
+import { ChatError, domainEventNames, type DomainEvent, type DomainEventOwner } from '@chat/contracts'
 import { createLogger, type Logger } from './logger.js'
 import { connectMongo } from './mongo.js'
 import {
@@ -112,6 +113,7 @@ export async function startServiceUnderTest<C extends ServiceSettings> (
 
 /** Drops the test database and deletes the test's Redis keys. */
 async function removeData (config: ServiceSettings, appName: string): Promise<void> {
+  await removeDomainStreams(config.NATS_URL, config.NATS_PREFIX, appName)
   const mongo = await connectMongo(config.MONGO_URL, config.MONGO_DB, appName)
   await mongo.db.dropDatabase().catch(() => undefined)
   await mongo.client.close()
@@ -128,5 +130,42 @@ export async function outcome (p: Promise<unknown>): Promise<string> {
     return 'ok'
   } catch (err) {
     return err instanceof ChatError ? err.code : String(err)
+  }
+}
+
+/** Deletes the domain-event streams of a NATS prefix (a test's namespace). */
+export async function removeDomainStreams (natsUrl: string, prefix: string, appName = 'test-cleanup'): Promise<void> {
+  const nc = await connectNats(natsUrl, appName, createLogger(appName, 'silent'))
+  try {
+    const jsm = await jetstreamManager(nc)
+    const mine = domainEventNames(prefix).streamPrefix
+    for await (const name of jsm.streams.names()) {
+      if (name.startsWith(mine)) await jsm.streams.delete(name).catch(() => undefined)
+    }
+  } finally {
+    await nc.close()
+  }
+}
+
+/**
+ * Every event an owner's domain-event stream holds, oldest first, with the
+ * stream's sequence of each: what a consumer starting from the beginning reads.
+ */
+export async function readDomainEvents (natsUrl: string, prefix: string, owner: DomainEventOwner): Promise<Array<{ seq: number, subject: string, msgId: string | undefined, event: DomainEvent }>> {
+  const nc = await connectNats(natsUrl, 'test-reader', createLogger('test-reader', 'silent'))
+  try {
+    const name = domainEventNames(prefix).stream(owner)
+    const jsm = await jetstreamManager(nc)
+    const { state } = await jsm.streams.info(name)
+    const consumer = await jetstream(nc).consumers.get(name)
+    const out: Array<{ seq: number, subject: string, msgId: string | undefined, event: DomainEvent }> = []
+    while (out.length < state.messages) {
+      const msg = await consumer.next({ expires: 2000 })
+      if (msg === null) break
+      out.push({ seq: msg.seq, subject: msg.subject, msgId: msg.headers?.get('Nats-Msg-Id'), event: msg.json<DomainEvent>() })
+    }
+    return out
+  } finally {
+    await nc.close()
   }
 }

@@ -1,5 +1,11 @@
-import { Commands } from '@chat/contracts'
-import { CacheFallback, createIdGenerator, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import { randomUUID } from 'node:crypto'
+import { Commands, domainEventNames } from '@chat/contracts'
+import {
+  CacheFallback, createIdGenerator, ensureStream, Outbox, publishJson, replyBudgetBytes, streamConfig,
+  type ServiceDeps, type ServiceParts, type StreamSettings,
+} from '@chat/runtime'
+import { confirmMessageEvents } from './domain-events.js'
+import type { MessageDoc } from './message-doc.js'
 import { ChatService, type ChatPorts } from './chat.js'
 import { EventPublisher } from './events.js'
 import { ConversationStore } from './conversations.js'
@@ -31,6 +37,8 @@ export interface MessageOptions {
   sendMaxPending: number
   /** How long a conversation summary may wait for more messages (SUMMARY_FLUSH_MS). */
   summaryFlushMs: number
+  /** The domain-event stream (EVENTS_*) and outbox (OUTBOX_*) settings; NATS_PREFIX names them. */
+  domainEvents: { prefix: string, stream: StreamSettings, orphanAfterMs: number, sweepMs: number }
 }
 
 /**
@@ -43,8 +51,9 @@ const ORPHAN_SEAT_GRACE_MS = 60_000
 /** Builds the message service's command handlers over its open connections. */
 export async function buildMessageService (deps: ServiceDeps, opts: MessageOptions): Promise<ServiceParts> {
   const { nc, subjects } = deps
+  const outbox = await messageOutbox(deps, opts.domainEvents)
   const conversations = new ConversationStore(deps.db)
-  const messages = new MessageStore(deps.db)
+  const messages = new MessageStore(deps.db, outbox)
   const files = new FileStore(deps.db, conversations, { maxBytes: opts.fileMaxBytes })
   const rooms = new RoomStore(deps.db, conversations, { orphanGraceMs: ORPHAN_SEAT_GRACE_MS })
   await Promise.all([conversations.init(), messages.init(), files.init(), rooms.init()])
@@ -107,6 +116,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   return {
     close: async () => {
       await summaries.drain()
+      await outbox.close()
       await ids.close()
     },
     checks: { ids: () => ids.worker !== undefined },
@@ -149,4 +159,25 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
       [Commands.message.fileChunkGet]: async (req) => ({ data: await files.getChunk(req.actorId, req.fileId, req.n) }),
     },
   }
+}
+
+/** Creates or updates the stream of message events, and the outbox that feeds it. */
+async function messageOutbox (deps: ServiceDeps, opts: MessageOptions['domainEvents']): Promise<Outbox> {
+  const names = domainEventNames(opts.prefix)
+  const ensure = () => ensureStream(deps.nc, streamConfig(names.stream('message'), names.streamSubjects('message'), opts.stream), deps.logger)
+  await ensure()
+  const outbox = new Outbox({
+    db: deps.db,
+    nc: deps.nc,
+    subject: (event) => names.subject(event.type),
+    ensureStream: ensure,
+    confirm: (events) => confirmMessageEvents(deps.db.collection<MessageDoc>('messages'), events),
+    replica: randomUUID(),
+    orphanAfterMs: opts.orphanAfterMs,
+    sweepMs: opts.sweepMs,
+    logger: deps.logger,
+    registry: deps.registry,
+  })
+  await outbox.init()
+  return outbox
 }

@@ -1,10 +1,11 @@
 import { Type } from '@sinclair/typebox'
-import { loadConfig, PublicUrlConfig, serviceConfig } from '@chat/runtime'
+import { EventStreamConfig, loadConfig, PublicUrlConfig, serviceConfig } from '@chat/runtime'
 
 /** The message service's settings: the shared service settings plus its limits. */
 export const MessageConfigSchema = {
   ...serviceConfig(9103),
   ...PublicUrlConfig,
+  ...EventStreamConfig,
   MESSAGE_MAX_LENGTH: Type.Integer({ default: 4000, minimum: 1, description: 'Longest message content, in characters (code points)' }),
   SEND_DEDUPE_TTL_SECONDS: Type.Integer({ default: 600, minimum: 1, description: 'How long Redis remembers a client message id for duplicate detection; later retries are caught by MongoDB' }),
   SEND_QUEUE_LIMIT_MS: Type.Integer({ default: 100, minimum: 1, description: 'When the oldest send waiting to be stored has waited longer than this, new sends are refused with CHAT_BUSY (retryable) instead of queued' }),

@@ -1,50 +1,25 @@
-import type { Collection, Db, Filter } from 'mongodb'
-import type { Message, MessageKind } from '@chat/contracts'
+import { MongoBulkWriteError, type Collection, type Db, type Filter } from 'mongodb'
+import type { DomainEvent } from '@chat/contracts'
+import { isDuplicateKeyError, type Outbox, type OutboxEntry } from '@chat/runtime'
+import { messageCreated, messageDeleted, messageEdited } from './domain-events.js'
+import type { MessageDoc } from './message-doc.js'
 import type { SeqRange } from './paging.js'
 
-/** A message as stored. `_id` is the public message id. */
-export interface MessageDoc {
-  _id: number
-  conversationId: number
-  seq: number
-  senderId: number
-  recipientId?: number
-  kind: MessageKind
-  content: string
-  createdAt: Date
-  editedAt?: Date
-  clientMessageId?: string
-  clientTime?: string
-  /** Unique; see keys.dedupeKey. */
-  dedupeKey: string
-}
+export { toMessage, type MessageDoc } from './message-doc.js'
 
-/** The wire form of a stored message. */
-export function toMessage (doc: MessageDoc): Message {
-  const m: Message = {
-    id: doc._id,
-    conversationId: doc.conversationId,
-    seq: doc.seq,
-    senderId: doc.senderId,
-    kind: doc.kind,
-    content: doc.content,
-    createdAt: doc.createdAt.toISOString(),
-  }
-  if (doc.recipientId !== undefined) m.recipientId = doc.recipientId
-  if (doc.editedAt !== undefined) m.editedAt = doc.editedAt.toISOString()
-  if (doc.clientMessageId !== undefined) m.clientMessageId = doc.clientMessageId
-  if (doc.clientTime !== undefined) m.clientTime = doc.clientTime
-  return m
-}
-
-/** Messages, numbered per conversation. */
 /** Unread counts asked of the database at once while rebuilding one user's counts. */
 const COUNTS_AT_ONCE = 8
 
+/**
+ * Messages, numbered per conversation. Every creation, edit and deletion
+ * goes through here, recorded in the outbox (when given) before it is
+ * made, so its domain event is published once it is stored, even if this
+ * replica dies first (runtime outbox.ts).
+ */
 export class MessageStore {
   readonly messages: Collection<MessageDoc>
 
-  constructor (db: Db) {
+  constructor (db: Db, private readonly outbox?: Outbox) {
     this.messages = db.collection<MessageDoc>('messages')
   }
 
@@ -59,7 +34,7 @@ export class MessageStore {
 
   /** Inserts a message; a duplicate-key error means a retry of the same send won. */
   async insert (doc: MessageDoc): Promise<void> {
-    await this.messages.insertOne(doc)
+    await this.change([messageCreated(doc)], () => this.messages.insertOne(doc), () => true)
   }
 
   /**
@@ -68,7 +43,48 @@ export class MessageStore {
    * MongoBulkWriteError's writeErrors by its index.
    */
   async insertMany (docs: MessageDoc[]): Promise<void> {
-    await this.messages.insertMany(docs, { ordered: false })
+    const entry = await this.outbox?.record(docs.map(messageCreated))
+    try {
+      await this.messages.insertMany(docs, { ordered: false })
+    } catch (err) {
+      if (entry) this.settleBulk(entry, err)
+      throw err
+    }
+    if (entry) this.outbox?.stored(entry)
+  }
+
+  /** After a failed insertMany: documents a unique index refused were not stored; any other failure leaves it open. */
+  private settleBulk (entry: OutboxEntry, err: unknown): void {
+    const outbox = this.outbox as Outbox
+    if (!(err instanceof MongoBulkWriteError)) return outbox.unsure(entry)
+    const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
+    if (!writeErrors.every((we) => isDuplicateKeyError(we))) return outbox.unsure(entry)
+    const refused = new Set(writeErrors.map((we) => we.index))
+    outbox.stored(entry, entry.events.filter((_, k) => !refused.has(k)))
+  }
+
+  /**
+   * Makes one change with its events recorded first: published when
+   * `happened` says the change took, dropped when it did not or a unique
+   * index refused it, confirmed from the database when its outcome is unknown.
+   */
+  private async change<R> (events: DomainEvent[], write: () => Promise<R>, happened: (result: R) => boolean): Promise<R> {
+    const entry = await this.outbox?.record(events)
+    let result: R
+    try {
+      result = await write()
+    } catch (err) {
+      if (entry) {
+        if (isDuplicateKeyError(err)) this.outbox?.failed(entry)
+        else this.outbox?.unsure(entry)
+      }
+      throw err
+    }
+    if (entry) {
+      if (happened(result)) this.outbox?.stored(entry)
+      else this.outbox?.failed(entry)
+    }
+    return result
   }
 
   byId (id: number): Promise<MessageDoc | null> {
@@ -143,17 +159,27 @@ export class MessageStore {
     return top[0] ?? null
   }
 
-  /** Changes a message's content; false when it is gone (or not the sender's). */
-  async edit (id: number, senderId: number, content: string, editedAt: Date): Promise<boolean> {
-    return (await this.messages.updateOne({ _id: id, senderId }, { $set: { content, editedAt } })).matchedCount === 1
+  /** Changes a message's content; false when it is gone. */
+  async edit (doc: MessageDoc, content: string, editedAt: Date): Promise<boolean> {
+    const r = await this.change(
+      [messageEdited(doc, content, editedAt)],
+      () => this.messages.updateOne({ _id: doc._id, senderId: doc.senderId }, { $set: { content, editedAt } }),
+      (r) => r.matchedCount === 1
+    )
+    return r.matchedCount === 1
   }
 
   /**
    * Deletes one message (hard delete: history, sync and unread counts simply
    * no longer find it). True for the one caller that deleted it.
    */
-  async deleteOwn (id: number, senderId: number): Promise<boolean> {
-    return (await this.messages.deleteOne({ _id: id, senderId })).deletedCount === 1
+  async deleteOwn (doc: MessageDoc): Promise<boolean> {
+    const r = await this.change(
+      [messageDeleted(doc, new Date())],
+      () => this.messages.deleteOne({ _id: doc._id, senderId: doc.senderId }),
+      (r) => r.deletedCount === 1
+    )
+    return r.deletedCount === 1
   }
 
   /** Deletes every message of a conversation. */

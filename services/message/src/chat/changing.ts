@@ -50,7 +50,7 @@ export class Changing {
     const peerId = peerOf(conv, req.actorId)
     if (peerId !== undefined && await this.ports.isBlocked(peerId, req.actorId)) throw new ChatError('CHAT_BLOCKED')
     const editedAt = new Date()
-    if (!await this.ports.messages.edit(doc._id, req.actorId, req.content, editedAt)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    if (!await this.ports.messages.edit(doc, req.content, editedAt)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
     const message = toMessage({ ...doc, content: req.content, editedAt })
     await this.ports.conversations.editLastMessage(conv._id, doc._id, req.content).catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: doc._id }, 'after edit: lastMessage failed')
@@ -72,7 +72,7 @@ export class Changing {
   async deleteMessage (req: DeleteMessageRequest): Promise<DeleteMessageReply> {
     const { doc, conv } = await this.ownMessage(req.actorId, req.messageId)
     // The delete decides between concurrent deletes: one does the rest.
-    if (!await this.ports.messages.deleteOwn(doc._id, req.actorId)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    if (!await this.ports.messages.deleteOwn(doc)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
     await this.afterDelete(conv, doc).catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: doc._id, conversationId: conv._id }, 'after delete: bookkeeping failed')
     })

@@ -170,7 +170,7 @@ export class Sending {
     // here instead of its document.
     const gone = (await this.ports.state.goneAmong([conv._id])).has(conv._id)
     if (gone) {
-      await messages.deleteOwn(doc._id, req.actorId)
+      await messages.deleteOwn(doc)
       throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     }
     const message = toMessage(doc)

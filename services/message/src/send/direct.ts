@@ -287,7 +287,7 @@ export class DirectSender {
     await Promise.all(stored.map(async ({ i, doc }, k) => {
       const [gone, recipientCount, senderCount] = rows[k] as [number, number, number]
       if (gone === 1) {
-        await this.ports.messages.deleteOwn(doc._id, doc.senderId).catch(() => undefined)
+        await this.ports.messages.deleteOwn(doc).catch(() => undefined)
         out[i] = new ChatError('CHAT_CONVERSATION_NOT_FOUND')
         return
       }

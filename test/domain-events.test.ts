@@ -1,0 +1,114 @@
+// The message service's domain events in JetStream, across two gateway
+// replicas: every stored creation, edit and deletion once, under its event
+// id, valid against the published schemas, in order per conversation; the
+// events of changes made while the stream was gone, once it is back; and
+// what a replica that died between storing and publishing left in the outbox.
+import t from 'tap'
+import { createValidator, DomainEventSchemas, domainEventNames, type DomainEvent } from '../packages/contracts/src/index.js'
+import { connectMongo } from '../packages/runtime/src/index.js'
+import { readDomainEvents, removeDomainStreams } from '../packages/runtime/src/testing.js'
+import { startSystem } from './helpers/system.js'
+import { directHistory, registerUser, sleep, type TypedUser } from './helpers/typed.js'
+
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
+const MONGO_URL = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017'
+
+type Created = Extract<DomainEvent, { type: 'message.created' }>
+
+t.test('domain events', async (t) => {
+  const sys = await startSystem(t, { env: { OUTBOX_ORPHAN_AFTER_MS: '1000', OUTBOX_SWEEP_MS: '200', WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_LIMIT_BURST: '1000' } })
+  const prefix = sys.env.NATS_PREFIX!
+  const [a, b] = sys.gateways
+  const alice = await registerUser(a!.wsUrl(), 'alice')
+  const bob = await registerUser(b!.wsUrl(), 'bob')
+  t.teardown(() => Promise.all([alice, bob].map((u) => u.client.close())))
+
+  const read = () => readDomainEvents(NATS_URL, prefix, 'message')
+  /** Polls the stream until `done` holds of its events (or 15 s passed), then returns them. */
+  const until = async (done: (events: DomainEvent[]) => boolean) => {
+    let events: DomainEvent[] = []
+    for (const deadline = Date.now() + 15_000; Date.now() < deadline; await sleep(200)) {
+      events = (await read().catch(() => [])).map((e) => e.event)
+      if (done(events)) break
+    }
+    return events
+  }
+  const createdIds = (events: DomainEvent[]) => events.filter((e): e is Created => e.type === 'message.created').map((e) => e.data.message.id)
+  const send = (from: TypedUser, to: TypedUser, content: string) =>
+    from.client.request('SEND_MESSAGE', { senderId: from.userId, receiverId: to.userId, content, messageId: content })
+
+  t.test('every change once, under its id, valid, in order', async (t) => {
+    const answers = await Promise.all(Array.from({ length: 20 }, (_, i) => send(i % 2 === 0 ? alice : bob, i % 2 === 0 ? bob : alice, `e${i}`)))
+    t.ok(answers.every((f) => f.type === 'MESSAGE_RECEIVED_SELF'))
+    const again = await send(alice, bob, 'e0') // a retry: the same message, no new event
+    t.equal(again.type, 'MESSAGE_RECEIVED_SELF')
+    const history = await directHistory(alice, bob)
+    const edited = history.find((m) => m.content === 'e2')!
+    t.equal((await alice.client.request('EDIT_MESSAGE', { messageId: edited.id, content: 'e2, edited' })).type, 'MESSAGE_EDITED')
+    const deleted = history.find((m) => m.content === 'e4')!
+    t.equal((await alice.client.request('DELETE_MESSAGE', { messageId: deleted.id })).type, 'MESSAGE_DELETED')
+
+    const events = await until((es) => es.some((e) => e.type === 'message.deleted'))
+    const stored = await read()
+    t.same(stored.map((s) => s.msgId), events.map((e) => e.id), 'each stored under its event id (Nats-Msg-Id)')
+    t.same(stored.map((s) => s.subject), events.map((e) => domainEventNames(prefix).subject(e.type)), 'on its type\'s subject')
+    const invalid = events.filter((e) => {
+      try {
+        createValidator(DomainEventSchemas[e.type])(e)
+        return false
+      } catch {
+        return true
+      }
+    })
+    t.same(invalid.map((e) => e.id), [], 'every event valid against its schema')
+    const created = events.filter((e): e is Created => e.type === 'message.created')
+    t.same(created.map((e) => e.data.message.id).sort(), history.map((m) => m.id).sort(), 'one creation per stored message, the retry none')
+    t.same(created.map((e) => e.data.message.seq), history.map((m) => m.seq), 'creations in the conversation\'s order')
+    t.match(created[0], { version: 1, data: { conversation: { id: created[0]!.data.message.conversationId, kind: 'direct' } } })
+    t.ok(created.every((e) => e.data.message.recipientId !== undefined), 'direct messages name their recipient')
+    t.match(events.filter((e) => e.type === 'message.edited'), [{ data: { messageId: edited.id, content: 'e2, edited', senderId: alice.userId } }])
+    t.match(events.filter((e) => e.type === 'message.deleted'), [{ data: { messageId: deleted.id, senderId: alice.userId } }])
+    t.ok(events.findIndex((e) => e.type === 'message.edited') > events.findIndex((e) => e.type === 'message.created' && e.data.message.id === edited.id), 'an edit after its creation')
+  })
+
+  t.test('changes made while the stream was gone are published once it is back', async (t) => {
+    await removeDomainStreams(NATS_URL, prefix)
+    const answers = await Promise.all(['g1', 'g2', 'g3'].map((c) => send(alice, bob, c)))
+    t.ok(answers.every((f) => f.type === 'MESSAGE_RECEIVED_SELF'), 'sending does not wait for the stream')
+    const ids = (await directHistory(alice, bob)).filter((m) => m.content.startsWith('g')).map((m) => m.id)
+    const events = await until((es) => ids.every((id) => createdIds(es).includes(id)))
+    t.same(ids.filter((id) => !createdIds(events).includes(id)), [], 'the stream was made again and holds them')
+  })
+
+  t.test('a replica that died between storing and publishing: the sweep publishes what was stored, nothing else', async (t) => {
+    const mongo = await connectMongo(MONGO_URL, sys.env.MONGO_DB!, 'test')
+    t.teardown(() => mongo.client.close())
+    // What a replica leaves when it dies after its insert, before publishing:
+    // the message stored, the outbox entry still there. And one that died
+    // before its insert: an entry whose message was never stored.
+    const [template] = (await directHistory(alice, bob)).slice(-1)
+    const conversationId = (await mongo.db.collection('messages').findOne({ _id: template!.id as never }))!.conversationId as number
+    const now = new Date()
+    const orphanDoc = { _id: 9_000_000_001, conversationId, seq: 100_000, senderId: alice.userId, recipientId: bob.userId, kind: 'text', content: 'orphan', createdAt: now, dedupeKey: 'orphan-test' }
+    await mongo.db.collection('messages').insertOne(orphanDoc as never)
+    const event = (id: number, seq: number, content: string): Created => ({
+      id: `message.created:${id}`,
+      type: 'message.created',
+      version: 1,
+      time: now.toISOString(),
+      data: { conversation: { id: conversationId, kind: 'direct' }, message: { id, conversationId, seq, senderId: alice.userId, recipientId: bob.userId, kind: 'text', content, createdAt: now.toISOString() } },
+    })
+    await mongo.db.collection('outbox').insertOne({
+      _id: 'left-by-a-dead-replica' as never,
+      owner: 'dead',
+      at: new Date(Date.now() - 60_000),
+      events: [event(9_000_000_001, 100_000, 'orphan'), event(9_000_000_002, 100_001, 'never stored')],
+    })
+    const events = await until((es) => createdIds(es).includes(9_000_000_001))
+    t.ok(createdIds(events).includes(9_000_000_001), 'the stored message\'s event was published')
+    await sleep(500)
+    t.notOk(createdIds((await read()).map((e) => e.event)).includes(9_000_000_002), 'the change that was never stored was not')
+    for (const deadline = Date.now() + 5000; Date.now() < deadline && await mongo.db.collection('outbox').countDocuments() > 0;) await sleep(100)
+    t.equal(await mongo.db.collection('outbox').countDocuments(), 0, 'the entry is gone')
+  })
+})
