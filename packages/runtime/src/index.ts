@@ -4,7 +4,7 @@ export type { Logger } from './logger.js'
 export { toChatError } from './errors.js'
 export { createMetricsRegistry, Registry, Histogram, Counter, Gauge } from './metrics.js'
 export {
-  connectNats, createCommandClient, serveCommands, publishJson, encodeJson, ERROR_CODE_HEADER, DEADLINE_HEADER,
+  connectNats, natsReady, createCommandClient, serveCommands, publishJson, encodeJson, ERROR_CODE_HEADER, DEADLINE_HEADER,
 } from './nats.js'
 export type { CommandClient, CommandContext, CommandHandler, CommandHandlers, CommandServer, NatsConnection, Msg, Subscription } from './nats.js'
 export { connectMongo, pingMongo, isDuplicateKeyError, findWhereIn, FEW_VALUES } from './mongo.js'

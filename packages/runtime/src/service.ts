@@ -6,10 +6,10 @@ import type { MongoClient } from 'mongodb'
 import { BaseConfig, MongoConfig, RedisConfig } from './config.js'
 import { createLogger, type Logger } from './logger.js'
 import { createMetricsRegistry } from './metrics.js'
-import { connectNats, createCommandClient, type NatsSettings, serveCommands, type CommandClient, type CommandHandlers, type CommandServer, type NatsConnection } from './nats.js'
+import { connectNats, createCommandClient, natsReady, type NatsSettings, serveCommands, type CommandClient, type CommandHandlers, type CommandServer, type NatsConnection } from './nats.js'
 import { connectMongo, pingMongo, type Db } from './mongo.js'
 import { createRedis, redisReady, type Redis } from './redis.js'
-import { startOpsServer, type ReadinessCheck } from './ops.js'
+import { cachedCheck, READINESS_CHECK_TIMEOUT_MS, startOpsServer, type ReadinessCheck } from './ops.js'
 
 /** The settings every NATS service shares, plus its own probe port. */
 export function serviceConfig (defaultHttpPort: number) {
@@ -102,8 +102,8 @@ export async function startService (opts: {
       registry,
       accepting: () => accepting,
       checks: {
-        nats: () => !conn.isClosed() && !conn.isDraining(),
-        mongo: () => pingMongo(db),
+        nats: () => natsReady(conn),
+        mongo: cachedCheck(() => pingMongo(db, READINESS_CHECK_TIMEOUT_MS)),
         redis: () => redisReady(redis),
         ...parts.checks,
       },
