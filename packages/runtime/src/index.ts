@@ -1,4 +1,4 @@
-export { BaseConfig, RedisConfig, MongoConfig, JwtConfig, PublicUrlConfig, publicBase, loadConfig } from './config.js'
+export { BaseConfig, RedisConfig, MongoConfig, JwtConfig, PublicUrlConfig, ShutdownConfig, publicBase, loadConfig } from './config.js'
 export { createLogger, loggerOptions } from './logger.js'
 export type { Logger } from './logger.js'
 export { toChatError } from './errors.js'

@@ -3,7 +3,7 @@ import { createSubjects, type Subjects } from '@chat/contracts'
 import type { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import type { MongoClient } from 'mongodb'
-import { BaseConfig, MongoConfig, RedisConfig } from './config.js'
+import { BaseConfig, MongoConfig, RedisConfig, ShutdownConfig } from './config.js'
 import { createLogger, type Logger } from './logger.js'
 import { createMetricsRegistry } from './metrics.js'
 import { connectNats, createCommandClient, natsReady, type NatsSettings, serveCommands, type CommandClient, type CommandHandlers, type CommandServer, type NatsConnection } from './nats.js'
@@ -17,6 +17,7 @@ export function serviceConfig (defaultHttpPort: number) {
     ...BaseConfig,
     ...RedisConfig,
     ...MongoConfig,
+    ...ShutdownConfig,
     HTTP_PORT: Type.Integer({ default: defaultHttpPort, minimum: 0, maximum: 65535, description: 'Port of /healthz, /readyz and /metrics' }),
   }
 }
