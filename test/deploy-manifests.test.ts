@@ -1,7 +1,8 @@
 // The Kubernetes manifests against the code they deploy: every variable
 // they set is one the process reads and valid for it, probes and metrics
 // point at the port the process listens on, grace periods cover the
-// shutdown, and the kustomization lists every file. No cluster needed.
+// shutdown, probes wait long enough for /readyz, and the kustomization lists
+// every file. No cluster needed.
 import { readdir, readFile } from 'node:fs/promises'
 import path from 'node:path'
 import t from 'tap'
@@ -10,6 +11,7 @@ import { GatewayConfigSchema, loadGatewayConfig } from '../services/gateway/src/
 import { AuthConfigSchema, loadAuthConfig } from '../services/auth/src/config.js'
 import { ContactConfigSchema, loadContactConfig } from '../services/contact/src/config.js'
 import { loadMessageConfig, MessageConfigSchema } from '../services/message/src/config.js'
+import { READINESS_CHECK_TIMEOUT_MS } from '../packages/runtime/src/ops.js'
 import { REPO_ROOT } from './helpers/proc.js'
 
 const K8S = path.join(REPO_ROOT, 'k8s')
@@ -68,8 +70,10 @@ for (const [name, svc] of Object.entries(services)) {
     t.notOk(container.env?.some((e: Doc) => e.name === 'JWT_SECRET'), 'no shared token secret')
 
     const preStopSeconds = Number(container.lifecycle?.preStop?.exec?.command?.[1] ?? 0)
-    const graceMs = 'SHUTDOWN_GRACE_MS' in config ? Number(config.SHUTDOWN_GRACE_MS) : 10_000
-    t.ok(pod.spec.terminationGracePeriodSeconds * 1000 > preStopSeconds * 1000 + graceMs, 'SIGKILL comes only after a graceful stop could finish')
+    t.ok(container.env.some((e: Doc) => e.name === 'SHUTDOWN_GRACE_MS'), 'the grace period is set next to terminationGracePeriodSeconds')
+    t.ok(pod.spec.terminationGracePeriodSeconds * 1000 > preStopSeconds * 1000 + config.SHUTDOWN_GRACE_MS, 'SIGKILL comes only after a graceful stop could finish')
+    // The kubelet's default timeoutSeconds is 1.
+    t.ok((container.readinessProbe.timeoutSeconds ?? 1) * 1000 > READINESS_CHECK_TIMEOUT_MS, 'a readiness probe answers (503 naming a slow check) before the kubelet gives up on it')
 
     const kinds = all.filter((d) => d.metadata.name === `chat-${name}`).map((d) => d.kind).sort()
     t.same(kinds, ['Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service'])

@@ -32,6 +32,14 @@ export const MongoConfig = {
 }
 
 /**
+ * How long a process may take to stop: each main.ts gives close-with-grace
+ * this delay, after which the process exits (code 1) whatever is left.
+ */
+export const ShutdownConfig = {
+  SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'Longest a graceful stop may take' }),
+}
+
+/**
  * Where clients reach the gateways. Gateways put it in front of the file
  * URLs they hand out; the message service recognises those URLs by it, so
  * every process of a deployment must get the same value.

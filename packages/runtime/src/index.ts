@@ -1,10 +1,10 @@
-export { BaseConfig, RedisConfig, MongoConfig, JwtConfig, PublicUrlConfig, publicBase, loadConfig } from './config.js'
+export { BaseConfig, RedisConfig, MongoConfig, JwtConfig, PublicUrlConfig, ShutdownConfig, publicBase, loadConfig } from './config.js'
 export { createLogger, loggerOptions } from './logger.js'
 export type { Logger } from './logger.js'
 export { toChatError } from './errors.js'
 export { createMetricsRegistry, Registry, Histogram, Counter, Gauge } from './metrics.js'
 export {
-  connectNats, createCommandClient, serveCommands, publishJson, encodeJson, ERROR_CODE_HEADER, DEADLINE_HEADER,
+  connectNats, natsReady, createCommandClient, serveCommands, publishJson, encodeJson, ERROR_CODE_HEADER, DEADLINE_HEADER,
 } from './nats.js'
 export type { CommandClient, CommandContext, CommandHandler, CommandHandlers, CommandServer, NatsConnection, Msg, Subscription } from './nats.js'
 export { connectMongo, pingMongo, isDuplicateKeyError, findWhereIn, FEW_VALUES } from './mongo.js'

@@ -9,10 +9,14 @@ export async function connectMongo (url: string, dbName: string, appName: string
   return { client, db: client.db(dbName) }
 }
 
-/** Readiness probe for MongoDB. */
-export async function pingMongo (db: Db): Promise<boolean> {
+/**
+ * Readiness probe for MongoDB: true when the server answers a ping within
+ * `timeoutMs` (the driver gives up then, server selection included, so no
+ * probe waits for a server that is gone).
+ */
+export async function pingMongo (db: Db, timeoutMs: number): Promise<boolean> {
   try {
-    await db.command({ ping: 1 }, { timeoutMS: 2000 })
+    await db.command({ ping: 1 }, { timeoutMS: timeoutMs })
     return true
   } catch {
     return false

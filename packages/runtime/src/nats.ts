@@ -132,10 +132,28 @@ export function natsConnectionOptions (settings: NatsSettings, readFile: (path: 
 }
 
 /**
- * Connects with unlimited reconnects, logging connection state changes.
- * Takes NATS_URL alone or every NATS_* setting (credentials, TLS). A first
- * connection that fails (no server, refused credentials) rejects with an
- * Error naming the servers, never the credentials.
+ * Connections opened by connectNats that have lost their server and not yet
+ * reconnected. nats.js keeps such a connection open (neither closed nor
+ * draining) while it redials, buffering publishes and letting requests time
+ * out, so only its status events tell.
+ */
+const disconnected = new WeakSet<NatsConnection>()
+
+/**
+ * Readiness of a NATS connection: open, not draining, and not between a
+ * disconnect and the reconnect that follows. Disconnects are known only for
+ * connections opened by connectNats.
+ */
+export function natsReady (nc: NatsConnection): boolean {
+  return !nc.isClosed() && !nc.isDraining() && !disconnected.has(nc)
+}
+
+/**
+ * Connects with unlimited reconnects, logging connection state changes and
+ * tracking them for natsReady. Takes NATS_URL alone or every NATS_* setting
+ * (credentials, TLS). A first connection that fails (no server, refused
+ * credentials) rejects with an Error naming the servers, never the
+ * credentials.
  */
 export async function connectNats (settings: string | NatsSettings, name: string, logger: Logger): Promise<NatsConnection> {
   const opts = natsConnectionOptions(typeof settings === 'string' ? { NATS_URL: settings } : settings)
@@ -156,6 +174,9 @@ export async function connectNats (settings: string | NatsSettings, name: string
   }
   void (async () => {
     for await (const s of nc.status()) {
+      // A stale connection or a forced reconnect is followed by 'disconnect' too.
+      if (s.type === 'disconnect') disconnected.add(nc)
+      else if (s.type === 'reconnect') disconnected.delete(nc)
       if (s.type === 'disconnect' || s.type === 'reconnect' || s.type === 'error') {
         logger.warn({ nats: s.type, server: 'server' in s ? s.server : undefined }, 'nats connection status')
       }

@@ -16,7 +16,11 @@ export function createRedis (url: string, prefix: string): Redis {
   })
 }
 
-/** Readiness probe for Redis. */
+/**
+ * Readiness probe for Redis: connected and past ioredis's ready check.
+ * Between a lost connection and the reconnect that follows, the status is
+ * `reconnecting` (or `connecting`, `connect`), never `ready`.
+ */
 export function redisReady (redis: Redis): boolean {
   return redis.status === 'ready'
 }

@@ -3,13 +3,13 @@ import { createSubjects, type Subjects } from '@chat/contracts'
 import type { Registry } from 'prom-client'
 import type { FastifyInstance } from 'fastify'
 import type { MongoClient } from 'mongodb'
-import { BaseConfig, MongoConfig, RedisConfig } from './config.js'
+import { BaseConfig, MongoConfig, RedisConfig, ShutdownConfig } from './config.js'
 import { createLogger, type Logger } from './logger.js'
 import { createMetricsRegistry } from './metrics.js'
-import { connectNats, createCommandClient, type NatsSettings, serveCommands, type CommandClient, type CommandHandlers, type CommandServer, type NatsConnection } from './nats.js'
+import { connectNats, createCommandClient, natsReady, type NatsSettings, serveCommands, type CommandClient, type CommandHandlers, type CommandServer, type NatsConnection } from './nats.js'
 import { connectMongo, pingMongo, type Db } from './mongo.js'
 import { createRedis, redisReady, type Redis } from './redis.js'
-import { startOpsServer, type ReadinessCheck } from './ops.js'
+import { cachedCheck, READINESS_CHECK_TIMEOUT_MS, startOpsServer, type ReadinessCheck } from './ops.js'
 
 /** The settings every NATS service shares, plus its own probe port. */
 export function serviceConfig (defaultHttpPort: number) {
@@ -17,6 +17,7 @@ export function serviceConfig (defaultHttpPort: number) {
     ...BaseConfig,
     ...RedisConfig,
     ...MongoConfig,
+    ...ShutdownConfig,
     HTTP_PORT: Type.Integer({ default: defaultHttpPort, minimum: 0, maximum: 65535, description: 'Port of /healthz, /readyz and /metrics' }),
   }
 }
@@ -102,8 +103,8 @@ export async function startService (opts: {
       registry,
       accepting: () => accepting,
       checks: {
-        nats: () => !conn.isClosed() && !conn.isDraining(),
-        mongo: () => pingMongo(db),
+        nats: () => natsReady(conn),
+        mongo: cachedCheck(() => pingMongo(db, READINESS_CHECK_TIMEOUT_MS)),
         redis: () => redisReady(redis),
         ...parts.checks,
       },

@@ -17,7 +17,7 @@ if (config.PASSWORD_SCRYPT_LOG2_N < 17) {
   service.logger.warn({ PASSWORD_SCRYPT_LOG2_N: config.PASSWORD_SCRYPT_LOG2_N }, 'password hashing below OWASP\'s minimum (17): for tests and development only')
 }
 
-closeWithGrace({ delay: 10000 }, async ({ signal, err }) => {
+closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
   if (err) service.logger.error({ err }, 'closing after an error')
   else service.logger.info({ signal }, 'shutting down')
   await service.close()

@@ -31,3 +31,10 @@ t.test('a key that is not Ed25519 PKCS#8 fails at start', async (t) => {
   const dir = t.testdir({})
   await t.rejects(authOptions(loadAuthConfig({ TOKEN_PRIVATE_KEY_FILE: `${dir}/missing.pem` })), /ENOENT/)
 })
+
+t.test('SHUTDOWN_GRACE_MS: the grace period main.ts gives a graceful stop', async (t) => {
+  t.equal(loadAuthConfig({}).SHUTDOWN_GRACE_MS, 10000)
+  t.equal(loadAuthConfig({ SHUTDOWN_GRACE_MS: '2500' }).SHUTDOWN_GRACE_MS, 2500)
+  t.throws(() => loadAuthConfig({ SHUTDOWN_GRACE_MS: '-1' }), /SHUTDOWN_GRACE_MS must be >= 0/)
+  t.throws(() => loadAuthConfig({ SHUTDOWN_GRACE_MS: 'soon' }), /SHUTDOWN_GRACE_MS must be integer/)
+})

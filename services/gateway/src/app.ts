@@ -7,7 +7,7 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import { ChatError, createSubjects } from '@chat/contracts'
 import {
-  connectNats, createCommandClient, createLogger, createMetricsRegistry, Gauge, opsRoutes, publicBase,
+  connectNats, createCommandClient, createLogger, createMetricsRegistry, Gauge, natsReady, opsRoutes, publicBase,
   type Logger,
 } from '@chat/runtime'
 import type { GatewayConfig } from './config.js'
@@ -113,7 +113,8 @@ export async function buildGateway (config: GatewayConfig, opts: { logger?: Logg
   await app.register(opsRoutes, {
     registry,
     accepting: () => accepting,
-    checks: { nats: () => !nc.isClosed() && !nc.isDraining() },
+    // NATS is the gateway's only connection: MongoDB and Redis are the services'.
+    checks: { nats: () => natsReady(nc) },
   })
 
   await app.register(jwksRoute, { keys })

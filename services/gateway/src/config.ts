@@ -1,7 +1,7 @@
 import { hostname } from 'node:os'
 import { randomBytes } from 'node:crypto'
 import { Type } from '@sinclair/typebox'
-import { BaseConfig, JwtConfig, PublicUrlConfig, loadConfig } from '@chat/runtime'
+import { BaseConfig, JwtConfig, PublicUrlConfig, ShutdownConfig, loadConfig } from '@chat/runtime'
 import { parseTrustProxy } from './trust-proxy.js'
 
 export const GatewayConfigSchema = {
@@ -53,7 +53,7 @@ export const GatewayConfigSchema = {
   HTTP_HEADERS_TIMEOUT_MS: Type.Integer({ default: 10000, minimum: 500, description: 'Longest a client may take to send a request\'s headers (WebSocket upgrades included); at most HTTP_REQUEST_TIMEOUT_MS' }),
   HTTP_KEEP_ALIVE_TIMEOUT_MS: Type.Integer({ default: 72000, minimum: 1000, description: 'An idle keep-alive HTTP connection is closed after this long; keep it above the load balancer\'s idle timeout' }),
   HTTP_MAX_CONNECTIONS: Type.Integer({ default: 10000, minimum: 1, description: 'Open TCP connections (HTTP and WebSocket) this replica accepts; more are refused' }),
-  SHUTDOWN_GRACE_MS: Type.Integer({ default: 10000, minimum: 0, description: 'Longest a graceful stop may take' }),
+  ...ShutdownConfig,
 }
 
 /**

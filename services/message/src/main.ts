@@ -21,7 +21,7 @@ const service = await startService({
   }),
 })
 
-closeWithGrace({ delay: 10000 }, async ({ signal, err }) => {
+closeWithGrace({ delay: config.SHUTDOWN_GRACE_MS }, async ({ signal, err }) => {
   if (err) service.logger.error({ err }, 'closing after an error')
   else service.logger.info({ signal }, 'shutting down')
   await service.close()
