@@ -2,6 +2,9 @@
 // every service and gateway connects with them in NATS_URL / REDIS_URL (or
 // NATS_USER/NATS_PASSWORD), and a process without them fails at start,
 // saying why.
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import t from 'tap'
 import { freePort, waitForPort } from './helpers/net.js'
 import { spawnManaged, stopProcess } from './helpers/proc.js'
@@ -20,7 +23,9 @@ async function privateServer (t: TestLike, name: string, port: number, command: 
 
 t.test('NATS and Redis with credentials', async (t) => {
   const natsPort = await freePort()
-  await privateServer(t, 'nats', natsPort, 'nats-server', ['-a', '127.0.0.1', '-p', String(natsPort), '--user', 'chat', '--pass', 'nats-pw'])
+  const natsDir = mkdtempSync(path.join(tmpdir(), 'chat-nats-'))
+  t.teardown(() => rmSync(natsDir, { recursive: true, force: true }))
+  await privateServer(t, 'nats', natsPort, 'nats-server', ['-js', '-sd', natsDir, '-a', '127.0.0.1', '-p', String(natsPort), '--user', 'chat', '--pass', 'nats-pw'])
   const redisPort = await freePort()
   await privateServer(t, 'redis', redisPort, 'redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--requirepass', 'redis-pw'])
 

@@ -55,10 +55,12 @@ function restartable (t: TestLike, name: string, url: string, port: number, comm
   return server
 }
 
-/** nats-server on a free port, without JetStream (our processes use none). */
+/** nats-server with JetStream (the message service's domain events) on a free port; its store survives a restart. */
 export async function startRestartableNats (t: TestLike): Promise<RestartableServer> {
   const port = await freePort()
-  const server = restartable(t, 'nats', `nats://127.0.0.1:${port}`, port, 'nats-server', ['-a', '127.0.0.1', '-p', String(port)])
+  const dir = mkdtempSync(path.join(tmpdir(), 'chat-nats-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const server = restartable(t, 'nats', `nats://127.0.0.1:${port}`, port, 'nats-server', ['-js', '-sd', dir, '-a', '127.0.0.1', '-p', String(port)])
   await server.start()
   return server
 }
