@@ -44,8 +44,8 @@ export interface OutboxOptions {
 const MAX_HELD = 10_000
 /** Orphaned entries taken over per sweep. */
 const SWEEP_BATCH = 100
-/** Finished entries deleted at once. */
-const DELETE_BATCH = 256
+/** How often finished entries are deleted, all of them with one delete. */
+const DELETE_EVERY_MS = 1000
 const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 5000
 
@@ -58,6 +58,7 @@ interface Held {
    * confirm each event's change from the database first; dropped: nothing.
    */
   state: 'recorded' | 'stored' | 'unsure' | 'dropped'
+  /** Its entry's `at`: the time it was recorded or taken over. */
   since: number
 }
 
@@ -84,7 +85,6 @@ export class Outbox {
   /** Wakes the pump when the entry it waits for settles. */
   private wake: (() => void) | undefined
   private pumping: Promise<void> | undefined
-  private deletes: string[] = []
   private deleteTimer: NodeJS.Timeout | undefined
   private readonly sweeper: NodeJS.Timeout
   private sweeping = false
@@ -111,9 +111,13 @@ export class Outbox {
 
   /** Records a change's events before it is made. A failure here means: do not make the change. */
   async record (events: DomainEvent[]): Promise<OutboxEntry> {
-    const entry: OutboxEntry = { _id: randomUUID(), owner: this.opts.replica, at: new Date(), events }
+    const at = new Date()
+    // Past the memory cap an entry is not held but waits for the sweep; it
+    // is owned apart, so deleting what this replica finished never takes it.
+    const held = this.queue.length < MAX_HELD && !this.closed
+    const entry: OutboxEntry = { _id: randomUUID(), owner: held ? this.opts.replica : `${this.opts.replica}:unheld`, at, events }
     // Its place in the publishing order is taken now, before the write.
-    this.hold({ id: entry._id, events, state: 'recorded', since: Date.now() })
+    if (held) this.hold({ id: entry._id, events, state: 'recorded', since: at.getTime() })
     try {
       await this.entries.insertOne(entry)
     } catch (err) {
@@ -127,7 +131,6 @@ export class Outbox {
   stored (entry: OutboxEntry, events: DomainEvent[] = entry.events): void {
     if (events.length === 0) {
       this.settle(entry._id, 'dropped')
-      this.finish(entry._id)
       return
     }
     this.settle(entry._id, 'stored', events)
@@ -136,7 +139,6 @@ export class Outbox {
   /** The change was not made: its events are dropped. */
   failed (entry: OutboxEntry): void {
     this.settle(entry._id, 'dropped')
-    this.finish(entry._id)
   }
 
   /** Whether the change was stored is unknown (a write whose answer was lost): confirmed, then published. */
@@ -168,12 +170,11 @@ export class Outbox {
     const drained = this.pumping ?? Promise.resolve()
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())])
     this.closed = true
-    await this.flushDeletes()
+    await this.deleteFinished()
   }
 
+  /** Queues an entry for publishing (callers keep to MAX_HELD, roughly: a sweep may add its batch). */
   private hold (h: Held): void {
-    // Over the cap the entry waits in MongoDB; the sweep brings it back in order of age.
-    if (this.queue.length >= MAX_HELD || this.closed) return
     this.queue.push(h)
     this.held.set(h.id, h)
     this.waiting?.set(this.queue.length)
@@ -211,7 +212,6 @@ export class Outbox {
         await Promise.all(events.map((e) => this.js.publish(this.opts.subject(e), encodeJson(e), { msgID: e.id })))
         this.published?.inc(events.length)
         this.done(head)
-        this.finish(head.id)
         if (this.failing) this.opts.logger.info('domain events are being published again')
         this.failing = false
         backoff = RETRY_MIN_MS
@@ -230,24 +230,25 @@ export class Outbox {
     this.queue.shift()
     this.held.delete(head.id)
     this.waiting?.set(this.queue.length)
+    this.deleteTimer ??= setTimeout(() => { void this.deleteFinished() }, DELETE_EVERY_MS)
   }
 
-  /** The entry is done with: deleted soon, many at once. */
-  private finish (id: string): void {
-    this.deletes.push(id)
-    if (this.deletes.length >= DELETE_BATCH) void this.flushDeletes()
-    else this.deleteTimer ??= setTimeout(() => { void this.flushDeletes() }, 20)
-  }
-
-  private async flushDeletes (): Promise<void> {
+  /**
+   * Deletes every entry this replica finished, with one delete a second
+   * rather than one per entry: entries are finished in the order they were
+   * recorded, so all of this replica's entries older than the oldest it
+   * still holds are done. A delete that fails leaves entries the sweep
+   * republishes: duplicates, never a loss.
+   */
+  private async deleteFinished (): Promise<void> {
     clearTimeout(this.deleteTimer)
     this.deleteTimer = undefined
-    const ids = this.deletes
-    this.deletes = []
-    if (ids.length === 0) return
-    // A delete that fails leaves entries the sweep republishes: a duplicate, never a loss.
-    await this.entries.deleteMany({ _id: { $in: ids } }).catch((err: unknown) => {
-      this.opts.logger.warn({ err, entries: ids.length }, 'could not delete published outbox entries')
+    // The oldest held: a swept entry may have been queued behind a newer one.
+    let oldest = Date.now()
+    for (const h of this.queue) oldest = Math.min(oldest, h.since)
+    const horizon = new Date(oldest)
+    await this.entries.deleteMany({ owner: this.opts.replica, at: { $lt: horizon } }).catch((err: unknown) => {
+      this.opts.logger.warn({ err }, 'could not delete published outbox entries')
     })
   }
 
@@ -263,11 +264,13 @@ export class Outbox {
       const cutoff = new Date(Date.now() - this.opts.orphanAfterMs)
       const old = await this.entries.find({ at: { $lt: cutoff } }).sort({ at: 1 }).limit(SWEEP_BATCH).toArray()
       for (const entry of old) {
+        if (this.closed) break
         if (this.held.has(entry._id)) continue
         // Claimed by moving its time: another sweeping replica's claim of the same time fails.
-        const claim = await this.entries.updateOne({ _id: entry._id, at: entry.at }, { $set: { owner: this.opts.replica, at: new Date() } })
+        const at = new Date()
+        const claim = await this.entries.updateOne({ _id: entry._id, at: entry.at }, { $set: { owner: this.opts.replica, at } })
         if (claim.modifiedCount !== 1) continue
-        this.hold({ id: entry._id, events: entry.events, state: 'unsure', since: Date.now() })
+        this.hold({ id: entry._id, events: entry.events, state: 'unsure', since: at.getTime() })
         taken++
       }
       if (taken > 0) this.opts.logger.info({ taken }, 'took over outbox entries left unpublished')

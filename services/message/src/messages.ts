@@ -7,6 +7,11 @@ import type { SeqRange } from './paging.js'
 
 export { toMessage, type MessageDoc } from './message-doc.js'
 
+/** The message a recorded creation is of. */
+function createdId (event: DomainEvent): number {
+  return event.type === 'message.created' ? event.data.message.id : 0
+}
+
 /** Unread counts asked of the database at once while rebuilding one user's counts. */
 const COUNTS_AT_ONCE = 8
 
@@ -38,29 +43,49 @@ export class MessageStore {
   }
 
   /**
+   * Records the creation of messages about to be inserted with
+   * `insertMany`, so that the outbox write can overlap other work; pass the
+   * result to `insertMany`, or to `forgetCreation` if they will not be.
+   */
+  recordCreation (docs: MessageDoc[]): Promise<OutboxEntry | undefined> {
+    const recorded = this.outbox?.record(docs.map(messageCreated)) ?? Promise.resolve(undefined)
+    // Awaited later, after other work: a failure must not count as unhandled meanwhile.
+    recorded.catch(() => undefined)
+    return recorded
+  }
+
+  /** Drops a recorded creation whose insert will not happen. */
+  forgetCreation (recorded: Promise<OutboxEntry | undefined>): void {
+    recorded.then((entry) => { if (entry) this.outbox?.failed(entry) }, () => undefined)
+  }
+
+  /**
    * Inserts many messages in one round trip (group commit). Unordered: a
    * document refused by a unique index fails alone, reported in the
-   * MongoBulkWriteError's writeErrors by its index.
+   * MongoBulkWriteError's writeErrors by its index. `recorded` may name
+   * more messages than `docs` (some were not sent on): only these are published.
    */
-  async insertMany (docs: MessageDoc[]): Promise<void> {
-    const entry = await this.outbox?.record(docs.map(messageCreated))
+  async insertMany (docs: MessageDoc[], recorded = this.recordCreation(docs)): Promise<void> {
+    const entry = await recorded
+    const inserted = new Set(docs.map((d) => d._id))
     try {
       await this.messages.insertMany(docs, { ordered: false })
     } catch (err) {
-      if (entry) this.settleBulk(entry, err)
+      if (entry) this.settleBulk(entry, docs, err)
       throw err
     }
-    if (entry) this.outbox?.stored(entry)
+    if (entry) this.outbox?.stored(entry, entry.events.filter((e) => inserted.has(createdId(e))))
   }
 
   /** After a failed insertMany: documents a unique index refused were not stored; any other failure leaves it open. */
-  private settleBulk (entry: OutboxEntry, err: unknown): void {
+  private settleBulk (entry: OutboxEntry, docs: MessageDoc[], err: unknown): void {
     const outbox = this.outbox as Outbox
     if (!(err instanceof MongoBulkWriteError)) return outbox.unsure(entry)
     const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
     if (!writeErrors.every((we) => isDuplicateKeyError(we))) return outbox.unsure(entry)
-    const refused = new Set(writeErrors.map((we) => we.index))
-    outbox.stored(entry, entry.events.filter((_, k) => !refused.has(k)))
+    const refused = new Set(writeErrors.map((we) => docs[we.index]?._id))
+    const inserted = new Set(docs.map((d) => d._id).filter((id) => !refused.has(id)))
+    outbox.stored(entry, entry.events.filter((e) => inserted.has(createdId(e))))
   }
 
   /**
