@@ -5,7 +5,7 @@
 // what a replica that died between storing and publishing left in the outbox.
 import t from 'tap'
 import { createValidator, DomainEventSchemas, domainEventNames, type DomainEvent } from '../packages/contracts/src/index.js'
-import { connectMongo } from '../packages/runtime/src/index.js'
+import { composeId, connectMongo } from '../packages/runtime/src/index.js'
 import { readDomainEvents, removeDomainStreams } from '../packages/runtime/src/testing.js'
 import { startSystem } from './helpers/system.js'
 import { directHistory, registerUser, sleep, type TypedUser } from './helpers/typed.js'
@@ -16,7 +16,7 @@ const MONGO_URL = process.env.MONGO_URL ?? 'mongodb://127.0.0.1:27017'
 type Created = Extract<DomainEvent, { type: 'message.created' }>
 
 t.test('domain events', async (t) => {
-  const sys = await startSystem(t, { env: { OUTBOX_ORPHAN_AFTER_MS: '1000', OUTBOX_SWEEP_MS: '200', WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_LIMIT_BURST: '1000' } })
+  const sys = await startSystem(t, { env: { OUTBOX_ORPHAN_AFTER_MS: '3000', OUTBOX_SWEEP_MS: '200', WS_RATE_LIMIT_PER_SEC: '1000', WS_RATE_LIMIT_BURST: '1000' } })
   const prefix = sys.env.NATS_PREFIX!
   const [a, b] = sys.gateways
   const alice = await registerUser(a!.wsUrl(), 'alice')
@@ -110,5 +110,18 @@ t.test('domain events', async (t) => {
     t.notOk(createdIds((await read()).map((e) => e.event)).includes(9_000_000_002), 'the change that was never stored was not')
     for (const deadline = Date.now() + 5000; Date.now() < deadline && await mongo.db.collection('outbox').countDocuments() > 0;) await sleep(100)
     t.equal(await mongo.db.collection('outbox').countDocuments(), 0, 'the entry is gone')
+
+    // A sent message leaves no entry: its document names its writer, and the
+    // writer's mark says how far it published. A dead writer's stale mark:
+    // what it stored since is published (its other messages were already).
+    // A real id: made now (a writer's messages are looked for by the time their id was made).
+    const trackedId = composeId(Date.now(), 63, 0)
+    const mine = { ...orphanDoc, _id: trackedId, seq: 100_002, content: 'tracked', dedupeKey: 'tracked-test', writer: 'dead-writer' }
+    await mongo.db.collection('messages').insertOne(mine as never)
+    await mongo.db.collection('outbox_writers').insertOne({ _id: 'dead-writer' as never, at: new Date(Date.now() - 60_000), from: Date.now() - 1000 })
+    const after = await until((es) => createdIds(es).includes(trackedId))
+    t.ok(createdIds(after).includes(trackedId), 'what the dead writer stored after its mark was published')
+    for (const deadline = Date.now() + 5000; Date.now() < deadline && await mongo.db.collection('outbox_writers').countDocuments({ _id: 'dead-writer' as never }) > 0;) await sleep(100)
+    t.equal(await mongo.db.collection('outbox_writers').countDocuments({ _id: 'dead-writer' as never }), 0, 'its mark is gone')
   })
 })

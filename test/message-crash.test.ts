@@ -47,7 +47,7 @@ async function sendAll (from: TypedUser, to: TypedUser, tag: string, onProgress:
 t.test('SIGKILL of a message replica while clients send', async (t) => {
   // A short request deadline: a send taken by the killed replica fails in 2 s and is retried.
   // Orphaned outbox entries are taken over after a second.
-  const sys = await startSystem(t, { env: { NATS_REQUEST_TIMEOUT_MS: '2000', OUTBOX_ORPHAN_AFTER_MS: '1000', OUTBOX_SWEEP_MS: '200' } })
+  const sys = await startSystem(t, { env: { NATS_REQUEST_TIMEOUT_MS: '2000', OUTBOX_ORPHAN_AFTER_MS: '3000', OUTBOX_SWEEP_MS: '200' } })
   const [a, b] = sys.gateways
   const doomed = sys.services.message
   await startService(sys, 'message') // a second replica in the queue group

@@ -10,7 +10,7 @@ export const EventStreamConfig = {
   EVENTS_STORAGE: Type.Union([Type.Literal('file'), Type.Literal('memory')], { default: 'file', description: 'Where JetStream keeps the stream; changing it needs the stream deleted first' }),
   EVENTS_REPLICAS: Type.Integer({ default: 1, minimum: 1, maximum: 5, description: 'Copies of the stream in a JetStream cluster' }),
   EVENTS_DUPLICATE_WINDOW_SECONDS: Type.Integer({ default: 120, minimum: 1, description: 'Within this window a republished event (same id) is stored once' }),
-  OUTBOX_ORPHAN_AFTER_MS: Type.Integer({ default: 30_000, minimum: 1000, description: 'An outbox entry older than this is taken over by any replica (its own crashed or lost NATS), checked against the database and published' }),
+  OUTBOX_ORPHAN_AFTER_MS: Type.Integer({ default: 30_000, minimum: 3000, description: 'An outbox entry, or a replica\'s mark of what it published, left this long (the replica died, or lost MongoDB or NATS) is taken over by any replica: what it stored is read from the database and published. At least 3 s: marks are renewed every second' }),
   OUTBOX_SWEEP_MS: Type.Integer({ default: 5000, minimum: 100, description: 'How often a replica looks for such entries' }),
 }
 

@@ -7,6 +7,7 @@ import { Counter, Gauge, type Registry } from 'prom-client'
 import type { Db } from './mongo.js'
 import type { Logger } from './logger.js'
 import { encodeJson } from './nats.js'
+import { OutboxRecovery, type RecoverStored } from './outbox-recovery.js'
 
 /** One change's events, recorded before the change is made. */
 export interface OutboxEntry {
@@ -18,6 +19,12 @@ export interface OutboxEntry {
   events: DomainEvent[]
 }
 
+/** A change being made: an outbox entry (`record`), or a creation tracked in memory (`track`). */
+export interface PendingChange {
+  _id: string
+  events: DomainEvent[]
+}
+
 export interface OutboxOptions {
   db: Db
   nc: NatsConnection
@@ -26,13 +33,17 @@ export interface OutboxOptions {
   /** Creates or updates the stream; run again when publishing fails (the stream may be gone). */
   ensureStream: () => Promise<void>
   /**
-   * For entries whose change may or may not have been stored (a replica
-   * died, or a write's outcome was unknown): each event as it is to be
-   * published, read again from the database, or null where its change did
-   * not happen.
+   * For changes that may or may not have been stored (a replica died, or a
+   * write's outcome was unknown): each event as it is to be published,
+   * read again from the database, or null where its change did not happen.
    */
   confirm: (events: DomainEvent[]) => Promise<Array<DomainEvent | null>>
-  /** This process, for the entries it records. */
+  /**
+   * What a replica stored from a time on, for the creations it tracked
+   * (`track`) and may not have published; needed when `track` is used.
+   */
+  recover?: RecoverStored
+  /** This process, for the entries it records and the creations it tracks (stored with them). */
   replica: string
   orphanAfterMs: number
   sweepMs: number
@@ -40,12 +51,10 @@ export interface OutboxOptions {
   registry?: Registry
 }
 
-/** Entries held in memory for publishing at most; more wait in MongoDB for the sweep. */
+/** Changes held in memory for publishing at most; past it, the database keeps them for the sweep. */
 const MAX_HELD = 10_000
-/** Orphaned entries taken over per sweep. */
-const SWEEP_BATCH = 100
-/** How often finished entries are deleted, all of them with one delete. */
-const DELETE_EVERY_MS = 1000
+/** How often finished entries are deleted (all of them with one delete) and the replica's mark is written. */
+const HOUSEKEEPING_MS = 1000
 const RETRY_MIN_MS = 100
 const RETRY_MAX_MS = 5000
 
@@ -54,63 +63,87 @@ interface Held {
   events: DomainEvent[]
   /**
    * recorded: its change is being made (publishing waits for it, to keep
-   * the order changes were recorded in); stored: publish `events`; unsure:
+   * the order changes were made in); stored: publish `events`; unsure:
    * confirm each event's change from the database first; dropped: nothing.
    */
   state: 'recorded' | 'stored' | 'unsure' | 'dropped'
-  /** Its entry's `at`: the time it was recorded or taken over. */
+  /** When it was recorded, tracked or taken over (an entry's `at`). */
   since: number
+  /** A creation tracked without an entry: the replica's mark waits for it. */
+  tracked?: boolean
+  /** Runs once its events are published. */
+  onDone?: () => Promise<void>
 }
 
 /**
- * The transactional outbox, without transactions (MongoDB here runs none):
- * a change's events are written to the `outbox` collection *before* the
- * change. Once the change is stored they are published to JetStream, in
- * the order the changes were made on this replica, each under its event id
- * (a republish within the stream's duplicate window is stored once), and
- * the entry is deleted. A failed change drops its entry unpublished.
+ * The transactional outbox, without transactions (MongoDB here runs none).
+ * Two ways in, one way out:
  *
- * If NATS is unavailable the entries wait, in memory and in MongoDB, and
- * go out in order once it is back. If the replica dies between recording
- * and deleting, its entries outlive it: any replica's sweep takes over an
- * entry older than `orphanAfterMs`, asks the database what each event's
- * change left (`confirm`), and publishes what happened. Delivery is at
- * least once; an event is never published for a change that was not stored.
+ * - `record`: a change's events are written to the `outbox` collection
+ *   *before* the change (edits, deletions). A replica that dies leaves the
+ *   entry, and any replica's sweep takes it over after `orphanAfterMs`,
+ *   asks the database what each event's change left (`confirm`) and
+ *   publishes what happened.
+ * - `track`: for creations whose documents name their writer (this
+ *   replica), nothing is written: the documents are their own outbox. The
+ *   replica writes a mark every second saying up to when it has published
+ *   everything it tracked; a mark left stale by a dead replica is taken
+ *   over, and what that replica stored since is read back (`recover`) and
+ *   published. A send costs no extra write.
+ *
+ * Either way, once a change is stored its events are published to
+ * JetStream in the order the changes were recorded or tracked on this
+ * replica, each under its event id (a republish within the stream's
+ * duplicate window is stored once); a failed change publishes nothing. If
+ * NATS is unavailable they wait and go out in order once it is back.
+ * Delivery is at least once; an event is never published for a change
+ * that was not stored.
  */
 export class Outbox {
   private readonly entries: Collection<OutboxEntry>
   private readonly js: JetStreamClient
+  private readonly recovery: OutboxRecovery
   private readonly queue: Held[] = []
   private readonly held = new Map<string, Held>()
-  /** Wakes the pump when the entry it waits for settles. */
-  private wake: (() => void) | undefined
   private pumping: Promise<void> | undefined
-  private deleteTimer: NodeJS.Timeout | undefined
+  /** Wakes the pump when the change it waits for settles. */
+  private wake: (() => void) | undefined
   private readonly sweeper: NodeJS.Timeout
-  private sweeping = false
+  private readonly housekeeper: NodeJS.Timeout
+  /** Tracked creations past the memory cap: recovered from the database once there is room again. */
+  private overflow: { from: number, after: number | undefined } | undefined
   private closed = false
   private failing = false
+  private tidying = false
   private readonly published?: Counter
   private readonly waiting?: Gauge
 
   constructor (private readonly opts: OutboxOptions) {
     this.entries = opts.db.collection<OutboxEntry>('outbox')
     this.js = jetstream(opts.nc)
+    this.recovery = new OutboxRecovery(opts.db, opts, {
+      hold: (h) => this.hold(h),
+      room: () => this.queue.length < MAX_HELD,
+      closed: () => this.closed,
+    })
     this.sweeper = setInterval(() => { void this.sweep() }, opts.sweepMs)
     this.sweeper.unref()
+    this.housekeeper = setInterval(() => { void this.housekeeping() }, HOUSEKEEPING_MS)
+    this.housekeeper.unref()
     if (opts.registry) {
       this.published = new Counter({ name: 'chat_domain_events_published_total', help: 'Domain events published to JetStream (acknowledged by the stream)', registers: [opts.registry] })
-      this.waiting = new Gauge({ name: 'chat_outbox_held', help: 'Outbox entries this replica holds for publishing', registers: [opts.registry] })
+      this.waiting = new Gauge({ name: 'chat_outbox_held', help: 'Changes this replica holds for publishing their domain events', registers: [opts.registry] })
     }
   }
 
-  /** The index the sweep's query uses (on MongoDB; FerretDB reads the small collection whole). */
+  /** The index the sweep's query uses, and this replica's first mark. */
   async init (): Promise<void> {
-    await this.entries.createIndex({ at: 1 }, { name: 'outbox_at' })
+    await this.recovery.init()
+    await this.recovery.mark(Date.now())
   }
 
   /** Records a change's events before it is made. A failure here means: do not make the change. */
-  async record (events: DomainEvent[]): Promise<OutboxEntry> {
+  async record (events: DomainEvent[]): Promise<PendingChange> {
     const at = new Date()
     // Past the memory cap an entry is not held but waits for the sweep; it
     // is owned apart, so deleting what this replica finished never takes it.
@@ -127,26 +160,66 @@ export class Outbox {
     return entry
   }
 
+  /**
+   * Tracks creations about to be stored in documents that name this
+   * replica (`replica`) as their writer: no write of its own. Synchronous,
+   * so the order of calls is the publishing order.
+   */
+  track (events: DomainEvent[]): PendingChange {
+    const change = { _id: randomUUID(), events }
+    const now = Date.now()
+    if (this.queue.length < MAX_HELD && !this.closed) this.hold({ id: change._id, events, state: 'recorded', since: now, tracked: true })
+    else if (this.overflow === undefined) this.overflow = { from: now, after: undefined }
+    return change
+  }
+
   /** The change is stored: publishes `events` (by default all recorded; fewer if only part was stored). */
-  stored (entry: OutboxEntry, events: DomainEvent[] = entry.events): void {
-    if (events.length === 0) {
-      this.settle(entry._id, 'dropped')
-      return
-    }
-    this.settle(entry._id, 'stored', events)
+  stored (change: PendingChange, events: DomainEvent[] = change.events): void {
+    this.settle(change._id, events.length === 0 ? 'dropped' : 'stored', events)
   }
 
   /** The change was not made: its events are dropped. */
-  failed (entry: OutboxEntry): void {
-    this.settle(entry._id, 'dropped')
+  failed (change: PendingChange): void {
+    this.settle(change._id, 'dropped')
   }
 
   /** Whether the change was stored is unknown (a write whose answer was lost): confirmed, then published. */
-  unsure (entry: OutboxEntry): void {
-    this.settle(entry._id, 'unsure')
+  unsure (change: PendingChange): void {
+    this.settle(change._id, 'unsure')
   }
 
-  /** Settles a held entry; one not held (past the memory cap) is left to the sweep. */
+  /** This process: the writer its tracked creations' documents name. */
+  get replica (): string {
+    return this.opts.replica
+  }
+
+  /** Changes this replica holds for publishing. */
+  get pending (): number {
+    return this.queue.length
+  }
+
+  /** Takes over what dead replicas left (see OutboxRecovery); runs every `sweepMs`. */
+  sweep (): Promise<number> {
+    return this.recovery.sweep()
+  }
+
+  /**
+   * Stops sweeping and publishes what is held, for at most `graceMs`; an
+   * entry left stays in MongoDB for another replica's sweep, and the mark
+   * stays when tracked creations are left.
+   */
+  async close (graceMs = 2000): Promise<void> {
+    clearInterval(this.sweeper)
+    clearInterval(this.housekeeper)
+    this.wake?.()
+    const drained = this.pumping ?? Promise.resolve()
+    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())])
+    this.closed = true
+    await this.housekeeping()
+    if (this.queue.every((h) => !h.tracked) && this.overflow === undefined) await this.recovery.unmark().catch(() => undefined)
+  }
+
+  /** Settles a held change; one not held (past the memory cap) is left to the sweep. */
   private settle (id: string, state: Held['state'], events?: DomainEvent[]): void {
     const h = this.held.get(id)
     if (!h) return
@@ -155,25 +228,6 @@ export class Outbox {
     this.wake?.()
   }
 
-  /** Entries this replica holds for publishing. */
-  get pending (): number {
-    return this.queue.length
-  }
-
-  /**
-   * Stops sweeping and publishes what is held, for at most `graceMs`; what
-   * is left stays in MongoDB for another replica's sweep.
-   */
-  async close (graceMs = 2000): Promise<void> {
-    clearInterval(this.sweeper)
-    this.wake?.()
-    const drained = this.pumping ?? Promise.resolve()
-    await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())])
-    this.closed = true
-    await this.deleteFinished()
-  }
-
-  /** Queues an entry for publishing (callers keep to MAX_HELD, roughly: a sweep may add its batch). */
   private hold (h: Held): void {
     this.queue.push(h)
     this.held.set(h.id, h)
@@ -182,8 +236,8 @@ export class Outbox {
   }
 
   /**
-   * Publishes held entries one after another, in the order they were
-   * recorded, each once its change is settled; a failure retries the same entry.
+   * Publishes held changes one after another, in the order they were
+   * recorded, each once it is settled; a failure retries the same change.
    */
   private async pump (): Promise<void> {
     let backoff = RETRY_MIN_MS
@@ -202,16 +256,17 @@ export class Outbox {
           continue
         }
       }
-      if (head.state === 'dropped') {
-        this.done(head)
-        continue
-      }
       try {
-        const events = head.state === 'unsure' ? (await this.opts.confirm(head.events)).filter((e): e is DomainEvent => e !== null) : head.events
-        // Sent in order on one connection: the stream stores them in that order.
-        await Promise.all(events.map((e) => this.js.publish(this.opts.subject(e), encodeJson(e), { msgID: e.id })))
-        this.published?.inc(events.length)
-        this.done(head)
+        if (head.state !== 'dropped') {
+          const events = head.state === 'unsure' ? (await this.opts.confirm(head.events)).filter((e): e is DomainEvent => e !== null) : head.events
+          // Sent in order on one connection: the stream stores them in that order.
+          await Promise.all(events.map((e) => this.js.publish(this.opts.subject(e), encodeJson(e), { msgID: e.id })))
+          this.published?.inc(events.length)
+          await head.onDone?.()
+        }
+        this.queue.shift()
+        this.held.delete(head.id)
+        this.waiting?.set(this.queue.length)
         if (this.failing) this.opts.logger.info('domain events are being published again')
         this.failing = false
         backoff = RETRY_MIN_MS
@@ -226,59 +281,48 @@ export class Outbox {
     }
   }
 
-  private done (head: Held): void {
-    this.queue.shift()
-    this.held.delete(head.id)
-    this.waiting?.set(this.queue.length)
-    this.deleteTimer ??= setTimeout(() => { void this.deleteFinished() }, DELETE_EVERY_MS)
-  }
-
   /**
-   * Deletes every entry this replica finished, with one delete a second
-   * rather than one per entry: entries are finished in the order they were
-   * recorded, so all of this replica's entries older than the oldest it
-   * still holds are done. A delete that fails leaves entries the sweep
-   * republishes: duplicates, never a loss.
+   * Once a second: deletes every entry this replica finished with one
+   * delete (changes finish in the order they were recorded, so all its
+   * entries older than the oldest it still holds are done), writes its
+   * mark (everything it tracked before the oldest tracked change it holds
+   * is published), and recovers tracked creations that overflowed the
+   * memory cap once there is room. A write that fails is tried again the
+   * next second; an entry not deleted is republished by a sweep: a
+   * duplicate, never a loss.
    */
-  private async deleteFinished (): Promise<void> {
-    clearTimeout(this.deleteTimer)
-    this.deleteTimer = undefined
-    // The oldest held: a swept entry may have been queued behind a newer one.
-    let oldest = Date.now()
-    for (const h of this.queue) oldest = Math.min(oldest, h.since)
-    const horizon = new Date(oldest)
-    await this.entries.deleteMany({ owner: this.opts.replica, at: { $lt: horizon } }).catch((err: unknown) => {
-      this.opts.logger.warn({ err }, 'could not delete published outbox entries')
-    })
-  }
-
-  /**
-   * Takes over entries older than the orphan age that nobody here holds:
-   * left by a replica that died, or by this one past its memory cap.
-   */
-  async sweep (): Promise<number> {
-    if (this.sweeping || this.closed || this.queue.length >= MAX_HELD) return 0
-    this.sweeping = true
-    let taken = 0
+  private async housekeeping (): Promise<void> {
+    if (this.tidying) return
+    this.tidying = true
     try {
-      const cutoff = new Date(Date.now() - this.opts.orphanAfterMs)
-      const old = await this.entries.find({ at: { $lt: cutoff } }).sort({ at: 1 }).limit(SWEEP_BATCH).toArray()
-      for (const entry of old) {
-        if (this.closed) break
-        if (this.held.has(entry._id)) continue
-        // Claimed by moving its time: another sweeping replica's claim of the same time fails.
-        const at = new Date()
-        const claim = await this.entries.updateOne({ _id: entry._id, at: entry.at }, { $set: { owner: this.opts.replica, at } })
-        if (claim.modifiedCount !== 1) continue
-        this.hold({ id: entry._id, events: entry.events, state: 'unsure', since: at.getTime() })
-        taken++
-      }
-      if (taken > 0) this.opts.logger.info({ taken }, 'took over outbox entries left unpublished')
-    } catch (err) {
-      this.opts.logger.warn({ err }, 'outbox sweep failed')
+      await this.keepHouse()
     } finally {
-      this.sweeping = false
+      this.tidying = false
     }
-    return taken
+  }
+
+  private async keepHouse (): Promise<void> {
+    let oldest = Date.now()
+    let oldestTracked = oldest
+    for (const h of this.queue) {
+      oldest = Math.min(oldest, h.since)
+      if (h.tracked) oldestTracked = Math.min(oldestTracked, h.since)
+    }
+    if (this.overflow) oldestTracked = Math.min(oldestTracked, this.overflow.from)
+    await Promise.all([
+      this.entries.deleteMany({ owner: this.opts.replica, at: { $lt: new Date(oldest) } }),
+      this.recovery.mark(oldestTracked),
+    ]).catch((err: unknown) => {
+      this.opts.logger.warn({ err }, 'outbox housekeeping failed')
+    })
+    if (this.overflow && this.queue.length === 0 && !this.closed) {
+      const { from, after } = this.overflow
+      this.overflow = await this.recovery.recoverOwn(from, after).then(
+        (left) => left === undefined ? undefined : { from, after: left.after },
+        (err: unknown) => {
+          this.opts.logger.warn({ err }, 'recovering tracked creations failed')
+          return { from, after }
+        })
+    }
   }
 }

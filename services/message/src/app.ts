@@ -4,7 +4,7 @@ import {
   CacheFallback, createIdGenerator, ensureStream, Outbox, publishJson, replyBudgetBytes, streamConfig,
   type ServiceDeps, type ServiceParts, type StreamSettings,
 } from '@chat/runtime'
-import { confirmMessageEvents } from './domain-events.js'
+import { confirmMessageEvents, recoverCreated } from './domain-events.js'
 import type { MessageDoc } from './message-doc.js'
 import { ChatService, type ChatPorts } from './chat.js'
 import { EventPublisher } from './events.js'
@@ -172,6 +172,7 @@ async function messageOutbox (deps: ServiceDeps, opts: MessageOptions['domainEve
     subject: (event) => names.subject(event.type),
     ensureStream: ensure,
     confirm: (events) => confirmMessageEvents(deps.db.collection<MessageDoc>('messages'), events),
+    recover: (writer, fromMs, after, limit) => recoverCreated(deps.db.collection<MessageDoc>('messages'), writer, fromMs, after, limit),
     replica: randomUUID(),
     orphanAfterMs: opts.orphanAfterMs,
     sweepMs: opts.sweepMs,

@@ -5,9 +5,16 @@
  * saw finish left in MongoDB.
  */
 import { DOMAIN_EVENT_VERSION, type DomainEvent, type DomainEventOf } from '@chat/contracts'
-import { findWhereIn } from '@chat/runtime'
+import { composeId, findWhereIn, type RecoveredPage } from '@chat/runtime'
 import type { Collection } from 'mongodb'
 import { toMessage, type MessageDoc } from './message-doc.js'
+
+/**
+ * A message is stored within this long of its id being made (older drafts
+ * are refused, MessageStore): a dead writer's messages are looked for from
+ * twice this long before its last mark, so none is missed.
+ */
+export const DRAFT_MAX_AGE_MS = 60_000
 
 /** A message's conversation as events name it: direct messages name their recipient. */
 function conversationOf (doc: MessageDoc): { id: number, kind: 'direct' | 'room' } {
@@ -71,4 +78,20 @@ export async function confirmMessageEvents (messages: Collection<MessageDoc>, ev
     }
     return null
   })
+}
+
+/**
+ * What a message-service replica (`writer`) stored from `fromMs` on, after
+ * the message `after`, oldest first: the creations it may have died
+ * before publishing (runtime OutboxRecovery). Message ids grow with time,
+ * so on MongoDB this reads the `_id` index from that moment on; FerretDB
+ * reads the collection, once per replica that died.
+ */
+export async function recoverCreated (
+  messages: Collection<MessageDoc>, writer: string, fromMs: number, after: number | undefined, limit: number
+): Promise<RecoveredPage> {
+  const low = composeId(fromMs - 2 * DRAFT_MAX_AGE_MS, 0, 0)
+  const docs = await messages.find({ writer, _id: { $gte: Math.max(low, (after ?? 0) + 1) } }).sort({ _id: 1 }).limit(limit).toArray()
+  const last = docs[docs.length - 1]
+  return { events: docs.map(messageCreated), next: docs.length === limit && last ? last._id : undefined }
 }

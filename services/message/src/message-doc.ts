@@ -15,6 +15,8 @@ export interface MessageDoc {
   clientTime?: string
   /** Unique; see keys.dedupeKey. */
   dedupeKey: string
+  /** The message-service replica that stored it: its domain event's outbox (runtime Outbox.track). */
+  writer?: string
 }
 
 /** The wire form of a stored message. */

@@ -1,25 +1,21 @@
 import { MongoBulkWriteError, type Collection, type Db, type Filter } from 'mongodb'
-import type { DomainEvent } from '@chat/contracts'
-import { isDuplicateKeyError, type Outbox, type OutboxEntry } from '@chat/runtime'
-import { messageCreated, messageDeleted, messageEdited } from './domain-events.js'
+import { ChatError, type DomainEvent } from '@chat/contracts'
+import { idTime, isDuplicateKeyError, type Outbox, type PendingChange } from '@chat/runtime'
+import { DRAFT_MAX_AGE_MS, messageCreated, messageDeleted, messageEdited } from './domain-events.js'
 import type { MessageDoc } from './message-doc.js'
 import type { SeqRange } from './paging.js'
 
 export { toMessage, type MessageDoc } from './message-doc.js'
-
-/** The message a recorded creation is of. */
-function createdId (event: DomainEvent): number {
-  return event.type === 'message.created' ? event.data.message.id : 0
-}
 
 /** Unread counts asked of the database at once while rebuilding one user's counts. */
 const COUNTS_AT_ONCE = 8
 
 /**
  * Messages, numbered per conversation. Every creation, edit and deletion
- * goes through here, recorded in the outbox (when given) before it is
- * made, so its domain event is published once it is stored, even if this
- * replica dies first (runtime outbox.ts).
+ * goes through here and through the outbox (when given), so its domain
+ * event is published once it is stored, even if this replica dies first
+ * (runtime outbox.ts): creations are tracked, edits and deletions recorded
+ * before they are made.
  */
 export class MessageStore {
   readonly messages: Collection<MessageDoc>
@@ -39,53 +35,53 @@ export class MessageStore {
 
   /** Inserts a message; a duplicate-key error means a retry of the same send won. */
   async insert (doc: MessageDoc): Promise<void> {
-    await this.change([messageCreated(doc)], () => this.messages.insertOne(doc), () => true)
-  }
-
-  /**
-   * Records the creation of messages about to be inserted with
-   * `insertMany`, so that the outbox write can overlap other work; pass the
-   * result to `insertMany`, or to `forgetCreation` if they will not be.
-   */
-  recordCreation (docs: MessageDoc[]): Promise<OutboxEntry | undefined> {
-    const recorded = this.outbox?.record(docs.map(messageCreated)) ?? Promise.resolve(undefined)
-    // Awaited later, after other work: a failure must not count as unhandled meanwhile.
-    recorded.catch(() => undefined)
-    return recorded
-  }
-
-  /** Drops a recorded creation whose insert will not happen. */
-  forgetCreation (recorded: Promise<OutboxEntry | undefined>): void {
-    recorded.then((entry) => { if (entry) this.outbox?.failed(entry) }, () => undefined)
+    await this.create([doc], () => this.messages.insertOne(doc))
   }
 
   /**
    * Inserts many messages in one round trip (group commit). Unordered: a
    * document refused by a unique index fails alone, reported in the
-   * MongoBulkWriteError's writeErrors by its index. `recorded` may name
-   * more messages than `docs` (some were not sent on): only these are published.
+   * MongoBulkWriteError's writeErrors by its index.
    */
-  async insertMany (docs: MessageDoc[], recorded = this.recordCreation(docs)): Promise<void> {
-    const entry = await recorded
-    const inserted = new Set(docs.map((d) => d._id))
-    try {
-      await this.messages.insertMany(docs, { ordered: false })
-    } catch (err) {
-      if (entry) this.settleBulk(entry, docs, err)
-      throw err
-    }
-    if (entry) this.outbox?.stored(entry, entry.events.filter((e) => inserted.has(createdId(e))))
+  async insertMany (docs: MessageDoc[]): Promise<void> {
+    await this.create(docs, () => this.messages.insertMany(docs, { ordered: false }))
   }
 
-  /** After a failed insertMany: documents a unique index refused were not stored; any other failure leaves it open. */
-  private settleBulk (entry: OutboxEntry, docs: MessageDoc[], err: unknown): void {
+  /**
+   * Stores new messages with their creation tracked by the outbox: the
+   * documents name this replica as their writer and are their own outbox
+   * entry (runtime Outbox.track), so a send costs no extra write. A draft
+   * older than DRAFT_MAX_AGE_MS is refused: a replica that died is
+   * recovered from a little before its last mark, and only that far.
+   */
+  private async create (docs: MessageDoc[], write: () => Promise<unknown>): Promise<void> {
+    if (!this.outbox) {
+      await write()
+      return
+    }
+    if (docs.some((d) => idTime(d._id) < Date.now() - DRAFT_MAX_AGE_MS)) {
+      throw new ChatError('CHAT_TIMEOUT', 'the message waited too long to be stored; send it again')
+    }
+    for (const doc of docs) doc.writer = this.outbox.replica
+    const change = this.outbox.track(docs.map(messageCreated))
+    try {
+      await write()
+    } catch (err) {
+      this.settleFailedCreate(change, docs, err)
+      throw err
+    }
+    this.outbox.stored(change)
+  }
+
+  /** After a failed insert: documents a unique index refused were not stored; any other failure leaves it open. */
+  private settleFailedCreate (change: PendingChange, docs: MessageDoc[], err: unknown): void {
     const outbox = this.outbox as Outbox
-    if (!(err instanceof MongoBulkWriteError)) return outbox.unsure(entry)
+    if (isDuplicateKeyError(err) && docs.length === 1) return outbox.failed(change)
+    if (!(err instanceof MongoBulkWriteError)) return outbox.unsure(change)
     const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
-    if (!writeErrors.every((we) => isDuplicateKeyError(we))) return outbox.unsure(entry)
-    const refused = new Set(writeErrors.map((we) => docs[we.index]?._id))
-    const inserted = new Set(docs.map((d) => d._id).filter((id) => !refused.has(id)))
-    outbox.stored(entry, entry.events.filter((e) => inserted.has(createdId(e))))
+    if (!writeErrors.every((we) => isDuplicateKeyError(we))) return outbox.unsure(change)
+    const refused = new Set(writeErrors.map((we) => we.index))
+    outbox.stored(change, change.events.filter((_, k) => !refused.has(k)))
   }
 
   /**

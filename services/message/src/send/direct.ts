@@ -1,7 +1,7 @@
 import type { Redis } from 'ioredis'
 import { MongoBulkWriteError } from 'mongodb'
 import { blockCacheKey, ChatError, type SendMessageReply, type SendMessageRequest, type UnreadChangedEvent } from '@chat/contracts'
-import { Batcher, LuaScript, type CacheFallback, type Logger, type OutboxEntry } from '@chat/runtime'
+import { Batcher, LuaScript, type CacheFallback, type Logger } from '@chat/runtime'
 import { carriedUnread, type ConversationHappening, type EventPublisher } from '../events.js'
 import { dedupeKey, directKey } from '../keys.js'
 import { toMessage, type MessageDoc, type MessageStore } from '../messages.js'
@@ -148,16 +148,8 @@ export class DirectSender {
       admitted.push({ i, doc: this.draft(it, a.seq, peerId, now), peerId })
     }))
 
-    // The outbox entry is written while blocks are checked: its round trip overlaps theirs.
-    const recorded = this.ports.messages.recordCreation(admitted.map((a) => a.doc))
     // Blocks: the contact service's Redis cache for the whole batch, the service itself on a miss.
-    let blocked: Set<string>
-    try {
-      blocked = await this.blockedPairs(admitted.map((a) => [a.peerId, a.doc.senderId] as const))
-    } catch (err) {
-      this.ports.messages.forgetCreation(recorded)
-      throw err
-    }
+    const blocked = await this.blockedPairs(admitted.map((a) => [a.peerId, a.doc.senderId] as const))
     const toStore = admitted.filter((a) => {
       if (!blocked.has(`${a.peerId}:${a.doc.senderId}`)) return true
       out[a.i] = new ChatError('CHAT_BLOCKED')
@@ -165,7 +157,7 @@ export class DirectSender {
       return false
     })
 
-    const stored = await this.store(toStore.map((a) => a.doc), items, toStore.map((a) => a.i), out, recorded)
+    const stored = await this.store(toStore.map((a) => a.doc), items, toStore.map((a) => a.i), out)
     await this.afterStore(stored, items, out)
     return out.map((r) => r === undefined ? new ChatError('CHAT_UNAVAILABLE') : r)
   }
@@ -228,16 +220,11 @@ export class DirectSender {
   }
 
   /** Stores the batch with one unordered insertMany; sends whose insert failed are settled one by one. */
-  private async store (
-    docs: MessageDoc[], items: Item[], index: number[], out: Array<unknown>, recorded: Promise<OutboxEntry | undefined>
-  ): Promise<Array<{ i: number, doc: MessageDoc }>> {
-    if (docs.length === 0) {
-      this.ports.messages.forgetCreation(recorded)
-      return []
-    }
+  private async store (docs: MessageDoc[], items: Item[], index: number[], out: Array<unknown>): Promise<Array<{ i: number, doc: MessageDoc }>> {
+    if (docs.length === 0) return []
     const failed = new Map<number, unknown>()
     try {
-      await this.ports.messages.insertMany(docs, recorded)
+      await this.ports.messages.insertMany(docs)
     } catch (err) {
       if (!(err instanceof MongoBulkWriteError)) throw err
       const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
