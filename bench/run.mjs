@@ -9,7 +9,7 @@ import { mkdirSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { busyNow, countFerretdbOnPort, machineInfo } from './lib/cpu.mjs'
 import { print } from './lib/report.mjs'
-import { describeBackend, infraUrls, startMock, startSystem } from './lib/system.mjs'
+import { describeBackend, infraUrls, startBaseline, startMock, startSystem } from './lib/system.mjs'
 import { ROOT, bool, int, str } from './lib/util.mjs'
 import { directConfig, directProblems, runDirect } from './lib/scenarios/direct.mjs'
 import { reconnectConfig, reconnectProblems, runReconnect } from './lib/scenarios/reconnect.mjs'
@@ -34,9 +34,10 @@ const common = {
   prefillBatch: int('BENCH_PREFILL_BATCH', 10_000),
 }
 const target = str('BENCH_TARGET', 'system')
-if (!['system', 'mock'].includes(target)) throw new Error(`BENCH_TARGET must be system or mock, got ${target}`)
-if (target === 'mock' && scenario !== 'direct') throw new Error('BENCH_TARGET=mock only serves the direct scenario')
-if (target === 'mock' && common.prefill > 0) throw new Error('BENCH_TARGET=mock has no database to prefill')
+if (!['system', 'mock', 'baseline'].includes(target)) throw new Error(`BENCH_TARGET must be system, mock or baseline, got ${target}`)
+if (target !== 'system' && scenario !== 'direct') throw new Error(`BENCH_TARGET=${target} only serves the direct scenario`)
+if (target !== 'system' && common.prefill > 0) throw new Error(`BENCH_TARGET=${target} has no prefill`)
+cfg.target = target
 const timeoutMs = int('BENCH_TIMEOUT_MS', 900_000)
 countFerretdbOnPort(new URL(infraUrls().MONGO_URL.split(',')[0]).port || 27017)
 const backend = target === 'mock' ? 'mock gateways (BENCH_TARGET=mock)' : await describeBackend(infraUrls())
@@ -73,6 +74,9 @@ try {
     if (target === 'mock') {
       log('starting the mock gateways')
       system = await startMock()
+    } else if (target === 'baseline') {
+      log('starting the plain design (2 baseline replicas)')
+      system = await startBaseline({ mongoMaxPool: cfg.mongoMaxPool })
     } else {
       log(`starting the system (2 gateways, ${messageReplicas} message replica(s))`)
       system = await startSystem({ gateways: 2, messageReplicas, mongoMaxPool: cfg.mongoMaxPool })

@@ -31,7 +31,7 @@ function header (r) {
     `chat bench ${r.scenario} ${r.runId} (${r.startedAt})`,
     `  machine: ${r.machine.cores} cores (${r.machine.model}), node ${r.machine.node}; before the run: load average ${r.machine.loadAverageAtStart}, ${r.machine.busyBeforeStart}% of a core busy` +
       (r.machine.busyBeforeStart > 30 ? ' (SOMETHING ELSE IS RUNNING: the figures are low)' : ''),
-    `  backend: ${r.backend}; ${c.gateways} gateways, ${c.messageReplicas} message replica(s)${c.mongoMaxPool ? `, MongoDB pool ${c.mongoMaxPool} per process` : ''}` + (r.notes.prefill ? `; prefilled ${r.notes.prefill.messages} messages in ${r.notes.prefill.conversations} conversations (${r.notes.prefill.perSecond}/s)` : ''),
+    `  backend: ${r.backend}; ${c.target === 'baseline' ? '2 replicas of the plain design (BENCH_TARGET=baseline)' : `${c.gateways} gateways, ${c.messageReplicas} message replica(s)`}${c.mongoMaxPool ? `, MongoDB pool ${c.mongoMaxPool} per process` : ''}` + (r.notes.prefill ? `; prefilled ${r.notes.prefill.messages} messages in ${r.notes.prefill.conversations} conversations (${r.notes.prefill.perSecond}/s)` : ''),
   ]
 }
 

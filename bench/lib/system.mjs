@@ -273,3 +273,82 @@ export async function startMock () {
     processes: () => [{ name: 'mock', pid: p.pid, output: {}, samples: [], exit: p.exit }],
   }
 }
+
+/**
+ * BENCH_TARGET=baseline: two replicas of the plain design
+ * (bench/lib/baseline-gateway.mjs) instead of the system, `direct` only.
+ * Their database, BENCH_BASELINE_DB (bench_baseline), is dropped first, so
+ * every run starts from an empty collection as the system's does; each
+ * replica gets the system's MongoDB pool (maxPoolSize in MONGO_URL).
+ */
+export async function startBaseline ({ mongoMaxPool = 0 } = {}) {
+  const runId = 'bl' + randomBytes(5).toString('hex')
+  const urls = infraUrls()
+  const db = process.env.BENCH_BASELINE_DB || 'bench_baseline'
+  const { MongoClient } = driver('mongodb')
+  const admin = new MongoClient(urls.MONGO_URL, { serverSelectionTimeoutMS: 3000 })
+  try { await admin.db(db).dropDatabase() } finally { await admin.close() }
+  const env = {
+    ...process.env,
+    ...urls,
+    MONGO_URL: mongoMaxPool > 0 ? withOption(urls.MONGO_URL, 'maxPoolSize', mongoMaxPool) : urls.MONGO_URL,
+    BASELINE_DB: db,
+    BASELINE_PREFIX: `${runId}:`,
+  }
+  delete env.NODE_OPTIONS
+  let stopping = false
+  const start = async (name) => {
+    const child = spawn(process.execPath, [path.join(ROOT, 'bench', 'lib', 'baseline-gateway.mjs')], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] })
+    const p = { name, service: 'baseline', pid: child.pid, port: 0, child, exit: null, output: {}, samples: [] }
+    p.exited = new Promise((resolve) => child.once('exit', (code, signal) => { p.exit = { code, signal, unexpected: !stopping }; resolve() }))
+    // Anything it prints on stderr is an error (uncaught, or a failed publish).
+    createInterface({ input: child.stderr }).on('line', (l) => noteLine(p, JSON.stringify({ level: 50, msg: l })))
+    const { port } = await new Promise((resolve, reject) => {
+      createInterface({ input: child.stdout }).once('line', (l) => resolve(JSON.parse(l)))
+      child.once('exit', () => reject(new Error(`${name} exited before ready: ${p.samples.join(' / ')}`)))
+    })
+    p.port = port
+    return p
+  }
+  const procs = await Promise.all([start('baseline#1'), start('baseline#2')])
+  process.on('exit', () => { for (const p of procs) if (p.exit === null) p.child.kill('SIGKILL') })
+  return {
+    runId,
+    urls,
+    procs,
+    gateways: procs.map((p) => ({ name: p.name, port: p.port, wsUrl: `ws://127.0.0.1:${p.port}/ws` })),
+    async stop () {
+      stopping = true
+      await Promise.all(procs.map(async (p) => {
+        if (p.exit !== null) return
+        p.child.kill('SIGTERM')
+        const timer = setTimeout(() => { p.killed = true; p.child.kill('SIGKILL') }, 5000)
+        await p.exited
+        clearTimeout(timer)
+      }))
+    },
+    // Says how many messages were stored (every acked one should be), then drops them.
+    async cleanup () {
+      const client = new MongoClient(urls.MONGO_URL, { serverSelectionTimeoutMS: 3000, socketTimeoutMS: 30_000 })
+      try {
+        const n = await client.db(db).collection('messages').countDocuments()
+        await client.db(db).dropDatabase()
+        const Redis = driver('ioredis')
+        const redis = new Redis(urls.REDIS_URL, { maxRetriesPerRequest: 1 })
+        try { await redis.del(`${runId}:users`) } finally { redis.disconnect() }
+        return `${n} messages were stored in ${db}; dropped it and deleted ${runId}:users`
+      } catch (err) {
+        return `${db} or ${runId}:users left behind: ${err.message}`
+      } finally { await client.close() }
+    },
+    memory: () => Object.fromEntries(procs.map((p) => [p.name, rssOf(p.pid)])),
+    problems () {
+      const out = []
+      for (const p of procs) if (p.exit?.unexpected) out.push(`${p.name} exited during the run (${p.exit.code ?? p.exit.signal})`)
+      for (const p of procs) if (p.killed) out.push(`${p.name} needed SIGKILL`)
+      for (const p of procs) if (p.output.error) out.push(`${p.name} logged ${p.output.error} errors`)
+      return out
+    },
+    processes: () => procs.map((p) => ({ name: p.name, pid: p.pid, output: p.output, samples: p.samples, exit: p.exit })),
+  }
+}
