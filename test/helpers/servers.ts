@@ -84,6 +84,19 @@ function isExecutable (file: string): boolean {
   }
 }
 
+/**
+ * The FerretDB binary scripts/ensure-ferretdb.sh keeps in .tools/bin,
+ * built first if missing (as scripts/dev.mjs does: a machine whose shared
+ * MongoDB-wire server was already running may not have built one yet).
+ */
+function ensureFerretdb (): string | undefined {
+  const local = path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb')
+  if (isExecutable(local)) return local
+  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-ferretdb.sh')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 600_000 })
+  const built = r.stdout?.trim().split('\n').pop()
+  return built !== undefined && isExecutable(built) ? built : undefined
+}
+
 function which (bin: string): string | undefined {
   return (process.env.PATH ?? '').split(path.delimiter).map((dir) => path.join(dir, bin)).find(isExecutable)
 }
@@ -103,8 +116,7 @@ export async function startRestartableMongo (t: TestLike): Promise<RestartableSe
   // Registered first, so it runs after the server has stopped.
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const url = `mongodb://127.0.0.1:${port}`
-  const local = path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb')
-  const ferretdb = which('ferretdb') ?? (isExecutable(local) ? local : undefined)
+  const ferretdb = which('ferretdb') ?? (which('mongod') === undefined ? ensureFerretdb() : undefined)
   if (ferretdb === undefined) {
     const mongod = which('mongod')
     if (mongod === undefined) throw new Error('neither FerretDB nor mongod found: run scripts/ensure-ferretdb.sh (or put mongod on PATH)')
