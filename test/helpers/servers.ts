@@ -1,14 +1,17 @@
 // Private NATS, Redis and MongoDB-wire servers that a fault test may stop
 // and start again on the same port (and with the same data), to watch the
 // processes using them lose and regain them.
-import { spawnSync } from 'node:child_process'
+import { execFile, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { promisify } from 'node:util'
 import { freePort, portAnswers, waitForPort } from './net.js'
 import { REPO_ROOT, spawnManaged, stopProcess, type ManagedProcess } from './proc.js'
 import type { TestLike } from './system.js'
+
+const execFileAsync = promisify(execFile)
 
 /** A server on a fixed port; stopped at teardown. */
 export interface RestartableServer {
@@ -89,11 +92,12 @@ function isExecutable (file: string): boolean {
  * built first if missing (as scripts/dev.mjs does: a machine whose shared
  * MongoDB-wire server was already running may not have built one yet).
  */
-function ensureFerretdb (): string | undefined {
+async function ensureFerretdb (): Promise<string | undefined> {
   const local = path.join(REPO_ROOT, '.tools', 'bin', 'ferretdb')
   if (isExecutable(local)) return local
-  const r = spawnSync('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-ferretdb.sh')], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'inherit'], encoding: 'utf8', timeout: 600_000 })
-  const built = r.stdout?.trim().split('\n').pop()
+  // Not spawnSync: other servers of the test are starting meanwhile.
+  const { stdout } = await execFileAsync('bash', [path.join(REPO_ROOT, 'scripts', 'ensure-ferretdb.sh')], { cwd: REPO_ROOT, encoding: 'utf8', timeout: 600_000 })
+  const built = stdout.trim().split('\n').pop()
   return built !== undefined && isExecutable(built) ? built : undefined
 }
 
@@ -116,7 +120,7 @@ export async function startRestartableMongo (t: TestLike): Promise<RestartableSe
   // Registered first, so it runs after the server has stopped.
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
   const url = `mongodb://127.0.0.1:${port}`
-  const ferretdb = which('ferretdb') ?? (which('mongod') === undefined ? ensureFerretdb() : undefined)
+  const ferretdb = which('ferretdb') ?? (which('mongod') === undefined ? await ensureFerretdb() : undefined)
   if (ferretdb === undefined) {
     const mongod = which('mongod')
     if (mongod === undefined) throw new Error('neither FerretDB nor mongod found: run scripts/ensure-ferretdb.sh (or put mongod on PATH)')
