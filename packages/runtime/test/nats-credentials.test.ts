@@ -3,41 +3,22 @@
 // credentials turn into. Needs `nats-server` and `openssl` on the PATH.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
-import { createServer, connect as tcpConnect } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import t, { type Test } from 'tap'
+import { freePort, portAnswers } from '../../../test/helpers/net.js'
 import { nkeys } from '@nats-io/transport-node'
 import { connectNats, createLogger } from '../src/index.js'
 import { natsConnectionOptions, parseNatsServers } from '../src/nats.js'
 
 const logger = createLogger('test', 'silent')
 
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0))
-    })
-  })
-}
-
-async function answers (port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const sock = tcpConnect(port, '127.0.0.1')
-    sock.once('connect', () => { sock.destroy(); resolve(true) })
-    sock.once('error', () => resolve(false))
-  })
-}
-
 /** Starts nats-server with `args` on a free port (or the config's); stopped at teardown. */
 async function natsServer (t: Test, args: (port: number) => string[]): Promise<number> {
   const port = await freePort()
   const child: ChildProcess = spawn('nats-server', args(port), { stdio: 'ignore' })
   t.teardown(() => { child.kill('SIGKILL') })
-  for (let i = 0; i < 100 && !(await answers(port)); i++) await new Promise((resolve) => setTimeout(resolve, 100))
+  for (let i = 0; i < 100 && !(await portAnswers(port)); i++) await new Promise((resolve) => setTimeout(resolve, 100))
   return port
 }
 

@@ -2,30 +2,11 @@
 // the same port: not ready from the disconnect to the reconnect (while
 // nats.js keeps the connection open and redials), nor once draining.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer, connect as tcpConnect } from 'node:net'
 import t from 'tap'
+import { freePort, portAnswers } from '../../../test/helpers/net.js'
 import { connectNats, createLogger, natsReady } from '../src/index.js'
 
 const DEADLINE_MS = 15_000
-
-async function freePort (): Promise<number> {
-  return await new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address()
-      srv.close(() => resolve(typeof addr === 'object' && addr !== null ? addr.port : 0))
-    })
-  })
-}
-
-async function answers (port: number): Promise<boolean> {
-  return await new Promise((resolve) => {
-    const sock = tcpConnect(port, '127.0.0.1')
-    sock.once('connect', () => { sock.destroy(); resolve(true) })
-    sock.once('error', () => resolve(false))
-  })
-}
 
 async function until (what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
   const deadline = Date.now() + DEADLINE_MS
@@ -40,7 +21,7 @@ t.test('natsReady follows the connection', async (t) => {
   let server: ChildProcess | undefined
   const start = async () => {
     server = spawn('nats-server', ['-a', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' })
-    await until('listening', () => answers(port))
+    await until('listening', () => portAnswers(port))
   }
   const stop = async () => {
     const exited = new Promise((resolve) => server!.once('exit', resolve))
