@@ -126,7 +126,8 @@ export class Outbox {
       room: () => this.queue.length < MAX_HELD,
       closed: () => this.closed,
     })
-    this.sweeper = setInterval(() => { void this.sweep() }, opts.sweepMs)
+    // Takes over what dead replicas left (OutboxRecovery.sweep).
+    this.sweeper = setInterval(() => { void this.recovery.sweep() }, opts.sweepMs)
     this.sweeper.unref()
     this.housekeeper = setInterval(() => { void this.housekeeping() }, HOUSEKEEPING_MS)
     this.housekeeper.unref()
@@ -191,16 +192,6 @@ export class Outbox {
   /** This process: the writer its tracked creations' documents name. */
   get replica (): string {
     return this.opts.replica
-  }
-
-  /** Changes this replica holds for publishing. */
-  get pending (): number {
-    return this.queue.length
-  }
-
-  /** Takes over what dead replicas left (see OutboxRecovery); runs every `sweepMs`. */
-  sweep (): Promise<number> {
-    return this.recovery.sweep()
   }
 
   /**

@@ -90,21 +90,18 @@ export class MessageStore {
    * index refused it, confirmed from the database when its outcome is unknown.
    */
   private async change<R> (events: DomainEvent[], write: () => Promise<R>, happened: (result: R) => boolean): Promise<R> {
-    const entry = await this.outbox?.record(events)
+    if (!this.outbox) return await write()
+    const entry = await this.outbox.record(events)
     let result: R
     try {
       result = await write()
     } catch (err) {
-      if (entry) {
-        if (isDuplicateKeyError(err)) this.outbox?.failed(entry)
-        else this.outbox?.unsure(entry)
-      }
+      if (isDuplicateKeyError(err)) this.outbox.failed(entry)
+      else this.outbox.unsure(entry)
       throw err
     }
-    if (entry) {
-      if (happened(result)) this.outbox?.stored(entry)
-      else this.outbox?.failed(entry)
-    }
+    if (happened(result)) this.outbox.stored(entry)
+    else this.outbox.failed(entry)
     return result
   }
 
