@@ -37,6 +37,8 @@ export interface MessageOptions {
   sendMaxPending: number
   /** How long a conversation summary may wait for more messages (SUMMARY_FLUSH_MS). */
   summaryFlushMs: number
+  /** How often at most a conversation's member documents are written (SUMMARY_MEMBERS_EVERY_MS); default 5 s. */
+  summaryMembersEveryMs?: number
   /** The domain-event stream (EVENTS_*) and outbox (OUTBOX_*) settings; NATS_PREFIX names them. */
   domainEvents: { prefix: string, stream: StreamSettings, orphanAfterMs: number, sweepMs: number }
 }
@@ -59,7 +61,7 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   await Promise.all([conversations.init(), messages.init(), files.init(), rooms.init()])
   const ids = await createIdGenerator(deps.redis, deps.logger)
   const locks = new RedisLocks(deps.redis)
-  const summaries = new SummaryWriter(conversations, messages, locks, deps.logger, { flushMs: opts.summaryFlushMs })
+  const summaries = new SummaryWriter(conversations, messages, locks, deps.logger, { flushMs: opts.summaryFlushMs, membersEveryMs: opts.summaryMembersEveryMs })
   const unreadSource = new MongoUnreadSource(conversations, messages)
   const unread = new UnreadCache(deps.redis, unreadSource)
   const cacheFallback = new CacheFallback({ logger: deps.logger, registry: deps.registry })

@@ -110,20 +110,58 @@ t.test('a flush writes a few conversations at a time, leaving the pool to the se
   t.equal(most, 4)
 })
 
-t.test('a room\'s members are touched at most once per interval; later activity waits for its turn', async (t) => {
+t.test('a direct conversation\'s members are written at most once per interval; later changes wait, folded, for their turn', async (t) => {
   const { writes, conversations, locks, messages } = fakeStores()
-  const writer = new SummaryWriter(conversations, messages, locks, logger, { roomTouchEveryMs: 200 })
-  const roomSummary = (seq: number) => ({ ...summary(40, seq, 5), memberIds: [], room: true })
-  writer.add(roomSummary(1))
-  await writer.settled()
-  for (const seq of [2, 3, 4]) {
-    writer.add(roomSummary(seq))
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { membersEveryMs: 200 })
+  const members = () => writes.filter((w) => !w.startsWith('last'))
+  writer.add(summary(7, 1, 1))
+  await sleep(20)
+  t.same(members(), ['mark 7 1 1', 'touch 7 2'], 'the first message\'s at once')
+  for (const [seq, sender] of [[2, 1], [3, 2], [4, 1]] as const) {
+    writer.add(summary(7, seq, sender))
     await sleep(20)
   }
-  t.same(writes.filter((w) => w.startsWith('room')), ['room 40 5'], 'the first touch at once, the next ones wait')
-  t.same(writes.filter((w) => w.startsWith('mark')), ['mark 40 5 1', 'mark 40 5 2', 'mark 40 5 3', 'mark 40 5 4'], 'read marks do not wait')
+  t.same(writes.filter((w) => w.startsWith('last')), ['last 7 1', 'last 7 2', 'last 7 3', 'last 7 4'], 'last messages do not wait')
+  t.same(members(), ['mark 7 1 1', 'touch 7 2'], 'the next ones wait')
   await sleep(250)
-  t.same(writes.filter((w) => w.startsWith('room')), ['room 40 5', 'room 40 -1'], 'then one touch for them all')
+  t.same(members().slice(2).sort(), ['mark 7 1 4', 'mark 7 2 3'], 'then each sender\'s newest mark, once (both sent: no touch)')
+
+  writer.add(summary(7, 5, 2))
+  await sleep(20)
+  t.equal(members().length, 4, 'waiting again')
+  await writer.settled()
+  t.same(members().slice(4), ['mark 7 2 5', 'touch 7 1'], 'a reader on the replica has them written at once')
+  writer.add(summary(7, 6, 2))
+  await writer.drain()
+  t.same(members().slice(6), ['mark 7 2 6', 'touch 7 1'], 'and so has shutdown')
+})
+
+t.test('with no member interval, every flush writes the members', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { membersEveryMs: 0 })
+  for (const seq of [1, 2]) {
+    writer.add(summary(7, seq))
+    await writer.settled()
+  }
+  t.same(writes.filter((w) => !w.startsWith('last')), ['mark 7 1 1', 'touch 7 2', 'mark 7 1 2', 'touch 7 2'])
+})
+
+t.test('a room\'s members are written at most once per interval; later activity waits for its turn', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { membersEveryMs: 200 })
+  const roomSummary = (seq: number, sender = 5) => ({ ...summary(40, seq, sender), memberIds: [], room: true })
+  writer.add(roomSummary(1))
+  await writer.settled()
+  t.same(writes.filter((w) => !w.startsWith('last')), ['mark 40 5 1', 'room 40 5'], 'the sender\'s mark, then everyone else\'s activity')
+  for (const [seq, sender] of [[2, 5], [3, 6], [4, 5]] as const) {
+    writer.add(roomSummary(seq, sender))
+    await sleep(20)
+  }
+  t.equal(writes.filter((w) => !w.startsWith('last')).length, 2, 'the next ones wait')
+  await sleep(250)
+  const later = writes.filter((w) => !w.startsWith('last')).slice(2)
+  t.same(later.slice(0, 2).sort(), ['mark 40 5 4', 'mark 40 6 3'], 'then each sender\'s newest mark')
+  t.same(later.slice(2), ['room 40 -1'], 'and one touch for every member')
 
   writer.add(roomSummary(5))
   await sleep(20)

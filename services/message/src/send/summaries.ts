@@ -3,7 +3,7 @@ import type { ConversationDoc, ConversationStore, LastMessage } from '../convers
 import { readMarkLockKey } from '../keys.js'
 import type { RedisLocks } from '../locks.js'
 import type { MessageStore } from '../messages.js'
-import { RoomTouches } from './room-touches.js'
+import { foldMemberChanges, MemberWrites, type MemberChanges } from './member-writes.js'
 
 /** A stored message as the summaries need it. */
 export interface StoredSummary {
@@ -18,12 +18,7 @@ interface Pending {
   last: LastMessage
   /** The oldest message of this flush (the conversation's first, if it had none). */
   oldest: { id: number, seq: number }
-  memberIds: readonly number[]
-  room: boolean
-  /** Per sender: the newest seq they sent (their read mark) and when. */
-  senders: Map<number, { seq: number, at: Date }>
-  /** When the newest message arrived (everyone's activity). */
-  at: Date
+  members: MemberChanges
 }
 
 /** Conversations whose summaries one flush writes at once (each up to three single-document updates). */
@@ -39,8 +34,12 @@ export interface SummaryWriterOptions {
    * previous flush is done.
    */
   flushMs?: number
-  /** A room's members' activity is written at most this often (RoomTouches); default 5 s. */
-  roomTouchEveryMs?: number
+  /**
+   * A conversation's member documents (the senders' read marks, everyone's
+   * activity) are written at most this often (MemberWrites,
+   * SUMMARY_MEMBERS_EVERY_MS); 0: with every flush.
+   */
+  membersEveryMs?: number
 }
 
 /**
@@ -50,12 +49,15 @@ export interface SummaryWriterOptions {
  * it is needed to acknowledge the send, so it is written after, coalesced
  * per conversation: the messages of a conversation that arrive while a
  * flush runs, or within `flushMs` of the oldest summary waiting, fold into
- * one write of each document. On FerretDB these single-document updates, not
- * the messages' insert, are most of the database's work per message, so
- * the interval is what a busy conversation saves. Readers on this replica
- * (conversation lists, unread counts) call settled(), which writes at once.
- * Every write only moves forward ($max, or a last message with a higher
- * seq), so flushes in any order, on any replica, never take a summary back.
+ * one write of each document, and its member documents are written at most
+ * every `membersEveryMs` (MemberWrites). On FerretDB these single-document
+ * updates (each a scan of its collection), not the messages' insert, are
+ * most of the database's work per message, so the intervals are what a
+ * busy conversation saves. Readers on this replica (conversation lists,
+ * unread counts, reads) call settled(), which writes everything waiting at
+ * once. Every write only moves forward ($max, or a last message with a
+ * higher seq), so flushes in any order, on any replica, never take a
+ * summary back.
  */
 export class SummaryWriter {
   private pending = new Map<number, Pending>()
@@ -65,10 +67,10 @@ export class SummaryWriter {
   private pendingSince = 0
   private readonly knownFirst = new Set<number>()
   private readonly flushMs: number
-  private readonly touches: RoomTouches
-  private touchTimer: NodeJS.Timeout | undefined
-  /** The next flush writes every waiting room touch (a reader or shutdown asked). */
-  private touchAll = false
+  private readonly memberWrites: MemberWrites
+  private memberTimer: NodeJS.Timeout | undefined
+  /** The next flush writes every waiting member change (a reader or shutdown asked). */
+  private membersAll = false
 
   constructor (
     private readonly conversations: ConversationStore,
@@ -78,28 +80,24 @@ export class SummaryWriter {
     opts: SummaryWriterOptions = {}
   ) {
     this.flushMs = opts.flushMs ?? 0
-    this.touches = new RoomTouches(opts.roomTouchEveryMs ?? 5000)
+    this.memberWrites = new MemberWrites(opts.membersEveryMs ?? 5000)
   }
 
   add (s: StoredSummary): void {
     if (this.pending.size === 0) this.pendingSince = performance.now()
     const p = this.pending.get(s.conversationId)
-    const sender = s.last.senderId
+    const members: MemberChanges = {
+      memberIds: s.memberIds,
+      room: s.room === true,
+      senders: new Map([[s.last.senderId, { seq: s.last.seq, at: s.last.createdAt }]]),
+      at: s.last.createdAt,
+    }
     if (!p) {
-      this.pending.set(s.conversationId, {
-        last: s.last,
-        oldest: { id: s.last.id, seq: s.last.seq },
-        memberIds: s.memberIds,
-        room: s.room === true,
-        senders: new Map([[sender, { seq: s.last.seq, at: s.last.createdAt }]]),
-        at: s.last.createdAt,
-      })
+      this.pending.set(s.conversationId, { last: s.last, oldest: { id: s.last.id, seq: s.last.seq }, members })
     } else {
       if (s.last.seq > p.last.seq) p.last = s.last
       if (s.last.seq < p.oldest.seq) p.oldest = { id: s.last.id, seq: s.last.seq }
-      const mine = p.senders.get(sender)
-      if (!mine || mine.seq < s.last.seq) p.senders.set(sender, { seq: s.last.seq, at: s.last.createdAt })
-      if (s.last.createdAt > p.at) p.at = s.last.createdAt
+      foldMemberChanges(p.members, members)
     }
     this.kick()
   }
@@ -110,19 +108,19 @@ export class SummaryWriter {
    * At most the running write and the next.
    */
   async settled (): Promise<void> {
-    const hadPending = this.pending.size > 0 || this.touches.waiting > 0
+    const hadPending = this.pending.size > 0 || this.memberWrites.waiting > 0
     if (this.running) await this.running
     if (!hadPending) return
     // What was pending is now being written, or waits for the interval: write it now.
-    this.touchAll = true
+    this.membersAll = true
     this.kick(true)
     if (this.running) await this.running
   }
 
   /** Resolves once everything is written, new additions included (shutdown, tests). */
   async drain (): Promise<void> {
-    while (this.running || this.pending.size > 0 || this.touches.waiting > 0) {
-      this.touchAll = true
+    while (this.running || this.pending.size > 0 || this.memberWrites.waiting > 0) {
+      this.membersAll = true
       this.kick(true)
       await this.running
     }
@@ -132,8 +130,8 @@ export class SummaryWriter {
   private kick (now = false): void {
     if (this.running) return
     if (this.pending.size === 0) {
-      // Nothing new, but room touches may be due (or asked for).
-      if (this.touches.waiting === 0 || (!now && !this.touchAll)) return
+      // Nothing new, but member changes may be due (or asked for).
+      if (this.memberWrites.waiting === 0 || (!now && !this.membersAll)) return
     }
     const wait = this.pending.size === 0 ? 0 : this.flushMs - (performance.now() - this.pendingSince)
     if (!now && wait > 0) {
@@ -154,44 +152,36 @@ export class SummaryWriter {
     })
   }
 
-  /**
-   * A few conversations at a time: a flush of hundreds must not take every
-   * connection of the MongoDB pool from the sends' inserts, which the
-   * answers wait for.
-   */
+  /** The batch's conversations, a few at a time (inParallel), then the member changes now due. */
   private async write (batch: Map<number, Pending>): Promise<void> {
-    const entries = [...batch]
-    let next = 0
-    const writer = async (): Promise<void> => {
-      while (next < entries.length) {
-        const [conversationId, p] = entries[next++] as [number, Pending]
-        try {
-          await this.writeOne(conversationId, p)
-        } catch (err) {
-          this.logger.error({ err, conversationId }, 'conversation summary write failed')
-        }
-      }
-    }
-    await Promise.all(Array.from({ length: Math.min(CONCURRENT_WRITES, entries.length) }, writer))
-    await this.writeDueTouches()
+    await inParallel([...batch], async ([conversationId, p]) => {
+      await this.writeOne(conversationId, p)
+    }, (err, [conversationId]) => {
+      this.logger.error({ err, conversationId }, 'conversation summary write failed')
+    })
+    await this.writeDueMembers()
   }
 
-  /** Room touches whose turn came, after the flush's marks (never beside them); then the timer for the next. */
-  private async writeDueTouches (): Promise<void> {
-    const all = this.touchAll
-    this.touchAll = false
-    for (const [roomId, at] of this.touches.takeDue(all)) {
-      await this.conversations.touchRoomMembers(roomId, -1, at).catch((err: unknown) => {
-        this.logger.error({ err, conversationId: roomId }, 'room activity write failed')
-      })
-    }
-    const next = this.touches.nextDueInMs()
-    if (next !== undefined && this.touchTimer === undefined) {
-      this.touchTimer = setTimeout(() => {
-        this.touchTimer = undefined
+  /**
+   * Member changes whose turn came, after the flush's writes (never beside
+   * them: the flush wrote none of these conversations' members); then the
+   * timer for the next.
+   */
+  private async writeDueMembers (): Promise<void> {
+    const all = this.membersAll
+    this.membersAll = false
+    await inParallel(this.memberWrites.takeDue(all), async ([conversationId, changes]) => {
+      await this.writeMembers(conversationId, changes)
+    }, (err, [conversationId]) => {
+      this.logger.error({ err, conversationId }, 'member summary write failed')
+    })
+    const next = this.memberWrites.nextDueInMs()
+    if (next !== undefined && this.memberTimer === undefined) {
+      this.memberTimer = setTimeout(() => {
+        this.memberTimer = undefined
         this.kick(true)
       }, next)
-      this.touchTimer.unref()
+      this.memberTimer.unref()
     }
   }
 
@@ -202,38 +192,35 @@ export class SummaryWriter {
     // message but no first one is then one from before firstMessage existed.
     if (!this.knownFirst.has(conversationId)) await this.recordFirst(conversationId, p.oldest)
     await conversations.recordLast(conversationId, p.last)
-    if (p.room) {
-      await this.writeRoomMembers(conversationId, p)
-      return
-    }
-    const conv = { _id: conversationId, kind: 'direct', memberIds: [...p.memberIds] } as unknown as ConversationDoc
-    // Under the lock reads, clears and takes hold on the same member
-    // document: on FerretDB v1 concurrent updates of one document can lose
-    // each other, and a lost read mark would be a wrong unread count.
-    await Promise.all(p.memberIds.map((userId) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {
-      const sent = p.senders.get(userId)
-      // Sending reads the conversation: the sender's mark moves to their message.
-      if (sent) await conversations.markRead(conv, userId, sent.seq, p.at)
-      else await conversations.touchMembers(conv, [userId], p.at)
-    })))
+    // At most every few seconds per conversation (MemberWrites); a later flush writes the rest.
+    if (this.memberWrites.claim(conversationId, p.members)) await this.writeMembers(conversationId, p.members)
   }
 
   /**
-   * A room's senders' read marks (under their locks, as for direct
-   * messages), then every other member's activity in one update: after the
-   * marks, not beside them, so no two updates of one member document run
-   * at once here. However many messages the room got meanwhile, that is one
-   * update of its members.
+   * The senders' read marks, each under its lock: reads, clears and takes
+   * update the same member document under it, and on FerretDB v1
+   * concurrent updates of one document can lose each other (a lost read
+   * mark would be a wrong unread count after a recount). Then the other
+   * members' activity: the peer's document in a direct conversation; in a
+   * room, every other member's in one update, after the marks, not beside
+   * them. However many messages came meanwhile, that is one update of each.
    */
-  private async writeRoomMembers (conversationId: number, p: Pending): Promise<void> {
-    const conv = { _id: conversationId, kind: 'room', memberIds: [] } as unknown as ConversationDoc
-    await Promise.all([...p.senders].map(([userId, sent]) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {
-      await this.conversations.markRead(conv, userId, sent.seq, sent.at)
+  private async writeMembers (conversationId: number, m: MemberChanges): Promise<void> {
+    const conv = { _id: conversationId, kind: m.room ? 'room' : 'direct', memberIds: [...m.memberIds] } as unknown as ConversationDoc
+    const { conversations } = this
+    await Promise.all([...m.senders].map(([userId, sent]) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {
+      // Sending reads the conversation: the sender's mark moves to their message.
+      await conversations.markRead(conv, userId, sent.seq, m.room ? sent.at : m.at)
     })))
-    // At most every few seconds per room (RoomTouches); a later flush writes the rest.
-    if (!this.touches.claim(conversationId, p.at)) return
-    const [only] = p.senders.size === 1 ? [...p.senders.keys()] : [-1]
-    await this.conversations.touchRoomMembers(conversationId, only as number, p.at)
+    if (m.room) {
+      const [only] = m.senders.size === 1 ? [...m.senders.keys()] : [-1]
+      await conversations.touchRoomMembers(conversationId, only as number, m.at)
+      return
+    }
+    const others = m.memberIds.filter((userId) => !m.senders.has(userId))
+    await Promise.all(others.map((userId) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {
+      await conversations.touchMembers(conv, [userId], m.at)
+    })))
   }
 
   /** As ChatService.recordFirst, once per conversation and process. */
@@ -252,4 +239,25 @@ export class SummaryWriter {
     if (this.knownFirst.size >= KNOWN_FIRST_MAX) this.knownFirst.clear()
     this.knownFirst.add(conversationId)
   }
+}
+
+/**
+ * Runs `work` on every item, CONCURRENT_WRITES at a time: a flush of
+ * hundreds must not take every connection of the MongoDB pool from the
+ * sends' inserts, which the answers wait for. A failure is reported and
+ * the rest go on.
+ */
+async function inParallel<T> (items: readonly T[], work: (item: T) => Promise<void>, failed: (err: unknown, item: T) => void): Promise<void> {
+  let next = 0
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const item = items[next++] as T
+      try {
+        await work(item)
+      } catch (err) {
+        failed(err, item)
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(CONCURRENT_WRITES, items.length) }, worker))
 }
