@@ -128,6 +128,24 @@ export const Message = Type.Object({
 })
 export type Message = Static<typeof Message>
 
+/**
+ * An edit or deletion of a message, with its own place (`seq`) in its
+ * conversation's order: changes take numbers from the same counter as
+ * messages, so one position says what a client has seen of both (SYNC).
+ */
+export const MessageChange = Type.Object({
+  seq: Type.Integer({ minimum: 1 }),
+  kind: Type.Union([Type.Literal('edited'), Type.Literal('deleted')]),
+  messageId: Id,
+  /** The changed message's own seq. */
+  messageSeq: Type.Integer({ minimum: 1 }),
+  senderId: Id,
+  /** Edits: the new content. */
+  content: Type.Optional(Type.String()),
+  at: Timestamp,
+})
+export type MessageChange = Static<typeof MessageChange>
+
 /** A stored file's metadata. */
 export const FileInfo = Type.Object({
   id: Id,

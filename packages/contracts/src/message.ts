@@ -1,5 +1,5 @@
 import { Type, type Static } from '@sinclair/typebox'
-import { ClientMessageId, ConnectionId, FileInfo, Id, Message, MessageKind } from './common.js'
+import { ClientMessageId, ConnectionId, FileInfo, Id, Message, MessageChange, MessageKind } from './common.js'
 
 /**
  * Sends a message. Direct messages name the peer (`peerId`); a conversation
@@ -115,6 +115,13 @@ export const SyncReply = Type.Object({
   conversations: Type.Array(Type.Object({
     conversationId: Id,
     messages: Type.Array(Message),
+    /**
+     * Edits and deletions after the cursor of messages at or before it (the
+     * client has them): newer messages come as they are now, deleted ones
+     * not at all. With `messages`, in one order by seq; the limits count
+     * both. Absent from replicas older than this field.
+     */
+    changes: Type.Optional(Type.Array(MessageChange)),
     hasMore: Type.Boolean(),
   })),
 })

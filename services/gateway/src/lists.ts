@@ -101,13 +101,19 @@ export function allMembers (actor: Actor, roomId: number): Promise<RoomMember[]>
   }, { cap: ListCaps.members, pageSize: ROOM_MEMBERS_MAX })
 }
 
-/** Messages of a conversation per page, oldest first, from the start (catch-up by sequence number). */
+/**
+ * Messages of a conversation per page, oldest first, from the start
+ * (catch-up by sequence number). Edits and deletions in a page are passed
+ * over: each message comes as it is now, deleted ones not at all.
+ */
 export function historyPages (actor: Actor, conversationId: number) {
   return async (afterSeq: number | undefined, limit: number): Promise<Page<Message, number>> => {
     const r = await actor.call(Commands.message.sync, { cursors: [{ conversationId, afterSeq: afterSeq ?? 0 }], limit })
     const c = r.conversations.find((x) => x.conversationId === conversationId)
     const items = c?.messages ?? []
-    return { items, next: c?.hasMore ? items.at(-1)?.seq : undefined }
+    // A page may end with changes: the next starts after the last place it holds.
+    const last = Math.max(items.at(-1)?.seq ?? 0, c?.changes?.at(-1)?.seq ?? 0)
+    return { items, next: c?.hasMore && last > 0 ? last : undefined }
   }
 }
 

@@ -2,6 +2,7 @@ import { MongoBulkWriteError, type Collection, type Db, type Filter } from 'mong
 import { ChatError, type DomainEvent } from '@chat/contracts'
 import { idTime, isDuplicateKeyError, type Outbox, type PendingChange } from '@chat/runtime'
 import { DRAFT_MAX_AGE_MS, messageCreated, messageDeleted, messageEdited } from './domain-events.js'
+import { ChangeStore } from './changes.js'
 import type { MessageDoc } from './message-doc.js'
 import type { SeqRange } from './paging.js'
 
@@ -19,13 +20,17 @@ const COUNTS_AT_ONCE = 8
  */
 export class MessageStore {
   readonly messages: Collection<MessageDoc>
+  /** Their edits and deletions, for catch-up (changes.ts). */
+  readonly changes: ChangeStore
 
   constructor (db: Db, private readonly outbox?: Outbox) {
     this.messages = db.collection<MessageDoc>('messages')
+    this.changes = new ChangeStore(db)
   }
 
   async init (): Promise<void> {
     await Promise.all([
+      this.changes.init(),
       // Serves every history, sync and unread query, and forbids two messages
       // with one seq.
       this.messages.createIndex({ conversationId: 1, seq: 1 }, { unique: true, name: 'conversation_seq_unique' }),
@@ -200,9 +205,14 @@ export class MessageStore {
     return r.deletedCount === 1
   }
 
-  /** Deletes every message of a conversation. */
+  /** Deletes every message of a conversation, and their changes. */
   async deleteConversation (conversationId: number): Promise<void> {
-    await this.messages.deleteMany({ conversationId })
+    await Promise.all([this.messages.deleteMany({ conversationId }), this.changes.removeConversation(conversationId)])
+  }
+
+  /** Whether a message of the conversation has this seq. */
+  async hasSeq (conversationId: number, seq: number): Promise<boolean> {
+    return (await this.messages.countDocuments({ conversationId, seq }, { limit: 1 })) > 0
   }
 
   /**

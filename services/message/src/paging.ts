@@ -78,3 +78,27 @@ export function mergeSyncCursors<C extends { conversationId: number, afterSeq: n
   }
   return [...lowest].map(([conversationId, afterSeq]) => ({ conversationId, afterSeq }))
 }
+
+/**
+ * Two lists, each oldest first by `seq` and each cut at the same length
+ * (a read of `limit + 1`), as one list in seq order: its first `limit`
+ * entries are the first `limit` of both together, since each of them is
+ * among the first `limit` of its own list.
+ */
+export function mergeBySeq<A extends { seq: number }, B extends { seq: number }> (a: readonly A[], b: readonly B[]): Array<A | B> {
+  const out: Array<A | B> = []
+  let i = 0
+  let j = 0
+  while (i < a.length || j < b.length) {
+    const x = a[i]
+    const y = b[j]
+    if (y === undefined || (x !== undefined && x.seq <= y.seq)) {
+      out.push(x as A)
+      i++
+    } else {
+      out.push(y)
+      j++
+    }
+  }
+  return out
+}

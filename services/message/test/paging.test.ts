@@ -1,7 +1,7 @@
 import t from 'tap'
 import { ChatError } from '@chat/contracts'
 import { fitToBudget } from '@chat/runtime'
-import { historyPage, historyRange, mergeSyncCursors, pageLimit, syncPage, syncRange } from '../src/paging.js'
+import { historyPage, historyRange, mergeBySeq, mergeSyncCursors, pageLimit, syncPage, syncRange } from '../src/paging.js'
 
 t.test('pageLimit', async (t) => {
   t.equal(pageLimit(undefined, 50, 100), 50)
@@ -82,4 +82,17 @@ t.test('mergeSyncCursors: one cursor per conversation, the lowest afterSeq, firs
   ]), [{ conversationId: 7, afterSeq: 2 }, { conversationId: 3, afterSeq: 9 }])
   const hundred = Array.from({ length: 100 }, (_, i) => ({ conversationId: 1, afterSeq: 100 - i }))
   t.same(mergeSyncCursors(hundred), [{ conversationId: 1, afterSeq: 1 }])
+})
+
+t.test('mergeBySeq: two seq-ordered reads as one order, whose first `limit` are the first of both', async (t) => {
+  const m = (seq: number) => ({ seq, m: true })
+  const c = (seq: number) => ({ seq, c: true })
+  t.same(mergeBySeq([m(1), m(4), m(6)], [c(2), c(3), c(7)]).map((x) => x.seq), [1, 2, 3, 4, 6, 7])
+  t.same(mergeBySeq([], [c(2)]), [c(2)])
+  t.same(mergeBySeq([m(1)], []), [m(1)])
+  // Each read cut at limit + 1 = 3: the merged first 2 are right, and more exist.
+  const page = syncPage(mergeBySeq([m(5), m(6), m(8)], [c(1), c(2), c(3)]), 2)
+  t.same(page, { items: [c(1), c(2)], hasMore: true })
+  const last = syncPage(mergeBySeq([m(5)], [c(4)]), 2)
+  t.same(last, { items: [c(4), m(5)], hasMore: false })
 })

@@ -8,6 +8,7 @@ import {
   type DeleteMessageReply, type DeleteMessageRequest, type EditMessageReply, type EditMessageRequest,
   type MessageKind, type TypingRequest,
 } from '@chat/contracts'
+import type { ChangeDraft } from '../changes.js'
 import { checkContent, type ContentRules } from '../content.js'
 import { peerOf, readMark, type ConversationDoc } from '../conversations.js'
 import type { ConversationHappening } from '../events.js'
@@ -19,6 +20,9 @@ import {
 
 /** Message kinds whose content may be edited: text-like ones (not a file reference). */
 export const EDITABLE_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>(['text', 'customize', 'sticker', 'location'])
+
+/** Tries at finding a change its place; each failure means a lost counter handed a number out twice. */
+const MAX_PLACE_ATTEMPTS = 8
 
 /** The ports changing uses. */
 export type ChangingPorts = Pick<ChatPorts,
@@ -52,6 +56,7 @@ export class Changing {
     const editedAt = new Date()
     if (!await this.ports.messages.edit(doc, req.content, editedAt)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
     const message = toMessage({ ...doc, content: req.content, editedAt })
+    await this.placeChange({ conversationId: conv._id, kind: 'edited', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, content: req.content, at: editedAt })
     await this.ports.conversations.editLastMessage(conv._id, doc._id, req.content).catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: doc._id }, 'after edit: lastMessage failed')
     })
@@ -59,6 +64,30 @@ export class Changing {
     if (req.originConnectionId !== undefined) event.originConnectionId = req.originConnectionId
     this.ports.events.toConversation(conv, event)
     return { message }
+  }
+
+  /**
+   * Records an edit or deletion in the conversation's order for catch-up
+   * (SYNC): it takes the next number from the counter messages take theirs
+   * from, raised in MongoDB before the record is written, so a counter
+   * rebuilt after Redis lost it starts past it. Should a lost counter hand
+   * the number out twice anyway, the change moves on: two changes never
+   * share a place (unique _id), and one that finds a message in its place
+   * gives it up.
+   */
+  private async placeChange (draft: ChangeDraft): Promise<void> {
+    const { state, conversations, messages } = this.ports
+    for (let attempt = 1; attempt <= MAX_PLACE_ATTEMPTS; attempt++) {
+      const seq = await state.next(draft.conversationId)
+      if (seq === 'gone') return // deleted meanwhile: nobody catches up on it
+      await conversations.raiseSeq(draft.conversationId, seq)
+      if (await messages.changes.insert(draft, seq)) {
+        if (!await messages.hasSeq(draft.conversationId, seq)) return
+        await messages.changes.remove(draft.conversationId, seq)
+      }
+      await state.raise(draft.conversationId, Math.max(seq, await messages.changes.latestSeq(draft.conversationId)))
+    }
+    throw new ChatError('CHAT_UNAVAILABLE', 'could not record the change; try again')
   }
 
   // ----------------------------------------------------------------- delete
@@ -73,6 +102,12 @@ export class Changing {
     const { doc, conv } = await this.ownMessage(req.actorId, req.messageId)
     // The delete decides between concurrent deletes: one does the rest.
     if (!await this.ports.messages.deleteOwn(doc)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    await this.placeChange({ conversationId: conv._id, kind: 'deleted', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, at: new Date() }).catch((err: unknown) => {
+      // The message is gone, so a retry would find nothing to delete: answer
+      // the deletion; a client that was away keeps the message until it
+      // reads the history again.
+      this.ports.logger.error({ err, messageId: doc._id, conversationId: conv._id }, 'after delete: catch-up record failed')
+    })
     await this.afterDelete(conv, doc).catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: doc._id, conversationId: conv._id }, 'after delete: bookkeeping failed')
     })

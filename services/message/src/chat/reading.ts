@@ -4,15 +4,16 @@
  */
 import {
   ChatError, HISTORY_DEFAULT_LIMIT, HISTORY_MAX_LIMIT, SYNC_DEFAULT_LIMIT, SYNC_MAX_LIMIT, SYNC_TOTAL_MAX, TAKE_UNREAD_MAX,
-  type ClearReply, type ClearRequest, type HistoryReply, type HistoryRequest, type Message, type MessageReadEvent,
+  type ClearReply, type ClearRequest, type HistoryReply, type HistoryRequest, type Message, type MessageChange, type MessageReadEvent,
   type MessagesClearedEvent, type ReadReply, type ReadRequest, type SyncReply, type SyncRequest,
   type TakeUnreadReply, type TakeUnreadRequest, type UnreadReply, type UnreadRequest,
 } from '@chat/contracts'
 import { fitToBudget, jsonBytes } from '@chat/runtime'
 import { readMark, type ConversationDoc, type Marks } from '../conversations.js'
 import { readMarkLockKey } from '../keys.js'
-import { toMessage } from '../messages.js'
-import { historyPage, historyRange, mergeSyncCursors, pageLimit, syncPage, syncRange } from '../paging.js'
+import { toChange, type ChangeDoc } from '../changes.js'
+import { toMessage, type MessageDoc } from '../messages.js'
+import { historyPage, historyRange, mergeBySeq, mergeSyncCursors, pageLimit, syncPage, syncRange } from '../paging.js'
 import {
   directWith, exactlyOne, memberOf, publishUnread, unreadRefresh,
   type BackgroundWork, type ChatOptions, type ChatPorts,
@@ -177,23 +178,28 @@ export class Reading {
     const marks = await this.ports.conversations.marksMany(cursors.map((c) => c.conversationId), req.actorId)
     if (cursors.some((c) => !marks.has(c.conversationId))) throw new ChatError('CHAT_NOT_MEMBER')
 
-    // At most SYNC_TOTAL_MAX messages in all. Conversations are read a few
-    // at a time, each for no more than what is still left, so a request
-    // naming many busy conversations reads little more than it returns;
-    // once nothing is left, one row each still tells whether there is more.
-    const pages: SyncReply['conversations'] = []
+    // At most SYNC_TOTAL_MAX entries (messages and changes) in all.
+    // Conversations are read a few at a time, each for no more than what is
+    // still left, so a request naming many busy conversations reads little
+    // more than it returns; once nothing is left, one row each still tells
+    // whether there is more.
+    const pages: Array<{ conversationId: number, entries: SyncEntry[], hasMore: boolean }> = []
     let left = SYNC_TOTAL_MAX
     for (let i = 0; i < cursors.length; i += SYNC_READ_BATCH) {
       const want = Math.min(limit, left)
       const batch = await Promise.all(cursors.slice(i, i + SYNC_READ_BATCH).map(async (c) => {
         const m = marks.get(c.conversationId) as Marks
         const range = syncRange({ afterSeq: c.afterSeq, clearedSeq: m.clearedSeq, limit: want })
-        return { conversationId: c.conversationId, page: syncPage(await this.ports.messages.oldestFirst(c.conversationId, range), want) }
+        const [messages, changes] = await Promise.all([
+          this.ports.messages.oldestFirst(c.conversationId, range),
+          this.ports.messages.changes.after(c.conversationId, range.afterSeq, m.clearedSeq, range.fetch),
+        ])
+        return { conversationId: c.conversationId, page: syncPage(mergeBySeq(messages.map(messageEntry), changes.map(changeEntry)), want) }
       }))
       for (const { conversationId, page } of batch) {
         const taken = page.items.slice(0, left)
         left -= taken.length
-        pages.push({ conversationId, messages: taken.map(toMessage), hasMore: page.hasMore || taken.length < page.items.length })
+        pages.push({ conversationId, entries: taken, hasMore: page.hasMore || taken.length < page.items.length })
       }
     }
 
@@ -202,12 +208,12 @@ export class Reading {
     let budget = this.opts.replyBudgetBytes
     return {
       conversations: pages.map((p) => {
-        const fitted = fitToBudget(p.messages, jsonBytes, budget, false)
+        const fitted = fitToBudget(p.entries, entryBytes, budget, false)
         if (budget <= 0 || (fitted.items.length > 0 && fitted.used > budget)) {
-          return { conversationId: p.conversationId, messages: [], hasMore: p.hasMore || p.messages.length > 0 }
+          return { conversationId: p.conversationId, messages: [], changes: [], hasMore: p.hasMore || p.entries.length > 0 }
         }
         budget -= fitted.used
-        return { conversationId: p.conversationId, messages: fitted.items, hasMore: p.hasMore || fitted.truncated }
+        return { conversationId: p.conversationId, ...splitEntries(fitted.items), hasMore: p.hasMore || fitted.truncated }
       }),
     }
   }
@@ -282,4 +288,29 @@ export class Reading {
     }
     return { messages: taken, remaining }
   }
+}
+
+/** A message or a change in a sync's one order. */
+type SyncEntry = { seq: number, message: Message } | { seq: number, change: MessageChange }
+
+function messageEntry (doc: MessageDoc): SyncEntry {
+  return { seq: doc.seq, message: toMessage(doc) }
+}
+
+function changeEntry (doc: ChangeDoc): SyncEntry {
+  return { seq: doc.seq, change: toChange(doc) }
+}
+
+function entryBytes (e: SyncEntry): number {
+  return jsonBytes('message' in e ? e.message : e.change)
+}
+
+function splitEntries (entries: readonly SyncEntry[]): { messages: Message[], changes: MessageChange[] } {
+  const messages: Message[] = []
+  const changes: MessageChange[] = []
+  for (const e of entries) {
+    if ('message' in e) messages.push(e.message)
+    else changes.push(e.change)
+  }
+  return { messages, changes }
 }

@@ -5,7 +5,7 @@ import type { Actor } from '../../actor.js'
 import type { ConnectionContext, Frame, WsApi, WsHandler } from '../../ws-api.js'
 import { requireSelf } from '../common.js'
 import { FailureTypes, PublicTypes, TypedRequests, type TypedRequest, type TypedRequestType } from './schemas.js'
-import { renderTypedEvent, sessionPayload, typedMessage, typedRoom } from './render.js'
+import { renderTypedEvent, sessionPayload, typedChange, typedMessage, typedRoom } from './render.js'
 import { allContacts } from '../../lists.js'
 
 const Envelope = createValidator(Type.Object({
@@ -163,7 +163,12 @@ const handlers: { [T in Exclude<TypedRequestType, PublicType>]: Handler<T> } & {
       limit: p.limit,
     })
     return answer(req, 'SYNC_RESULT', {
-      conversations: r.conversations.map((c) => ({ conversationId: c.conversationId, messages: c.messages.map(typedMessage), hasMore: c.hasMore })),
+      conversations: r.conversations.map((c) => ({
+        conversationId: c.conversationId,
+        messages: c.messages.map(typedMessage),
+        changes: (c.changes ?? []).map(typedChange),
+        hasMore: c.hasMore,
+      })),
     })
   },
 

@@ -1,4 +1,4 @@
-import type { LiveEvent, Message, Room, RoomMemberEvent, Session } from '@chat/contracts'
+import type { LiveEvent, Message, MessageChange, Room, RoomMemberEvent, Session } from '@chat/contracts'
 import type { Frame } from '../../ws-api.js'
 import { sharedFrames } from '../../ws-connection.js'
 
@@ -17,6 +17,19 @@ export function typedMessage (m: Message): Record<string, unknown> {
     // Room messages have no receiver; their conversation is the room.
     ...(m.recipientId === undefined ? { roomId: m.conversationId } : {}),
     ...(m.editedAt ? { editedAt: m.editedAt } : {}),
+  }
+}
+
+/** An edit or deletion as SYNC returns it: its place (`seq`), what happened, to which message, and when. */
+export function typedChange (c: MessageChange): Record<string, unknown> {
+  return {
+    seq: c.seq,
+    change: c.kind,
+    messageId: c.messageId,
+    messageSeq: c.messageSeq,
+    senderId: c.senderId,
+    ...(c.content === undefined ? {} : { content: c.content }),
+    timestamp: c.at,
   }
 }
 
