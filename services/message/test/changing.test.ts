@@ -72,11 +72,14 @@ t.test('delete: sender only; gone from history, sync and unread', async (t) => {
   t.equal(await code(chat.deleteMessage({ actorId: a, messageId: m2.message.id })), 'CHAT_MESSAGE_NOT_FOUND', 'deleting twice')
   t.equal(await code(chat.read({ actorId: b, messageId: m2.message.id })), 'CHAT_MESSAGE_NOT_FOUND')
 
-  // The newest message deleted: lastMessage falls back, and its seq is never reused.
+  // The newest message deleted: lastMessage falls back, and its seq is never
+  // reused; each deletion took a place of its own (4 and 5).
   await chat.deleteMessage({ actorId: a, messageId: m3.message.id })
   t.equal((await main.ports.conversations.byId(cid))?.lastMessage?.id, m1.message.id)
   const m4 = await chat.send({ actorId: b, peerId: a, kind: 'text', content: 'four' })
-  t.equal(m4.message.seq, 4, 'a deleted message\'s number stays used')
+  t.equal(m4.message.seq, 6, 'a deleted message\'s number stays used, and so do the deletions\'')
+  t.same((await chat.sync({ actorId: b, cursors: [{ conversationId: cid, afterSeq: 3 }] })).conversations[0]!.changes?.map((c) => [c.seq, c.kind, c.messageSeq]),
+    [[4, 'deleted', 2], [5, 'deleted', 3]], 'sync tells who had them of both deletions')
 
   // A message the peer had read: deleting it changes no count.
   await chat.read({ actorId: a, peerId: b })

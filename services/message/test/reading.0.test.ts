@@ -163,7 +163,7 @@ t.test('sync returns what a reconnecting client missed', async (t) => {
     [cb, [1, 2], false],
   ])
   const none = await chat.sync({ actorId: b, cursors: [{ conversationId: ab, afterSeq: 7 }] })
-  t.same(none.conversations, [{ conversationId: ab, messages: [], hasMore: false }])
+  t.same(none.conversations, [{ conversationId: ab, messages: [], changes: [], hasMore: false }])
 })
 
 t.test('history: offset skips the newest visible messages', async (t) => {
