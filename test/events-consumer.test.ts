@@ -1,6 +1,6 @@
 // The runnable consumer in examples/events-consumer against the real
-// system: it prints every domain event once, and a restart with the same
-// durable name resumes where it left off.
+// system: it prints every domain event once, a restart with the same
+// durable name resumes where it left off, and OWNER picks another stream.
 import t from 'tap'
 import { cleanEnv, spawnManaged, stopProcess, type ManagedProcess } from './helpers/proc.js'
 import { startSystem } from './helpers/system.js'
@@ -47,4 +47,10 @@ t.test('examples/events-consumer', async (t) => {
   await sleep(300)
   t.same(printed(second).map((e) => e.type), ['message.created', 'message.edited'], 'resumed where it left off: nothing seen before, nothing twice')
   t.match(resumed[1], { data: { messageId: c4, content: 'c4, edited' } })
+
+  // Another owner's stream, by OWNER: the two registrations.
+  const auth = spawnManaged('consumer-auth', process.execPath, ['examples/events-consumer/consumer.mjs'], { env: { ...env, OWNER: 'auth', CONSUMER: 'test-auth' } })
+  t.teardown(() => stopProcess(auth))
+  const registered = await until('the two registrations', auth, (es) => es.length >= 2)
+  t.same(registered.map((e) => [e.type, e.data.userId]), [['user.registered', alice.userId], ['user.registered', bob.userId]], 'OWNER=auth reads the auth stream')
 })

@@ -1,5 +1,5 @@
-// A consumer of the message service's domain events (docs/events.md),
-// written against the published contracts only: it reads the stream with a
+// A consumer of one service's domain events (docs/events.md), written
+// against the published contracts only: it reads that stream with a
 // durable consumer (so a restart resumes where it left off), checks each
 // event against its schema, skips an event it has seen (delivery is at
 // least once; the id is the key), prints it as one JSON line, and
@@ -7,14 +7,17 @@
 //
 //   NATS_URL      nats://127.0.0.1:4222
 //   NATS_PREFIX   chat (the deployment's prefix)
+//   OWNER         message | auth | contact (whose stream: CHAT_MESSAGE_EVENTS, CHAT_AUTH_EVENTS, ...)
 //   CONSUMER      example-consumer (the durable name: where it left off is kept under it)
 //   START         all | new | an ISO time (only when the durable consumer is first created)
 import { connect } from '@nats-io/transport-node'
 import { AckPolicy, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { createValidator, domainEventNames, DomainEventSchemas } from '@chat/contracts'
+import { createValidator, domainEventNames, DomainEventOwners, DomainEventSchemas } from '@chat/contracts'
 
 const natsUrl = process.env.NATS_URL ?? 'nats://127.0.0.1:4222'
-const stream = domainEventNames(process.env.NATS_PREFIX ?? 'chat').stream('message')
+const owner = process.env.OWNER ?? 'message'
+if (!Object.hasOwn(DomainEventOwners, owner)) throw new Error(`OWNER must be one of ${Object.keys(DomainEventOwners).join(', ')}, got ${owner}`)
+const stream = domainEventNames(process.env.NATS_PREFIX ?? 'chat').stream(owner)
 const durable = process.env.CONSUMER ?? 'example-consumer'
 const start = process.env.START ?? 'all'
 

@@ -1,5 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
-import { Id, Message, Timestamp } from './common.js'
+import { SessionId } from './auth.js'
+import { Id, Message, Timestamp, Username } from './common.js'
 import { SUBJECT_VERSION } from './subjects.js'
 
 /**
@@ -25,6 +26,33 @@ const Conversation = Type.Object({
   kind: Type.Union([Type.Literal('direct'), Type.Literal('room')]),
 })
 
+/** The profile fields an update may change, as `user.updated` names them. */
+export const UserField = Type.Union([
+  Type.Literal('username'),
+  Type.Literal('nickname'),
+  Type.Literal('avatar'),
+  Type.Literal('email'),
+  Type.Literal('password'),
+])
+export type UserField = Static<typeof UserField>
+
+/** Why a session ended before its time. */
+export const SessionRevokedReason = Type.Union([
+  /** Its user logged it out. */
+  Type.Literal('logout'),
+  /** Its user changed the password from another session: every other session ends. */
+  Type.Literal('password-changed'),
+])
+export type SessionRevokedReason = Static<typeof SessionRevokedReason>
+
+/** One directed contact edge: `userId` has `contactId` in their list since `addedAt`. */
+const ContactEdge = {
+  userId: Id,
+  contactId: Id,
+  /** When the edge was added: with the pair, it names this edge among re-adds of the same contact. */
+  addedAt: Timestamp,
+}
+
 /** Each event type's `data`, by type. */
 export const DomainEventData = {
   'message.created': Type.Object({
@@ -44,6 +72,31 @@ export const DomainEventData = {
     messageId: Id,
     senderId: Id,
   }),
+  // Names only: never the password hash, the e-mail address or a token.
+  'user.registered': Type.Object({
+    userId: Id,
+    username: Username,
+    nickname: Type.String(),
+    createdAt: Timestamp,
+  }),
+  'user.updated': Type.Object({
+    userId: Id,
+    /** The fields the update changed; the new values of names only (an avatar may be a 256 KiB data URI). */
+    changed: Type.Array(UserField, { minItems: 1 }),
+    /** The new username, when it changed. */
+    username: Type.Optional(Username),
+    /** The new nickname, when it changed (may be empty: cleared). */
+    nickname: Type.Optional(Type.String()),
+    updatedAt: Timestamp,
+  }),
+  'session.revoked': Type.Object({
+    userId: Id,
+    sessionId: SessionId,
+    reason: SessionRevokedReason,
+  }),
+  'contact.added': Type.Object(ContactEdge),
+  /** `addedAt` is when the removed edge had been added; the envelope's `time`, when it was removed. */
+  'contact.removed': Type.Object(ContactEdge),
 } as const satisfies Record<string, TSchema>
 
 export type DomainEventType = keyof typeof DomainEventData
@@ -51,6 +104,8 @@ export type DomainEventType = keyof typeof DomainEventData
 /** The services that own a stream, and the event types each publishes. */
 export const DomainEventOwners = {
   message: ['message.created', 'message.edited', 'message.deleted'],
+  auth: ['user.registered', 'user.updated', 'session.revoked'],
+  contact: ['contact.added', 'contact.removed'],
 } as const satisfies Record<string, readonly DomainEventType[]>
 
 export type DomainEventOwner = keyof typeof DomainEventOwners
@@ -69,16 +124,28 @@ function envelope<T extends DomainEventType> (type: T) {
 export const MessageCreatedDomainEvent = envelope('message.created')
 export const MessageEditedDomainEvent = envelope('message.edited')
 export const MessageDeletedDomainEvent = envelope('message.deleted')
+export const UserRegisteredDomainEvent = envelope('user.registered')
+export const UserUpdatedDomainEvent = envelope('user.updated')
+export const SessionRevokedDomainEvent = envelope('session.revoked')
+export const ContactAddedDomainEvent = envelope('contact.added')
+export const ContactRemovedDomainEvent = envelope('contact.removed')
 
 /** Every domain event's schema, by type: what the services validate with and docs/asyncapi.yaml shows. */
 export const DomainEventSchemas = {
   'message.created': MessageCreatedDomainEvent,
   'message.edited': MessageEditedDomainEvent,
   'message.deleted': MessageDeletedDomainEvent,
+  'user.registered': UserRegisteredDomainEvent,
+  'user.updated': UserUpdatedDomainEvent,
+  'session.revoked': SessionRevokedDomainEvent,
+  'contact.added': ContactAddedDomainEvent,
+  'contact.removed': ContactRemovedDomainEvent,
 } as const satisfies { [T in DomainEventType]: TSchema }
 
 export type DomainEvent = { [T in DomainEventType]: Static<typeof DomainEventSchemas[T]> }[DomainEventType]
 export type DomainEventOf<T extends DomainEventType> = Extract<DomainEvent, { type: T }>
+/** The events one owner publishes, e.g. `OwnedDomainEvent<'contact'>`. */
+export type OwnedDomainEvent<O extends DomainEventOwner> = DomainEventOf<typeof DomainEventOwners[O][number]>
 
 /** Subjects and stream names of the domain events, for one prefix. */
 export function domainEventNames (prefix = 'chat') {

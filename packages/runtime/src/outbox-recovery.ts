@@ -54,11 +54,11 @@ export class OutboxRecovery {
 
   constructor (
     db: Db,
-    private readonly opts: { replica: string, orphanAfterMs: number, recover?: RecoverStored, logger: Logger },
+    private readonly opts: { replica: string, orphanAfterMs: number, recover?: RecoverStored, logger: Logger, collection: string },
     private readonly target: RecoveryTarget
   ) {
-    this.entries = db.collection<OutboxEntry>('outbox')
-    this.marks = db.collection<WriterMark>('outbox_writers')
+    this.entries = db.collection<OutboxEntry>(opts.collection)
+    this.marks = db.collection<WriterMark>(`${opts.collection}_writers`)
   }
 
   async init (): Promise<void> {

@@ -45,6 +45,12 @@ export interface OutboxOptions {
   recover?: RecoverStored
   /** This process, for the entries it records and the creations it tracks (stored with them). */
   replica: string
+  /**
+   * The entries' collection (`outbox` by default); the marks of tracked
+   * creations go to `<collection>_writers`. One per stream: a sweep takes
+   * over every orphaned entry it finds and confirms it with its own `confirm`.
+   */
+  collection?: string
   orphanAfterMs: number
   sweepMs: number
   logger: Logger
@@ -115,13 +121,17 @@ export class Outbox {
   private closed = false
   private failing = false
   private tidying = false
+  /** Whether this replica writes a mark: it tracks creations (or may recover them). */
+  private marking: boolean
   private readonly published?: Counter
   private readonly waiting?: Gauge
 
   constructor (private readonly opts: OutboxOptions) {
-    this.entries = opts.db.collection<OutboxEntry>('outbox')
+    const collection = opts.collection ?? 'outbox'
+    this.entries = opts.db.collection<OutboxEntry>(collection)
+    this.marking = opts.recover !== undefined
     this.js = jetstream(opts.nc)
-    this.recovery = new OutboxRecovery(opts.db, opts, {
+    this.recovery = new OutboxRecovery(opts.db, { ...opts, collection }, {
       hold: (h) => this.hold(h),
       room: () => this.queue.length < MAX_HELD,
       closed: () => this.closed,
@@ -137,10 +147,10 @@ export class Outbox {
     }
   }
 
-  /** The index the sweep's query uses, and this replica's first mark. */
+  /** The index the sweep's query uses, and this replica's first mark (when it tracks creations). */
   async init (): Promise<void> {
     await this.recovery.init()
-    await this.recovery.mark(Date.now())
+    if (this.marking) await this.recovery.mark(Date.now())
   }
 
   /** Records a change's events before it is made. A failure here means: do not make the change. */
@@ -169,6 +179,7 @@ export class Outbox {
   track (events: DomainEvent[]): PendingChange {
     const change = { _id: randomUUID(), events }
     const now = Date.now()
+    this.marking = true
     if (this.queue.length < MAX_HELD && !this.closed) this.hold({ id: change._id, events, state: 'recorded', since: now, tracked: true })
     else if (this.overflow === undefined) this.overflow = { from: now, after: undefined }
     return change
@@ -207,7 +218,7 @@ export class Outbox {
     await Promise.race([drained, new Promise((resolve) => setTimeout(resolve, graceMs).unref())])
     this.closed = true
     await this.housekeeping()
-    if (this.queue.every((h) => !h.tracked) && this.overflow === undefined) await this.recovery.unmark().catch(() => undefined)
+    if (this.marking && this.queue.every((h) => !h.tracked) && this.overflow === undefined) await this.recovery.unmark().catch(() => undefined)
   }
 
   /** Settles a held change; one not held (past the memory cap) is left to the sweep. */
@@ -302,7 +313,7 @@ export class Outbox {
     if (this.overflow) oldestTracked = Math.min(oldestTracked, this.overflow.from)
     await Promise.all([
       this.entries.deleteMany({ owner: this.opts.replica, at: { $lt: new Date(oldest) } }),
-      this.recovery.mark(oldestTracked),
+      this.marking ? this.recovery.mark(oldestTracked) : undefined,
     ]).catch((err: unknown) => {
       this.opts.logger.warn({ err }, 'outbox housekeeping failed')
     })

@@ -1,9 +1,13 @@
-import { ChatError, Commands, listAvatar, type Jwks, type JwksChangedEvent, type Session, type SessionRevokedEvent } from '@chat/contracts'
 import {
-  Batcher, CacheFallback, createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, publishJson, replyBudgetBytes, signToken,
-  type ServiceDeps, type ServiceParts, type SigningKey, type TokenClaims, type TokenSettings,
+  ChatError, Commands, listAvatar, type Jwks, type JwksChangedEvent, type Session, type SessionRevokedEvent, type SessionRevokedReason,
+} from '@chat/contracts'
+import {
+  Batcher, CacheFallback, createIdGenerator, createTokenVerifier, fitToBudget, jsonBytes, KeySet, openDomainOutbox, publishJson, recordChange,
+  replyBudgetBytes, signToken,
+  type DomainEventSettings, type ServiceDeps, type ServiceParts, type SigningKey, type TokenClaims, type TokenSettings,
 } from '@chat/runtime'
 import { DEFAULT_LOGIN_THROTTLE } from './config.js'
+import { changedFields, confirmAuthEvents, sessionRevoked, userRegistered, userUpdated } from './domain-events.js'
 import { accountKey, LoginThrottle, type LoginThrottleSettings } from './login-throttle.js'
 import { dummyHashFor, hashPassword, needsRehash, SCRYPT_PARAMS, verifyPassword, type ScryptParams } from './passwords.js'
 import { pageOf, searchPage, searchPattern } from './search.js'
@@ -27,6 +31,8 @@ export interface AuthOptions {
   loginThrottle?: LoginThrottleSettings
   /** Password hashing cost (PASSWORD_SCRYPT_LOG2_N); by default OWASP's minimum, SCRYPT_PARAMS. */
   scrypt?: ScryptParams
+  /** The domain-event stream (EVENTS_*) and outbox (OUTBOX_*) settings; NATS_PREFIX names them. */
+  domainEvents: DomainEventSettings
 }
 
 /** A token with an unknown key id makes auth re-read its keys at most this often. */
@@ -43,6 +49,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
   const dummyHash = dummyHashFor(scrypt)
   const sessions = new SessionStore(deps.db, redis, deps.logger, new CacheFallback({ logger: deps.logger, registry: deps.registry }))
   await Promise.all([store.init(), sessions.init()])
+  const outbox = await openDomainOutbox(deps, 'auth', opts.domainEvents, (events) => confirmAuthEvents(store.users, sessions.collection, events))
   const signingKeys = new SigningKeys(deps.db, {
     configured: opts.signingKey,
     tokenTtlSeconds: opts.tokenTtlSeconds,
@@ -59,9 +66,13 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
     await signingKeys.reload()
     return signingKeys.jwks
   }, { minRefetchMs: KEY_REFETCH_MIN_MS })
-  await signingKeys.start()
+  await signingKeys.start().catch(async (err: unknown) => {
+    await outbox.close(0)
+    throw err
+  })
   const ids = await createIdGenerator(redis, deps.logger).catch(async (err: unknown) => {
     await signingKeys.close()
+    await outbox.close(0)
     throw err
   })
   const verify = createTokenVerifier(opts.tokens, keySet)
@@ -108,9 +119,15 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
     return { user: toOwnUser(user), token, sessionId: claims.sessionId, expiresAt: claims.expiresAt.toISOString() }
   }
 
-  /** Ends sessions durably, then tells every gateway to close their sockets. */
-  async function endSessions (userId: number, ended: { _id: string, expiresAt: Date }[]): Promise<void> {
-    await sessions.revoke(ended)
+  /**
+   * Ends sessions durably (their `session.revoked` domain events recorded
+   * first), then tells every gateway to close their sockets.
+   */
+  async function endSessions (userId: number, ended: { _id: string, expiresAt: Date }[], reason: SessionRevokedReason): Promise<void> {
+    const at = new Date()
+    const events = ended.map((s) => sessionRevoked(userId, s._id, reason, at))
+    // All revoked now: published; none (all were already): nothing; some: each confirmed from MongoDB.
+    await recordChange(outbox, events, () => sessions.revoke(ended, at), (n) => n === ended.length ? true : n === 0 ? false : 'unsure')
     for (const s of ended) {
       const event: SessionRevokedEvent = { sessionId: s._id, userId, expiresAt: s.expiresAt.toISOString() }
       publishJson(nc, subjects.sessionRevoked, event)
@@ -120,6 +137,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
   return {
     close: async () => {
       await signingKeys.close()
+      await outbox.close()
       await ids.close()
     },
     checks: { ids: () => ids.worker !== undefined },
@@ -137,13 +155,15 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
           createdAt: now,
           updatedAt: now,
         }
-        if (user.email !== '') await store.claimEmail(user.email, user._id)
-        try {
-          await store.insert(user)
-        } catch (err) {
-          await store.releaseEmail(user.email, user._id)
-          throw err
-        }
+        await recordChange(outbox, [userRegistered(user)], async () => {
+          if (user.email !== '') await store.claimEmail(user.email, user._id)
+          try {
+            await store.insert(user)
+          } catch (err) {
+            await store.releaseEmail(user.email, user._id)
+            throw err
+          }
+        })
         return issue(user)
       },
 
@@ -186,7 +206,7 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
       [Commands.auth.logout]: async (req) => {
         const claims = await verify(req.token)
         if (claims.userId !== req.actorId) throw new ChatError('CHAT_ID_MISMATCH')
-        await endSessions(claims.userId, [{ _id: claims.sessionId, expiresAt: claims.expiresAt }])
+        await endSessions(claims.userId, [{ _id: claims.sessionId, expiresAt: claims.expiresAt }], 'logout')
         return {}
       },
 
@@ -215,22 +235,23 @@ export async function buildAuthService (deps: ServiceDeps, opts: AuthOptions): P
         }
         const newEmail = req.email?.trim()
         const emailChanged = newEmail !== undefined && newEmail.toLowerCase() !== current.email.toLowerCase()
-        if (emailChanged) {
-          await store.claimEmail(newEmail, current._id)
-          set.email = newEmail
-        }
-        let updated: UserDoc
-        try {
-          updated = await store.update(current._id, set)
-        } catch (err) {
-          if (emailChanged) await store.releaseEmail(newEmail, current._id)
-          throw err
-        }
+        if (emailChanged) set.email = newEmail
+        const changed = changedFields(current, set)
+        const events = changed.length === 0 ? [] : [userUpdated(current._id, changed, set, set.updatedAt as Date)]
+        const updated = await recordChange(outbox, events, async () => {
+          if (emailChanged) await store.claimEmail(newEmail, current._id)
+          try {
+            return await store.update(current._id, set)
+          } catch (err) {
+            if (emailChanged) await store.releaseEmail(newEmail, current._id)
+            throw err
+          }
+        })
         if (emailChanged) await store.releaseEmail(current.email, current._id)
         if (req.password !== undefined) {
           // A new password ends every other login: whoever knew the old one is out.
           const others = (await sessions.activeOf(current._id)).filter((s) => s._id !== req.sessionId)
-          await endSessions(current._id, others)
+          await endSessions(current._id, others, 'password-changed')
         }
         return { user: toOwnUser(updated) }
       },

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { Type, type Static, type TObject } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { JwtConfig, loadConfig, serviceConfig } from '@chat/runtime'
+import { EventStreamConfig, JwtConfig, loadConfig, serviceConfig } from '@chat/runtime'
 import type { LoginThrottleSettings } from './login-throttle.js'
 
 /** Login throttling (see login-throttle.ts and docs/configuration.md). */
@@ -24,6 +24,7 @@ export const AuthConfigSchema = {
   }),
   ...serviceConfig(9101),
   ...JwtConfig,
+  ...EventStreamConfig,
   TOKEN_PRIVATE_KEY: Type.String({
     default: '',
     description: 'Ed25519 private key (PKCS#8 PEM) tokens are signed with; empty: TOKEN_PRIVATE_KEY_FILE, else a key generated once and kept in MongoDB',

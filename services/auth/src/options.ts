@@ -1,4 +1,4 @@
-import { importSigningKey } from '@chat/runtime'
+import { domainEventSettings, importSigningKey } from '@chat/runtime'
 import type { AuthOptions } from './app.js'
 import { configuredKeyPem, type AuthConfig } from './config.js'
 import { scryptParamsFor } from './passwords.js'
@@ -13,5 +13,6 @@ export async function authOptions (config: AuthConfig): Promise<AuthOptions> {
     tokenTtlSeconds: config.TOKEN_TTL_SECONDS,
     roomTicketTtlMs: config.ROOM_TICKET_TTL_MS,
     scrypt: scryptParamsFor(config.PASSWORD_SCRYPT_LOG2_N),
+    domainEvents: domainEventSettings(config),
   }
 }

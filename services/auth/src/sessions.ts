@@ -27,7 +27,7 @@ const VALID_CACHE_MS = 60_000
  * FerretDB scans a collection for any other filter.
  */
 export class SessionStore {
-  private readonly col: Collection<SessionDoc>
+  readonly collection: Collection<SessionDoc>
 
   constructor (
     db: Db,
@@ -36,14 +36,14 @@ export class SessionStore {
     /** A failed read of the session cache counts as a miss for every id (counted, logged): MongoDB answers them all. */
     private readonly cacheFallback: CacheFallback
   ) {
-    this.col = db.collection<SessionDoc>('sessions')
+    this.collection = db.collection<SessionDoc>('sessions')
   }
 
   async init (): Promise<void> {
     // Finding a user's sessions is rare (a password change) and needs this index on MongoDB.
-    await this.col.createIndex({ userId: 1 })
+    await this.collection.createIndex({ userId: 1 })
     try {
-      await this.col.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 })
+      await this.collection.createIndex({ expiresAt: 1 }, { expireAfterSeconds: 0 })
     } catch (err) {
       // FerretDB v1 has no TTL indexes: expired records are then kept; they are refused all the same.
       this.logger.info({ reason: (err as Error).message }, 'no TTL index on sessions.expiresAt; expired sessions are kept')
@@ -52,7 +52,7 @@ export class SessionStore {
 
   /** Records a new session; it must exist before its token is handed out. */
   async create (doc: SessionDoc): Promise<void> {
-    await this.col.insertOne(doc)
+    await this.collection.insertOne(doc)
   }
 
   /** The state of each session: from the cache where it has it, else from MongoDB. */
@@ -71,7 +71,7 @@ export class SessionStore {
     })
     if (missing.length === 0) return result
     const now = Date.now()
-    const docs = await findWhereIn(this.col, '_id', missing)
+    const docs = await findWhereIn(this.collection, '_id', missing)
     const found = new Map(docs.map((d) => [d._id, d]))
     const pipeline = this.redis.pipeline()
     for (const id of missing) {
@@ -97,12 +97,19 @@ export class SessionStore {
   }
 
   /**
-   * Revokes sessions: MongoDB first (durable), then the cache. A session
-   * that does not exist stays nonexistent, which is refused just the same.
+   * Revokes sessions at `at`: MongoDB first (durable), then the cache. A
+   * session that does not exist stays nonexistent, which is refused just
+   * the same; one already revoked keeps its first `revokedAt`. Returns how
+   * many were revoked by this call.
    */
-  async revoke (sessions: readonly Pick<SessionDoc, '_id' | 'expiresAt'>[]): Promise<void> {
-    if (sessions.length === 0) return
-    await this.col.updateMany({ _id: { $in: sessions.map((s) => s._id) } }, { $set: { revokedAt: new Date() } })
+  async revoke (sessions: readonly Pick<SessionDoc, '_id' | 'expiresAt'>[], at = new Date()): Promise<number> {
+    if (sessions.length === 0) return 0
+    const ids = sessions.map((s) => s._id)
+    // One session (a logout) by equality: FerretDB reads a whole collection for `$in`.
+    const { modifiedCount } = await this.collection.updateMany(
+      { _id: ids.length === 1 ? ids[0] as string : { $in: ids }, revokedAt: { $exists: false } },
+      { $set: { revokedAt: at } }
+    )
     const pipeline = this.redis.pipeline()
     const now = Date.now()
     for (const s of sessions) {
@@ -113,12 +120,13 @@ export class SessionStore {
       // The valid entry expires within VALID_CACHE_MS; MongoDB already says revoked.
       this.logger.warn({ err }, 'could not cache session revocations')
     })
+    return modifiedCount
   }
 
   /** A user's sessions that are neither revoked nor expired. */
   async activeOf (userId: number): Promise<SessionDoc[]> {
     const now = Date.now()
-    const docs = await this.col.find({ userId }).toArray()
+    const docs = await this.collection.find({ userId }).toArray()
     return docs.filter((d) => d.revokedAt == null && d.expiresAt.getTime() > now)
   }
 }

@@ -2,12 +2,16 @@ import {
   ChatError, Commands, UserEventKinds,
   type ContactsChangedEvent, type PresenceChangedEvent,
 } from '@chat/contracts'
-import { Batcher, CacheFallback, Counter, publishJson, replyBudgetBytes, type ServiceDeps, type ServiceParts } from '@chat/runtime'
+import {
+  Batcher, CacheFallback, Counter, openDomainOutbox, publishJson, recordChange, replyBudgetBytes,
+  type DomainEventSettings, type ServiceDeps, type ServiceParts,
+} from '@chat/runtime'
 import { BlockCache } from './block-cache.js'
 import { BlockStore, presenceAudience } from './blocks.js'
+import { confirmContactEvents, contactAdded, contactRemoved } from './domain-events.js'
 import { startPeriodic } from './periodic.js'
 import { PresenceStore } from './presence.js'
-import { ContactStore } from './store.js'
+import { contactDocId, ContactStore } from './store.js'
 import { targetOf, toContact } from './targets.js'
 import { listContacts, type ContactListPorts } from './list.js'
 import { fetchUsers, resolveTarget } from './users.js'
@@ -19,6 +23,8 @@ export interface ContactOptions {
   presenceSweepMs: number
   /** Largest reply in bytes; by default what the NATS server accepts. */
   replyBudgetBytes?: number
+  /** The domain-event stream (EVENTS_*) and outbox (OUTBOX_*) settings; NATS_PREFIX names them. */
+  domainEvents: DomainEventSettings
 }
 
 /** Builds the contact service's command handlers and its presence sweeper over its open connections. */
@@ -31,6 +37,7 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
   await store.init()
   const blocks = new BlockStore(deps.db)
   await blocks.init()
+  const outbox = await openDomainOutbox(deps, 'contact', opts.domainEvents, (events) => confirmContactEvents(store.contacts, events))
   const cacheFallback = new CacheFallback({ logger, registry: deps.registry })
   const blockCache = new BlockCache(deps.redis, (blocker, blocked) => blocks.isBlocked(blocker, blocked), cacheFallback, {
     onFillError: (err) => logger.warn({ err }, 'block cache: storing an answer failed; answered from MongoDB'),
@@ -130,7 +137,10 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
   )
 
   return {
-    close: () => sweeper.stop(),
+    close: async () => {
+      await sweeper.stop()
+      await outbox.close()
+    },
     handlers: {
       [Commands.contact.list]: (req) => listContacts(listPorts, req, budget),
 
@@ -146,7 +156,8 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
           blocks.isBlocked(user.id, req.actorId), presence.isOnline([user.id]),
         ])
         if (blocked) throw new ChatError('CHAT_BLOCKED')
-        const doc = await store.add(req.actorId, user.id)
+        const edge = { _id: contactDocId(req.actorId, user.id), userId: req.actorId, contactId: user.id, createdAt: new Date() }
+        const doc = await recordChange(outbox, [contactAdded(edge)], () => store.add(edge.userId, edge.contactId, edge.createdAt))
         contactsChanged({ kind: 'contacts.changed', userId: req.actorId, added: user.id })
         return { contact: toContact(doc, user, online) }
       },
@@ -154,7 +165,11 @@ export async function buildContactService (deps: ServiceDeps, opts: ContactOptio
       [Commands.contact.remove]: async (req) => {
         const ref = targetOf(req)
         const targetId = 'id' in ref ? ref.id : (await resolveTarget(client, ref)).id
-        if (!await store.remove(req.actorId, targetId)) throw new ChatError('CHAT_CONTACT_NOT_FOUND')
+        const edge = await store.get(req.actorId, targetId)
+        if (!edge) throw new ChatError('CHAT_CONTACT_NOT_FOUND')
+        // Lost to a concurrent removal: that one's event is published, not ours.
+        const removed = await recordChange(outbox, [contactRemoved(edge, new Date())], () => store.remove(edge), (gone) => gone)
+        if (!removed) throw new ChatError('CHAT_CONTACT_NOT_FOUND')
         contactsChanged({ kind: 'contacts.changed', userId: req.actorId, removed: targetId })
         return {}
       },

@@ -1,9 +1,10 @@
 import { Type } from '@sinclair/typebox'
-import { loadConfig, serviceConfig } from '@chat/runtime'
+import { EventStreamConfig, loadConfig, serviceConfig } from '@chat/runtime'
 
-/** The contact service's settings: the shared service settings plus presence timing. */
+/** The contact service's settings: the shared service settings, its domain events' and presence timing. */
 export const ContactConfigSchema = {
   ...serviceConfig(9102),
+  ...EventStreamConfig,
   PRESENCE_TTL_MS: Type.Integer({
     default: 25000,
     minimum: 1000,

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { QueueGroups } from '@chat/contracts'
-import { startService } from '@chat/runtime'
+import { domainEventSettings, startService } from '@chat/runtime'
 import { loadContactConfig } from './config.js'
 import { buildContactService } from './app.js'
 
@@ -12,6 +12,7 @@ const service = await startService({
   setup: (deps) => buildContactService(deps, {
     presenceTtlMs: config.PRESENCE_TTL_MS,
     presenceSweepMs: config.PRESENCE_SWEEP_MS,
+    domainEvents: domainEventSettings(config),
   }),
 })
 

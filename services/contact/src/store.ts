@@ -58,9 +58,14 @@ export class ContactStore {
     return doc
   }
 
-  /** Removes an edge; false when there was none. */
-  async remove (userId: number, contactId: number): Promise<boolean> {
-    const result = await this.contacts.deleteOne({ _id: contactDocId(userId, contactId) })
+  /** The edge userId → contactId, if there is one: one primary-key lookup. */
+  get (userId: number, contactId: number): Promise<ContactDoc | null> {
+    return this.contacts.findOne({ _id: contactDocId(userId, contactId) })
+  }
+
+  /** Removes this edge (read by `get`); false when it is gone already, or was removed and added again meanwhile. */
+  async remove (edge: Pick<ContactDoc, '_id' | 'createdAt'>): Promise<boolean> {
+    const result = await this.contacts.deleteOne({ _id: edge._id, createdAt: edge.createdAt })
     return result.deletedCount === 1
   }
 

@@ -6,6 +6,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Commands, QueueGroups, type PublicUser, type UserEvent } from '@chat/contracts'
 import { outcome as code, startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
+import { domainEventSettings } from '@chat/runtime'
 import { loadContactConfig } from '../src/config.js'
 import { buildContactService } from '../src/app.js'
 
@@ -22,7 +23,7 @@ const harness = await startServiceUnderTest(t, {
   queue: QueueGroups.contact,
   configFor: loadContactConfig,
   env: { PRESENCE_TTL_MS: '1000', PRESENCE_SWEEP_MS: '100' },
-  setup: (deps, config) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS }),
+  setup: (deps, config) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS, domainEvents: domainEventSettings(config) }),
   stubs: {
     [Commands.auth.getUsers]: async (req) => {
       authCalls++

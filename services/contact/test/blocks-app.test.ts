@@ -7,7 +7,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import { Commands, QueueGroups, type PublicUser, type UserEvent } from '@chat/contracts'
-import { encodeJson } from '@chat/runtime'
+import { domainEventSettings, encodeJson } from '@chat/runtime'
 import { outcome as code, startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
 import { loadContactConfig } from '../src/config.js'
 import { buildContactService } from '../src/app.js'
@@ -21,7 +21,7 @@ const harness = await startServiceUnderTest(t, {
   tag: 'contact-blocks',
   configFor: loadContactConfig,
   env: { PRESENCE_TTL_MS: '60000', PRESENCE_SWEEP_MS: '100' },
-  setup: (deps, config) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS }),
+  setup: (deps, config) => buildContactService(deps, { presenceTtlMs: config.PRESENCE_TTL_MS, presenceSweepMs: config.PRESENCE_SWEEP_MS, domainEvents: domainEventSettings(config) }),
   stubs: {
     [Commands.auth.getUsers]: async (req) => {
       const fromNames = (req.usernames ?? []).map((n) => /^user(\d+)$/i.exec(n)).map((m) => Number(m?.[1] ?? 0))

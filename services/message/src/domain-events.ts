@@ -56,7 +56,13 @@ export function messageDeleted (doc: MessageDoc, at: Date): DomainEventOf<'messa
 
 /** The message an event is about. */
 function messageIdOf (event: DomainEvent): number {
-  return event.type === 'message.created' ? event.data.message.id : event.data.messageId
+  switch (event.type) {
+    case 'message.created': return event.data.message.id
+    case 'message.edited':
+    case 'message.deleted': return event.data.messageId
+  }
+  // Other owners' events have outboxes of their own: never recorded here.
+  throw new Error(`not a message event: ${event.type}`)
 }
 
 /**
