@@ -124,4 +124,71 @@ t.test('domain events', async (t) => {
     for (const deadline = Date.now() + 5000; Date.now() < deadline && await mongo.db.collection('outbox_writers').countDocuments({ _id: 'dead-writer' as never }) > 0;) await sleep(100)
     t.equal(await mongo.db.collection('outbox_writers').countDocuments({ _id: 'dead-writer' as never }), 0, 'its mark is gone')
   })
+
+  t.test('conversations and room memberships: each change once, in order; a dead replica\'s only if made', async (t) => {
+    const kinds = new Set(['conversation.created', 'conversation.deleted', 'member.joined', 'member.left'])
+    const room = (await alice.client.request('CREATE_ROOM', { name: 'events', capacity: 5 })).payload.room
+    t.equal((await bob.client.request('JOIN_ROOM', { roomId: room.id })).type, 'ROOM_JOINED')
+    t.equal((await bob.client.request('JOIN_ROOM', { roomId: room.id })).type, 'ROOM_JOINED', 'joining again changes nothing')
+    t.equal((await bob.client.request('LEAVE_ROOM', { roomId: room.id })).type, 'ROOM_LEFT')
+    t.equal((await bob.client.request('LEAVE_ROOM', { roomId: room.id })).type, 'ROOM_LEAVE_FAILURE', 'leaving twice changes nothing')
+    await sleep(5) // the next membership starts at another millisecond
+    t.equal((await bob.client.request('JOIN_ROOM', { roomId: room.id })).type, 'ROOM_JOINED')
+    t.equal((await bob.client.request('DELETE_ROOM', { roomId: room.id })).type, 'ROOM_DELETE_FAILURE', 'only the owner deletes it')
+    t.equal((await alice.client.request('DELETE_ROOM', { roomId: room.id })).type, 'ROOM_DELETED')
+
+    const about = (id: number) => (e: DomainEvent) => kinds.has(e.type) && (e.data as { conversation: { id: number } }).conversation.id === id
+    const inRoom = (await until((es) => es.some((e) => e.type === 'conversation.deleted'))).filter(about(room.id))
+    t.same(inRoom.map((e) => e.type + (e.type.startsWith('member.') ? ` ${(e.data as { userId: number }).userId}` : '')), [
+      'conversation.created',
+      `member.joined ${alice.userId}`,
+      `member.joined ${bob.userId}`,
+      `member.left ${bob.userId}`,
+      `member.joined ${bob.userId}`,
+      'conversation.deleted',
+    ], 'the room\'s life, in order (its deletion ends every membership: no member.left for them)')
+    t.equal(new Set(inRoom.map((e) => e.id)).size, inRoom.length, 'each change its own id: a rejoin is a new membership')
+    t.match(inRoom[0], { data: { conversation: { id: room.id, kind: 'room' }, createdBy: alice.userId, memberIds: [], room: { name: 'events', visibility: 'public', capacity: 5 } } })
+    t.match(inRoom[5], { data: { deletedBy: alice.userId } })
+    t.same(inRoom.filter((e) => {
+      try {
+        createValidator(DomainEventSchemas[e.type])(e)
+        return false
+      } catch {
+        return true
+      }
+    }).map((e) => e.id), [], 'every event valid against its schema')
+
+    // A direct conversation: created by its first message, named with both users.
+    const carol = await registerUser(b!.wsUrl(), 'carol')
+    t.teardown(() => carol.client.close())
+    const first = await Promise.all([send(alice, carol, 'c1'), send(carol, alice, 'c2')])
+    const conversationId = first[0].payload.conversationId as number
+    t.equal(first[1].payload.conversationId, conversationId)
+    t.equal((await alice.client.request('DELETE_CONVERSATION', { userId: alice.userId, targetUserId: carol.userId })).type, 'CONVERSATION_DELETED')
+    const direct = (await until((es) => es.some((e) => e.type === 'conversation.deleted' && e.data.conversation.id === conversationId))).filter(about(conversationId))
+    t.match(direct, [
+      { type: 'conversation.created', data: { conversation: { id: conversationId, kind: 'direct' }, memberIds: [Math.min(alice.userId, carol.userId), Math.max(alice.userId, carol.userId)] } },
+      { type: 'conversation.deleted', data: { deletedBy: alice.userId } },
+    ], 'created once, by whichever first message won, then deleted')
+    t.equal(direct.length, 2)
+
+    // Entries a dead replica left: only the changes the database shows as made are published.
+    const mongo = await connectMongo(MONGO_URL, sys.env.MONGO_DB!, 'test')
+    t.teardown(() => mongo.client.close())
+    const other = (await alice.client.request('CREATE_ROOM', { name: 'still here' })).payload.room
+    const now = new Date()
+    const base = { version: 1, time: now.toISOString() }
+    const joinedAt = (await mongo.db.collection('members').findOne({ _id: `${other.id}:${alice.userId}` as never }))!.joinedAt as Date
+    const made = { ...base, id: 'member.joined:made', type: 'member.joined', data: { conversation: { id: other.id, kind: 'room' }, userId: alice.userId, joinedAt: joinedAt.toISOString() } }
+    const notLeft = { ...base, id: 'member.left:not-made', type: 'member.left', data: { conversation: { id: other.id, kind: 'room' }, userId: alice.userId, joinedAt: joinedAt.toISOString() } }
+    const neverCreated = { ...base, id: 'conversation.created:not-made', type: 'conversation.created', data: { conversation: { id: 9_000_000_010, kind: 'room' }, createdBy: alice.userId, memberIds: [], createdAt: now.toISOString() } }
+    await mongo.db.collection('outbox').insertOne({ _id: 'members-left-by-a-dead-replica' as never, owner: 'dead', at: new Date(Date.now() - 60_000), events: [made, notLeft, neverCreated] })
+    const ids = (await until((es) => es.some((e) => e.id === 'member.joined:made'))).map((e) => e.id)
+    t.ok(ids.includes('member.joined:made'), 'a membership that exists: published')
+    await sleep(500)
+    const later = (await read()).map((e) => e.event.id)
+    t.notOk(later.includes('member.left:not-made'), 'a leave whose membership is still there: not')
+    t.notOk(later.includes('conversation.created:not-made'), 'a conversation that does not exist: not')
+  })
 })

@@ -35,8 +35,8 @@ t.test('examples/events-consumer', async (t) => {
 
   for (const c of ['c1', 'c2', 'c3']) await send(c)
   const first = consumer()
-  const seen = await until('three creations', first, (es) => es.length >= 3)
-  t.same(seen.map((e) => [e.type, e.data.message.content]), [['message.created', 'c1'], ['message.created', 'c2'], ['message.created', 'c3']])
+  const seen = await until('the conversation and three messages', first, (es) => es.length >= 4)
+  t.same(seen.map((e) => [e.type, e.data.message?.content]), [['conversation.created', undefined], ['message.created', 'c1'], ['message.created', 'c2'], ['message.created', 'c3']])
   t.equal((await stopProcess(first)).code, 0, 'stops cleanly on SIGTERM')
 
   const c4 = await send('c4')

@@ -1,6 +1,7 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { SessionId } from './auth.js'
 import { Id, Message, Timestamp, Username } from './common.js'
+import { RoomVisibility } from './room.js'
 import { SUBJECT_VERSION } from './subjects.js'
 
 /**
@@ -72,6 +73,38 @@ export const DomainEventData = {
     messageId: Id,
     senderId: Id,
   }),
+  'conversation.created': Type.Object({
+    conversation: Conversation,
+    /** Who opened it: the first sender or opener of a direct conversation, a room's owner. */
+    createdBy: Id,
+    /** The two users of a direct conversation; empty for a room (its members join: member.joined). */
+    memberIds: Type.Array(Id, { maxItems: 2 }),
+    /** Rooms only. */
+    room: Type.Optional(Type.Object({
+      name: Type.String(),
+      visibility: RoomVisibility,
+      /** Most members at once; null: unlimited. */
+      capacity: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()]),
+    })),
+    createdAt: Timestamp,
+  }),
+  /** With its messages and memberships: no message.deleted or member.left follows for them. */
+  'conversation.deleted': Type.Object({
+    conversation: Conversation,
+    deletedBy: Id,
+  }),
+  /** Rooms only: a direct conversation's two members are named when it is created. */
+  'member.joined': Type.Object({
+    conversation: Conversation,
+    userId: Id,
+    joinedAt: Timestamp,
+  }),
+  /** `joinedAt` is when the membership that ended began; the envelope's `time`, when it ended. */
+  'member.left': Type.Object({
+    conversation: Conversation,
+    userId: Id,
+    joinedAt: Timestamp,
+  }),
   // Names only: never the password hash, the e-mail address or a token.
   'user.registered': Type.Object({
     userId: Id,
@@ -103,7 +136,7 @@ export type DomainEventType = keyof typeof DomainEventData
 
 /** The services that own a stream, and the event types each publishes. */
 export const DomainEventOwners = {
-  message: ['message.created', 'message.edited', 'message.deleted'],
+  message: ['message.created', 'message.edited', 'message.deleted', 'conversation.created', 'conversation.deleted', 'member.joined', 'member.left'],
   auth: ['user.registered', 'user.updated', 'session.revoked'],
   contact: ['contact.added', 'contact.removed'],
 } as const satisfies Record<string, readonly DomainEventType[]>
@@ -124,6 +157,10 @@ function envelope<T extends DomainEventType> (type: T) {
 export const MessageCreatedDomainEvent = envelope('message.created')
 export const MessageEditedDomainEvent = envelope('message.edited')
 export const MessageDeletedDomainEvent = envelope('message.deleted')
+export const ConversationCreatedDomainEvent = envelope('conversation.created')
+export const ConversationDeletedDomainEvent = envelope('conversation.deleted')
+export const MemberJoinedDomainEvent = envelope('member.joined')
+export const MemberLeftDomainEvent = envelope('member.left')
 export const UserRegisteredDomainEvent = envelope('user.registered')
 export const UserUpdatedDomainEvent = envelope('user.updated')
 export const SessionRevokedDomainEvent = envelope('session.revoked')
@@ -135,6 +172,10 @@ export const DomainEventSchemas = {
   'message.created': MessageCreatedDomainEvent,
   'message.edited': MessageEditedDomainEvent,
   'message.deleted': MessageDeletedDomainEvent,
+  'conversation.created': ConversationCreatedDomainEvent,
+  'conversation.deleted': ConversationDeletedDomainEvent,
+  'member.joined': MemberJoinedDomainEvent,
+  'member.left': MemberLeftDomainEvent,
   'user.registered': UserRegisteredDomainEvent,
   'user.updated': UserUpdatedDomainEvent,
   'session.revoked': SessionRevokedDomainEvent,

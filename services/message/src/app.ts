@@ -8,7 +8,7 @@ import { confirmMessageEvents, recoverCreated } from './domain-events.js'
 import type { MessageDoc } from './message-doc.js'
 import { ChatService, type ChatPorts } from './chat.js'
 import { EventPublisher } from './events.js'
-import { ConversationStore } from './conversations.js'
+import { ConversationStore, type ConversationDoc, type MemberDoc } from './conversations.js'
 import { FileStore, toFileInfo } from './files.js'
 import { RedisLocks } from './locks.js'
 import { MessageStore } from './messages.js'
@@ -54,10 +54,10 @@ const ORPHAN_SEAT_GRACE_MS = 60_000
 export async function buildMessageService (deps: ServiceDeps, opts: MessageOptions): Promise<ServiceParts> {
   const { nc, subjects } = deps
   const outbox = await messageOutbox(deps, opts.domainEvents)
-  const conversations = new ConversationStore(deps.db)
+  const conversations = new ConversationStore(deps.db, outbox)
   const messages = new MessageStore(deps.db, outbox)
   const files = new FileStore(deps.db, conversations, { maxBytes: opts.fileMaxBytes })
-  const rooms = new RoomStore(deps.db, conversations, { orphanGraceMs: ORPHAN_SEAT_GRACE_MS })
+  const rooms = new RoomStore(deps.db, conversations, { orphanGraceMs: ORPHAN_SEAT_GRACE_MS, outbox })
   await Promise.all([conversations.init(), messages.init(), files.init(), rooms.init()])
   const ids = await createIdGenerator(deps.redis, deps.logger)
   const locks = new RedisLocks(deps.redis)
@@ -173,7 +173,11 @@ async function messageOutbox (deps: ServiceDeps, opts: MessageOptions['domainEve
     nc: deps.nc,
     subject: (event) => names.subject(event.type),
     ensureStream: ensure,
-    confirm: (events) => confirmMessageEvents(deps.db.collection<MessageDoc>('messages'), events),
+    confirm: (events) => confirmMessageEvents({
+      messages: deps.db.collection<MessageDoc>('messages'),
+      conversations: deps.db.collection<ConversationDoc>('conversations'),
+      members: deps.db.collection<MemberDoc>('members'),
+    }, events),
     recover: (writer, fromMs, after, limit) => recoverCreated(deps.db.collection<MessageDoc>('messages'), writer, fromMs, after, limit),
     replica: randomUUID(),
     orphanAfterMs: opts.orphanAfterMs,

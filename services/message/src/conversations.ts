@@ -1,6 +1,7 @@
 import type { Collection, Db } from 'mongodb'
-import { ChatError, type Geolocation, type MessageKind, type RoomVisibility } from '@chat/contracts'
-import { findWhereIn, isDuplicateKeyError } from '@chat/runtime'
+import { ChatError, type DomainEvent, type Geolocation, type MessageKind, type RoomVisibility } from '@chat/contracts'
+import { findWhereIn, isDuplicateKeyError, recordChange, type Outbox } from '@chat/runtime'
+import { conversationCreated, conversationDeleted } from './domain-events.js'
 import { directKey, memberKey } from './keys.js'
 import { afterCursorFilter, type ConversationCursor } from './lists.js'
 import { retryOnDuplicate } from './retry.js'
@@ -118,9 +119,15 @@ export class ConversationStore {
   readonly conversations: Collection<ConversationDoc>
   readonly members: Collection<MemberDoc>
 
-  constructor (db: Db) {
+  /** `outbox`: where creations and deletions are recorded as domain events (runtime outbox.ts), if anywhere. */
+  constructor (db: Db, private readonly outbox?: Outbox) {
     this.conversations = db.collection<ConversationDoc>('conversations')
     this.members = db.collection<MemberDoc>('members')
+  }
+
+  /** A write with its domain events (runtime recordChange), or just the write without an outbox. */
+  private async recorded<R> (events: DomainEvent[], write: () => Promise<R>, happened?: (result: R) => boolean): Promise<R> {
+    return this.outbox ? await recordChange(this.outbox, events, write, happened) : await write()
   }
 
   async init (): Promise<void> {
@@ -184,7 +191,7 @@ export class ConversationStore {
         createdAt: now,
       }
       try {
-        await this.conversations.insertOne(doc)
+        await this.recorded([conversationCreated(doc)], async () => { await this.conversations.insertOne(doc) })
         conv = doc
         created = true
       } catch (err) {
@@ -454,8 +461,10 @@ export class ConversationStore {
    * Deletes a conversation document; true for the one caller that deleted
    * it (a delete is a reliable arbiter, also on FerretDB).
    */
-  async deleteConversation (id: number, kind: ConversationDoc['kind']): Promise<boolean> {
-    return (await this.conversations.deleteOne({ _id: id, kind })).deletedCount === 1
+  async deleteConversation (conv: Pick<ConversationDoc, '_id' | 'kind'>, deletedBy: number): Promise<boolean> {
+    return await this.recorded([conversationDeleted(conv, deletedBy, new Date())], async () => {
+      return (await this.conversations.deleteOne({ _id: conv._id, kind: conv.kind })).deletedCount === 1
+    }, (deleted) => deleted)
   }
 
   /** Deletes every member document of a conversation. */

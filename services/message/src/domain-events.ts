@@ -7,6 +7,8 @@
 import { DOMAIN_EVENT_VERSION, type DomainEvent, type DomainEventOf } from '@chat/contracts'
 import { composeId, findWhereIn, type RecoveredPage } from '@chat/runtime'
 import type { Collection } from 'mongodb'
+import type { ConversationDoc, MemberDoc } from './conversations.js'
+import { memberKey } from './keys.js'
 import { toMessage, type MessageDoc } from './message-doc.js'
 
 /**
@@ -54,34 +56,127 @@ export function messageDeleted (doc: MessageDoc, at: Date): DomainEventOf<'messa
   }
 }
 
-/** The message an event is about. */
-function messageIdOf (event: DomainEvent): number {
+function conversationRef (conv: Pick<ConversationDoc, '_id' | 'kind'>): { id: number, kind: 'direct' | 'room' } {
+  return { id: conv._id, kind: conv.kind }
+}
+
+export function conversationCreated (conv: ConversationDoc): DomainEventOf<'conversation.created'> {
+  const room = conv.kind === 'room' && conv.name !== undefined
+    ? { room: { name: conv.name, visibility: conv.visibility ?? 'public', capacity: conv.capacity ?? null } }
+    : {}
+  return {
+    id: `conversation.created:${conv._id}`,
+    type: 'conversation.created',
+    version: DOMAIN_EVENT_VERSION,
+    time: conv.createdAt.toISOString(),
+    data: {
+      conversation: conversationRef(conv),
+      createdBy: (conv.kind === 'room' ? conv.ownerId : conv.openedBy) ?? conv.memberIds[0] ?? 0,
+      memberIds: conv.kind === 'direct' ? [...conv.memberIds] : [],
+      ...room,
+      createdAt: conv.createdAt.toISOString(),
+    },
+  }
+}
+
+export function conversationDeleted (conv: Pick<ConversationDoc, '_id' | 'kind'>, deletedBy: number, at: Date): DomainEventOf<'conversation.deleted'> {
+  return {
+    id: `conversation.deleted:${conv._id}`,
+    type: 'conversation.deleted',
+    version: DOMAIN_EVENT_VERSION,
+    time: at.toISOString(),
+    data: { conversation: conversationRef(conv), deletedBy },
+  }
+}
+
+// A membership is named by its room, user and start: joining, leaving and
+// joining again are three changes with three ids.
+
+export function memberJoined (member: Pick<MemberDoc, 'conversationId' | 'userId' | 'joinedAt'>): DomainEventOf<'member.joined'> {
+  return {
+    id: `member.joined:${member.conversationId}:${member.userId}:${member.joinedAt.getTime()}`,
+    type: 'member.joined',
+    version: DOMAIN_EVENT_VERSION,
+    time: member.joinedAt.toISOString(),
+    data: { conversation: { id: member.conversationId, kind: 'room' }, userId: member.userId, joinedAt: member.joinedAt.toISOString() },
+  }
+}
+
+export function memberLeft (member: Pick<MemberDoc, 'conversationId' | 'userId' | 'joinedAt'>, at: Date): DomainEventOf<'member.left'> {
+  return {
+    id: `member.left:${member.conversationId}:${member.userId}:${member.joinedAt.getTime()}`,
+    type: 'member.left',
+    version: DOMAIN_EVENT_VERSION,
+    time: at.toISOString(),
+    data: { conversation: { id: member.conversationId, kind: 'room' }, userId: member.userId, joinedAt: member.joinedAt.toISOString() },
+  }
+}
+
+/** The collections the message service's events are confirmed from. */
+export interface EventSources {
+  messages: Collection<MessageDoc>
+  conversations: Collection<ConversationDoc>
+  members: Collection<MemberDoc>
+}
+
+/** The message an event is about, if it is about one. */
+function messageIdOf (event: DomainEvent): number | undefined {
   switch (event.type) {
     case 'message.created': return event.data.message.id
     case 'message.edited':
     case 'message.deleted': return event.data.messageId
   }
-  // Other owners' events have outboxes of their own: never recorded here.
-  throw new Error(`not a message event: ${event.type}`)
+  return undefined
 }
+
+function conversationIdOf (event: DomainEvent): number | undefined {
+  return event.type === 'conversation.created' || event.type === 'conversation.deleted' ? event.data.conversation.id : undefined
+}
+
+function membershipOf (event: DomainEvent): string | undefined {
+  return event.type === 'member.joined' || event.type === 'member.left' ? memberKey(event.data.conversation.id, event.data.userId) : undefined
+}
+
+const defined = <T>(xs: Array<T | undefined>): T[] => xs.filter((x): x is T => x !== undefined)
 
 /**
  * What each recorded event's change left: a created message as it is
  * stored (its number may have moved on a retry), an edit the message still
- * carries or has gone past, a deletion of a message no longer there; null
- * where the change did not happen. A message created and deleted since
- * leaves only its deletion.
+ * carries or has gone past, a deletion of a message no longer there, a
+ * conversation there or gone, a membership begun at that time there or
+ * gone; null where the change did not happen. A message created and deleted
+ * since leaves only its deletion, a membership begun and ended only its end.
  */
-export async function confirmMessageEvents (messages: Collection<MessageDoc>, events: DomainEvent[]): Promise<Array<DomainEvent | null>> {
-  const docs = await findWhereIn(messages, '_id', events.map(messageIdOf))
-  const byId = new Map(docs.map((d) => [d._id, d]))
+export async function confirmMessageEvents (sources: EventSources, events: DomainEvent[]): Promise<Array<DomainEvent | null>> {
+  const [messages, conversations, members] = await Promise.all([
+    findWhereIn(sources.messages, '_id', defined(events.map(messageIdOf))),
+    findWhereIn(sources.conversations, '_id', defined(events.map(conversationIdOf))),
+    findWhereIn(sources.members, '_id', defined(events.map(membershipOf))),
+  ])
+  const message = new Map(messages.map((d) => [d._id, d]))
+  const conversation = new Map(conversations.map((d) => [d._id, d]))
+  const member = new Map(members.map((d) => [d._id, d]))
   return events.map((event) => {
-    const doc = byId.get(messageIdOf(event))
     switch (event.type) {
-      case 'message.created': return doc ? messageCreated(doc) : null
-      case 'message.edited': return doc?.editedAt !== undefined && doc.editedAt.getTime() >= Date.parse(event.data.editedAt) ? event : null
-      case 'message.deleted': return doc ? null : event
+      case 'message.created': {
+        const doc = message.get(event.data.message.id)
+        return doc ? messageCreated(doc) : null
+      }
+      case 'message.edited': {
+        const doc = message.get(event.data.messageId)
+        return doc?.editedAt !== undefined && doc.editedAt.getTime() >= Date.parse(event.data.editedAt) ? event : null
+      }
+      case 'message.deleted': return message.has(event.data.messageId) ? null : event
+      case 'conversation.created': return conversation.has(event.data.conversation.id) ? event : null
+      case 'conversation.deleted': return conversation.has(event.data.conversation.id) ? null : event
+      case 'member.joined':
+      case 'member.left': {
+        const doc = member.get(memberKey(event.data.conversation.id, event.data.userId))
+        const same = doc !== undefined && doc.joinedAt.getTime() === Date.parse(event.data.joinedAt)
+        return (event.type === 'member.joined') === same ? event : null
+      }
     }
+    // Other owners' events have outboxes of their own: never recorded here.
     return null
   })
 }

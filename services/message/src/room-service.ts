@@ -150,7 +150,7 @@ export class RoomService {
     // before the members, so either it is gone now and this join undoes
     // itself, or the deleter's sweep comes after this membership.
     if (!await conversations.exists(roomId)) {
-      await rooms.deleteMember(roomId, actorId)
+      await rooms.deleteMember(doc)
       await release()
       await this.ports.roster.changed(roomId)
       throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
@@ -180,7 +180,7 @@ export class RoomService {
     if (!room) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     // The delete decides between concurrent leaves; the seat goes after the
     // membership, so members never outnumber seats.
-    const left = member !== null && await rooms.deleteMember(roomId, actorId)
+    const left = member !== null && await rooms.deleteMember(member)
     // Also when nothing changed: a retry of a leave whose roster delete failed deletes it again.
     await this.ports.roster.changed(roomId)
     if (!left || member === null) throw new ChatError('CHAT_NOT_MEMBER')
@@ -270,7 +270,7 @@ export class RoomService {
     if (room.ownerId !== req.actorId) throw new ChatError('CHAT_FORBIDDEN', 'Only the owner may delete the room')
     // Marked in Redis first, so a message stored after the sweep below is withdrawn.
     await this.ports.state.tombstone(room._id)
-    if (!await conversations.deleteConversation(room._id, 'room')) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    if (!await conversations.deleteConversation(room, req.actorId)) throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
     const memberIds = await conversations.memberIdsOf(room)
     await Promise.all([rooms.deleteRoomParts(room._id), messages.deleteConversation(room._id)])
     await this.ports.roster.changed(room._id)

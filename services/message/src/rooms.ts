@@ -1,7 +1,8 @@
 import type { Collection, Db, Filter } from 'mongodb'
-import type { Room, RoomMember } from '@chat/contracts'
-import { isDuplicateKeyError } from '@chat/runtime'
+import type { DomainEvent, Room, RoomMember } from '@chat/contracts'
+import { isDuplicateKeyError, recordChange, type Outbox } from '@chat/runtime'
 import type { ConversationDoc, ConversationStore, MemberDoc, RoomDoc } from './conversations.js'
+import { conversationCreated, memberJoined, memberLeft } from './domain-events.js'
 import { memberKey } from './keys.js'
 import { freeSlots, seatKey, seatWindows, startSlot } from './seats.js'
 
@@ -75,6 +76,8 @@ export function isRoom (conv: ConversationDoc | null): conv is RoomDoc {
 export interface RoomStoreOptions {
   /** Age after which a seat whose holder is not a member is taken back. */
   orphanGraceMs: number
+  /** Where rooms' creations and memberships are recorded as domain events (runtime outbox.ts), if anywhere. */
+  outbox?: Outbox
   /** Slots whose taken state is read per query while looking for a free seat. */
   windowWidth?: number
 }
@@ -99,9 +102,16 @@ export class RoomStore {
     return isRoom(conv) ? conv : null
   }
 
-  /** Inserts a new room document. */
+  /** Inserts a new room document (domain event conversation.created). */
   async insert (room: RoomDoc): Promise<void> {
-    await this.conversations.conversations.insertOne(room)
+    await this.recorded([conversationCreated(room)], async () => {
+      await this.conversations.conversations.insertOne(room)
+    })
+  }
+
+  /** A write with its domain events (runtime recordChange), or just the write without an outbox. */
+  private async recorded<R> (events: DomainEvent[], write: () => Promise<R>, happened?: (result: R) => boolean): Promise<R> {
+    return this.opts.outbox ? await recordChange(this.opts.outbox, events, write, happened) : await write()
   }
 
   // ------------------------------------------------------------------ seats
@@ -185,20 +195,27 @@ export class RoomStore {
     return this.conversations.member(roomId, userId)
   }
 
-  /** Inserts a membership; false when the user already is a member (the unique `_id` decides). */
+  /**
+   * Inserts a membership (domain event member.joined); false when the user
+   * already is a member (the unique `_id` decides).
+   */
   async insertMember (doc: MemberDoc): Promise<boolean> {
-    try {
-      await this.members.insertOne(doc)
-      return true
-    } catch (err) {
-      if (isDuplicateKeyError(err)) return false
-      throw err
-    }
+    return await this.recorded([memberJoined(doc)], async () => {
+      try {
+        await this.members.insertOne(doc)
+        return true
+      } catch (err) {
+        if (isDuplicateKeyError(err)) return false
+        throw err
+      }
+    }, (inserted) => inserted)
   }
 
-  /** Deletes a membership; true for the one caller that deleted it. */
-  async deleteMember (roomId: number, userId: number): Promise<boolean> {
-    return (await this.members.deleteOne({ _id: memberKey(roomId, userId) })).deletedCount === 1
+  /** Deletes a membership as read (domain event member.left); true for the one caller that deleted it. */
+  async deleteMember (member: Pick<MemberDoc, 'conversationId' | 'userId' | 'joinedAt'>): Promise<boolean> {
+    return await this.recorded([memberLeft(member, new Date())], async () => {
+      return (await this.members.deleteOne({ _id: memberKey(member.conversationId, member.userId), joinedAt: member.joinedAt })).deletedCount === 1
+    }, (deleted) => deleted)
   }
 
   /** Members in joining order. */

@@ -202,7 +202,7 @@ export class Changing {
     await this.ports.state.tombstone(conv._id, [req.actorId, peerId])
     // Only the delete that removed the document tells anyone; a concurrent
     // one still sweeps (idempotent) and answers the same.
-    const deleted = await conversations.deleteConversation(conv._id, 'direct')
+    const deleted = await conversations.deleteConversation({ _id: conv._id, kind: 'direct' }, req.actorId)
     await messages.deleteConversation(conv._id)
     await conversations.deleteMembers(conv._id)
     let old = new Map<number, number | undefined>()
