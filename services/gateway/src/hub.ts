@@ -1,5 +1,6 @@
 import { Commands, SESSION_CHECK_MAX, type LiveEvent, type SessionRevokedEvent, type Subjects, type UserEvent } from '@chat/contracts'
 import type { CommandClient, Logger, NatsConnection, Subscription } from '@chat/runtime'
+import { RecentMessages } from './recent-messages.js'
 import { RoomRouter } from './room-router.js'
 import { unreadCarriedBy } from './carried-unread.js'
 
@@ -25,7 +26,7 @@ const HEARTBEAT_BATCH = 5000
  * anywhere in the cluster.
  */
 export class ConnectionHub {
-  private readonly users = new Map<number, { members: Set<HubMember>, sub: Subscription, rooms: Promise<void> }>()
+  private readonly users = new Map<number, { members: Set<HubMember>, sub: Subscription, rooms: Promise<void>, recent: RecentMessages }>()
   /** Presence reports per user run in order, so an offline never overtakes its online. */
   private readonly presence = new Map<number, Promise<void>>()
   private readonly revocations: Subscription
@@ -65,8 +66,10 @@ export class ConnectionHub {
       subjects: opts.subjects,
       logger: opts.logger,
       deliver: (userId, event) => {
+        const entry = this.users.get(userId)
+        if (entry && !entry.recent.admit(event)) return
         const unread = unreadCarriedBy(event, userId)
-        for (const m of this.users.get(userId)?.members ?? []) {
+        for (const m of entry?.members ?? []) {
           m.deliver(event)
           if (unread) m.deliver(unread)
         }
@@ -137,8 +140,10 @@ export class ConnectionHub {
           return
         }
         if (event.kind === 'membership.changed') this.onMembership(event.userId, event.roomId, event.member)
+        const entry = this.users.get(member.userId)
+        if (entry && !entry.recent.admit(event)) return
         const unread = unreadCarriedBy(event, member.userId)
-        for (const m of this.users.get(member.userId)?.members ?? []) {
+        for (const m of entry?.members ?? []) {
           try {
             m.deliver(event)
             if (unread) m.deliver(unread)
@@ -149,7 +154,7 @@ export class ConnectionHub {
       },
     })
     const rooms = this.loadRooms(member.userId)
-    this.users.set(member.userId, { members: new Set([member]), sub, rooms })
+    this.users.set(member.userId, { members: new Set([member]), sub, rooms, recent: new RecentMessages() })
     return Promise.all([this.report(member.userId, Commands.contact.presenceOnline), rooms]).then(() => undefined)
   }
 

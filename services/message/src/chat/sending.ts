@@ -52,9 +52,41 @@ export class Sending {
 
   /**
    * Stores a message in a direct conversation (made on the first send) or
-   * a room, then tells the members; a retried send answers what was stored.
+   * a room, then tells the members; a retried send answers what was stored
+   * and tells the members again (announceAgain).
    */
   async send (req: SendMessageRequest): Promise<SendMessageReply> {
+    const reply = await this.sendOnce(req)
+    if (reply.duplicate) {
+      await this.announceAgain(reply.message, req.originConnectionId).catch((err: unknown) => {
+        this.ports.logger.warn({ err, messageId: reply.message.id }, 'announcing a retried message again failed')
+      })
+    }
+    return reply
+  }
+
+  /**
+   * A retry found its message stored: the replica that stored it may have
+   * died before telling anyone (its sender's request timed out, which is
+   * why there is a retry), and then nothing else would ever push it to a
+   * recipient who stays online. So every retry announces the message again,
+   * with the recipient's current count; gateways drop a message their user
+   * was handed already (gateway recent-messages.ts), so it is shown once.
+   */
+  private async announceAgain (message: Message, originConnectionId: string | undefined): Promise<void> {
+    const event: ConversationHappening = { kind: 'message.new', message }
+    if (originConnectionId !== undefined) event.originConnectionId = originConnectionId
+    const recipientId = message.recipientId
+    if (recipientId === undefined) {
+      this.ports.events.toConversation({ _id: message.conversationId, kind: 'room', memberIds: [] }, event)
+      return
+    }
+    const carried = carriedUnread([recipientId], [await this.ports.unread.peek(recipientId, message.conversationId)])
+    if (carried) event.unread = carried
+    this.ports.events.toConversation({ _id: message.conversationId, kind: 'direct', memberIds: [message.senderId, recipientId] }, event)
+  }
+
+  private async sendOnce (req: SendMessageRequest): Promise<SendMessageReply> {
     exactlyOne('peerId, conversationId', req.peerId, req.conversationId)
     const { fileId } = checkContent(req.kind, req.content, this.opts)
     // The hot path: a direct conversation that exists, no file, no join.
@@ -63,7 +95,7 @@ export class Sending {
       if (fast !== null) return fast
     }
 
-    // A retried send returns what the first one stored and publishes nothing.
+    // A retried send returns what the first one stored (send announces it again).
     const id = this.ports.newId()
     if (req.clientMessageId !== undefined) {
       const stored = await this.storedBefore(req.actorId, req.clientMessageId, id)
