@@ -36,10 +36,8 @@ t.test('retried sends', async (t) => {
     const mongo = await connectMongo(MONGO_URL, sys.env.MONGO_DB!, 'test')
     t.teardown(() => mongo.client.close())
     const id = composeId(Date.now(), 62, 0)
-    await mongo.db.collection('messages').insertOne({
-      _id: id, conversationId, seq: 1000, senderId: alice.userId, recipientId: bob.userId, kind: 'text', content: 'stored, never told',
-      createdAt: new Date(), clientMessageId: 'lost-1', dedupeKey: `${alice.userId}:lost-1`,
-    } as never)
+    const doc = { _id: id, conversationId, seq: 1000, senderId: alice.userId, recipientId: bob.userId, kind: 'text', content: 'stored, never told', createdAt: new Date(), clientMessageId: 'lost-1', dedupeKey: `${alice.userId}:lost-1` }
+    await mongo.db.collection('messages').insertOne(doc as never)
     const retry = await sendText(alice, bob, 'stored, never told', 'lost-1')
     t.equal(retry.type, 'MESSAGE_RECEIVED_SELF')
     t.equal(retry.payload.id, id, 'answered with the stored message')
