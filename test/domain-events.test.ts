@@ -66,8 +66,9 @@ t.test('domain events', async (t) => {
     t.same(created.map((e) => e.data.message.seq), history.map((m) => m.seq), 'creations in the conversation\'s order')
     t.match(created[0], { version: 1, data: { conversation: { id: created[0]!.data.message.conversationId, kind: 'direct' } } })
     t.ok(created.every((e) => e.data.message.recipientId !== undefined), 'direct messages name their recipient')
-    t.match(events.filter((e) => e.type === 'message.edited'), [{ data: { messageId: edited.id, content: 'e2, edited', senderId: alice.userId } }])
-    t.match(events.filter((e) => e.type === 'message.deleted'), [{ data: { messageId: deleted.id, senderId: alice.userId } }])
+    const lastSeq = Math.max(...history.map((m) => m.seq))
+    t.match(events.filter((e) => e.type === 'message.edited'), [{ data: { messageId: edited.id, content: 'e2, edited', senderId: alice.userId, seq: lastSeq + 1 } }], 'an edit takes the next place in the conversation')
+    t.match(events.filter((e) => e.type === 'message.deleted'), [{ data: { messageId: deleted.id, senderId: alice.userId, seq: lastSeq + 2 } }], 'so does a deletion')
     t.ok(events.findIndex((e) => e.type === 'message.edited') > events.findIndex((e) => e.type === 'message.created' && e.data.message.id === edited.id), 'an edit after its creation')
   })
 

@@ -54,6 +54,9 @@ const ContactEdge = {
   addedAt: Timestamp,
 }
 
+/** A change's place in its conversation's order: messages, edits and deletions share one counter. Absent from events older than it. */
+const ChangeSeq = Type.Integer({ minimum: 1 })
+
 /** Each event type's `data`, by type. */
 export const DomainEventData = {
   'message.created': Type.Object({
@@ -63,6 +66,8 @@ export const DomainEventData = {
   }),
   'message.edited': Type.Object({
     conversation: Conversation,
+    /** The edit's own place in the conversation's order (the message keeps its `seq`). */
+    seq: Type.Optional(ChangeSeq),
     messageId: Id,
     senderId: Id,
     content: Type.String(),
@@ -70,6 +75,8 @@ export const DomainEventData = {
   }),
   'message.deleted': Type.Object({
     conversation: Conversation,
+    /** The deletion's own place in the conversation's order. */
+    seq: Type.Optional(ChangeSeq),
     messageId: Id,
     senderId: Id,
   }),

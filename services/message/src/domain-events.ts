@@ -36,23 +36,24 @@ export function messageCreated (doc: MessageDoc): DomainEventOf<'message.created
   }
 }
 
-export function messageEdited (doc: MessageDoc, content: string, editedAt: Date): DomainEventOf<'message.edited'> {
+export function messageEdited (doc: MessageDoc, content: string, editedAt: Date, seq: number): DomainEventOf<'message.edited'> {
   return {
     id: `message.edited:${doc._id}:${editedAt.getTime()}`,
     type: 'message.edited',
     version: DOMAIN_EVENT_VERSION,
     time: editedAt.toISOString(),
-    data: { conversation: conversationOf(doc), messageId: doc._id, senderId: doc.senderId, content, editedAt: editedAt.toISOString() },
+    data: { conversation: conversationOf(doc), seq, messageId: doc._id, senderId: doc.senderId, content, editedAt: editedAt.toISOString() },
   }
 }
 
-export function messageDeleted (doc: MessageDoc, at: Date): DomainEventOf<'message.deleted'> {
+/** `seq`: the deletion's place; none when a message is withdrawn from a conversation deleted meanwhile. */
+export function messageDeleted (doc: MessageDoc, at: Date, seq?: number): DomainEventOf<'message.deleted'> {
   return {
     id: `message.deleted:${doc._id}`,
     type: 'message.deleted',
     version: DOMAIN_EVENT_VERSION,
     time: at.toISOString(),
-    data: { conversation: conversationOf(doc), messageId: doc._id, senderId: doc.senderId },
+    data: { conversation: conversationOf(doc), ...(seq === undefined ? {} : { seq }), messageId: doc._id, senderId: doc.senderId },
   }
 }
 

@@ -182,10 +182,10 @@ export class MessageStore {
     return top[0] ?? null
   }
 
-  /** Changes a message's content; false when it is gone. */
-  async edit (doc: MessageDoc, content: string, editedAt: Date): Promise<boolean> {
+  /** Changes a message's content, the change taking place `seq` in its conversation; false when it is gone. */
+  async edit (doc: MessageDoc, content: string, editedAt: Date, seq: number): Promise<boolean> {
     const r = await this.change(
-      [messageEdited(doc, content, editedAt)],
+      [messageEdited(doc, content, editedAt, seq)],
       () => this.messages.updateOne({ _id: doc._id, senderId: doc.senderId }, { $set: { content, editedAt } }),
       (r) => r.matchedCount === 1
     )
@@ -194,11 +194,13 @@ export class MessageStore {
 
   /**
    * Deletes one message (hard delete: history, sync and unread counts simply
-   * no longer find it). True for the one caller that deleted it.
+   * no longer find it). True for the one caller that deleted it. `seq`: the
+   * deletion's place in the conversation (none for a message withdrawn from
+   * a conversation deleted meanwhile).
    */
-  async deleteOwn (doc: MessageDoc): Promise<boolean> {
+  async deleteOwn (doc: MessageDoc, at = new Date(), seq?: number): Promise<boolean> {
     const r = await this.change(
-      [messageDeleted(doc, new Date())],
+      [messageDeleted(doc, at, seq)],
       () => this.messages.deleteOne({ _id: doc._id, senderId: doc.senderId }),
       (r) => r.deletedCount === 1
     )

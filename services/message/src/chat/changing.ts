@@ -54,9 +54,11 @@ export class Changing {
     const peerId = peerOf(conv, req.actorId)
     if (peerId !== undefined && await this.ports.isBlocked(peerId, req.actorId)) throw new ChatError('CHAT_BLOCKED')
     const editedAt = new Date()
-    if (!await this.ports.messages.edit(doc, req.content, editedAt)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    // Its place first, so its domain event carries it (a failed edit leaves the number unused).
+    const seq = await this.reservePlace(conv._id)
+    if (!await this.ports.messages.edit(doc, req.content, editedAt, seq)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
     const message = toMessage({ ...doc, content: req.content, editedAt })
-    await this.placeChange({ conversationId: conv._id, kind: 'edited', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, content: req.content, at: editedAt })
+    await this.keepPlace({ conversationId: conv._id, kind: 'edited', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, content: req.content, at: editedAt }, seq)
     await this.ports.conversations.editLastMessage(conv._id, doc._id, req.content).catch((err: unknown) => {
       this.ports.logger.error({ err, messageId: doc._id }, 'after edit: lastMessage failed')
     })
@@ -67,25 +69,36 @@ export class Changing {
   }
 
   /**
-   * Records an edit or deletion in the conversation's order for catch-up
-   * (SYNC): it takes the next number from the counter messages take theirs
-   * from, raised in MongoDB before the record is written, so a counter
-   * rebuilt after Redis lost it starts past it. Should a lost counter hand
-   * the number out twice anyway, the change moves on: two changes never
-   * share a place (unique _id), and one that finds a message in its place
-   * gives it up.
+   * An edit's or deletion's place in the conversation's order (catch-up,
+   * SYNC, and its domain event): the next number from the counter messages
+   * take theirs from, raised in MongoDB at once, so a counter rebuilt after
+   * Redis lost it starts past it.
    */
-  private async placeChange (draft: ChangeDraft): Promise<void> {
+  private async reservePlace (conversationId: number): Promise<number> {
+    const seq = await this.ports.state.next(conversationId)
+    if (seq === 'gone') throw new ChatError('CHAT_CONVERSATION_NOT_FOUND')
+    await this.ports.conversations.raiseSeq(conversationId, seq)
+    return seq
+  }
+
+  /**
+   * Records a change made at its reserved place. Should a lost counter have
+   * handed the number out twice anyway, the change moves on to a new place:
+   * two changes never share one (unique _id), and one that finds a message
+   * in its place gives it up.
+   */
+  private async keepPlace (draft: ChangeDraft, reserved: number): Promise<void> {
     const { state, conversations, messages } = this.ports
+    let seq: number | 'gone' = reserved
     for (let attempt = 1; attempt <= MAX_PLACE_ATTEMPTS; attempt++) {
-      const seq = await state.next(draft.conversationId)
       if (seq === 'gone') return // deleted meanwhile: nobody catches up on it
-      await conversations.raiseSeq(draft.conversationId, seq)
       if (await messages.changes.insert(draft, seq)) {
         if (!await messages.hasSeq(draft.conversationId, seq)) return
         await messages.changes.remove(draft.conversationId, seq)
       }
       await state.raise(draft.conversationId, Math.max(seq, await messages.changes.latestSeq(draft.conversationId)))
+      seq = await state.next(draft.conversationId)
+      if (seq !== 'gone') await conversations.raiseSeq(draft.conversationId, seq)
     }
     throw new ChatError('CHAT_UNAVAILABLE', 'could not record the change; try again')
   }
@@ -100,9 +113,11 @@ export class Changing {
    */
   async deleteMessage (req: DeleteMessageRequest): Promise<DeleteMessageReply> {
     const { doc, conv } = await this.ownMessage(req.actorId, req.messageId)
+    const seq = await this.reservePlace(conv._id)
+    const at = new Date()
     // The delete decides between concurrent deletes: one does the rest.
-    if (!await this.ports.messages.deleteOwn(doc)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
-    await this.placeChange({ conversationId: conv._id, kind: 'deleted', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, at: new Date() }).catch((err: unknown) => {
+    if (!await this.ports.messages.deleteOwn(doc, at, seq)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    await this.keepPlace({ conversationId: conv._id, kind: 'deleted', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, at }, seq).catch((err: unknown) => {
       // The message is gone, so a retry would find nothing to delete: answer
       // the deletion; a client that was away keeps the message until it
       // reads the history again.
