@@ -18,8 +18,10 @@ export interface Figures {
   ackedLost: number
   /** Extra copies of a message in history (same client messageId stored more than once). */
   duplicates: number
-  /** Per client and conversation: seq held for two messages, pushes out of seq order, and gaps history fills but the client lacks after catch-up. */
+  /** Per client and conversation: a seq held for two messages (after dropping repeats of one message), a seq stored twice, and gaps history fills but the client lacks after catch-up. */
   orderViolations: number
+  /** Pushes that arrived after a push of a higher seq in their conversation on the same socket (a send numbered early and stored late); not an order violation: the client orders by seq. */
+  latePushes: number
   /** Acknowledged messages the recipient (online at the end) does not hold after its catch-up. */
   undelivered: number
   /** The longest time during the load in which no send was acknowledged (ms). */
@@ -51,6 +53,7 @@ export interface Details {
   duplicated: string[]
   violations: string[]
   undelivered: string[]
+  latePushes: string[]
   /** Sends whose final outcome was failed or unknown, yet are stored (allowed: a later attempt's answer or none was seen). */
   storedWithoutAck: string[]
 }
@@ -71,7 +74,7 @@ export function judge (run: RunRecord): { figures: Figures, details: Details } {
   for (const msgs of run.history.values()) {
     for (const m of msgs) byContent.set(m.content, [...(byContent.get(m.content) ?? []), m])
   }
-  const details: Details = { lost: [], duplicated: [], violations: [], undelivered: [], storedWithoutAck: [] }
+  const details: Details = { lost: [], duplicated: [], violations: [], undelivered: [], latePushes: [], storedWithoutAck: [] }
 
   let ackedLost = 0
   for (const s of sends) {
@@ -111,10 +114,11 @@ export function judge (run: RunRecord): { figures: Figures, details: Details } {
     const top = Math.max(0, ...seqs.keys())
     for (let s = 1; s <= top; s++) if (!seqs.has(s)) skippedSeqs++
   }
+  let latePushes = 0
   for (const c of run.clients) {
     for (const r of c.reorders) {
-      orderViolations++
-      details.violations.push(`${c.name}: conversation ${r.conversationId}: push of seq ${r.seq} after seq ${r.after}`)
+      latePushes++
+      details.latePushes.push(`${c.name}: conversation ${r.conversationId}: push of seq ${r.seq} after seq ${r.after}`)
     }
     for (const x of c.seqConflicts) {
       orderViolations++
@@ -162,6 +166,7 @@ export function judge (run: RunRecord): { figures: Figures, details: Details } {
       ackedLost,
       duplicates,
       orderViolations,
+      latePushes,
       undelivered,
       longestAckGapMs: longestGap(run.ackTimes, run.loadStart, run.loadStop),
       viaCatchUp,
@@ -176,7 +181,7 @@ const COLUMNS: Array<[keyof Figures, string]> = [
   ['fault', 'fault'], ['sends', 'sends'], ['acked', 'acked'], ['failed', 'failed'], ['unknown', 'unknown'],
   ['ackedLost', 'acked lost'], ['duplicates', 'duplicates'], ['orderViolations', 'order violations'],
   ['undelivered', 'undelivered after catch-up'], ['longestAckGapMs', 'longest ack gap (ms)'],
-  ['viaCatchUp', 'via catch-up'], ['silentGaps', 'silent gaps'], ['skippedSeqs', 'skipped seq'],
+  ['viaCatchUp', 'via catch-up'], ['latePushes', 'late pushes'], ['silentGaps', 'silent gaps'], ['skippedSeqs', 'skipped seq'],
 ]
 
 /** The figures as a Markdown table (the same one docs/reliability.md shows). */

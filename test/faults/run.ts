@@ -271,7 +271,8 @@ export async function runFault (t: TestLike, fs: FaultSystem, fault: Fault, prof
     const conversationId = (msgs[0] as { conversationId?: number } | undefined)?.conversationId
     if (conversationId !== undefined) historyByConversation.set(conversationId, msgs)
   }
-  flush()
   const verdict = judge({ fault: fault.key, clients: load.clients, history: historyByConversation, ackTimes: load.ackTimes, loadStart, loadStop, silentGaps })
+  lines.push(JSON.stringify({ t: Date.now(), ev: 'verdict', ...verdict, history: Object.fromEntries(historyByConversation) }))
+  flush()
   return { ...verdict, logFile, durationMs: Date.now() - began }
 }
