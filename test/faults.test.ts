@@ -1,6 +1,6 @@
-// The fault suite (docs/reliability.md): for each fault, a fresh system with
-// two gateways and two replicas of each service under a load of sends with
-// unique client ids; the fault is injected and healed, clients reconnect and
+// The fault suite (docs/reliability.md): for each fault, a system with two
+// gateways and two replicas of each service under a load of sends with
+// unique client ids (users of its own); the fault is injected and healed, clients reconnect and
 // catch up, and every conversation's history is checked: no acknowledged
 // message lost, none stored twice, no order violation, nothing acknowledged
 // left undelivered. `pnpm test` runs the short form (three faults, a few
@@ -19,24 +19,39 @@ const SHORT_FAULTS = ['message-kill', 'gateway-kill', 'redis-flush']
 const only = process.env.FAULTS_ONLY?.split(',')
 const faults = FAULTS.filter((f) => only !== undefined ? only.includes(f.key) : long || SHORT_FAULTS.includes(f.key))
 
-/** Faults with a known failure (docs/reliability.md), run as todo until fixed. */
-const KNOWN: Record<string, string> = {}
+/**
+ * Known failures (docs/reliability.md, "Known failures"): per fault, the
+ * check that fails and why; that check runs as todo until fixed, the
+ * fault's other checks still count.
+ */
+const KNOWN: Record<string, Partial<Record<'lost' | 'duplicated' | 'violations' | 'undelivered', string>>> = {
+  'message-kill': {
+    undelivered: 'a replica killed after storing a message and before publishing its push: the retry is answered from the stored message without a push, and SYNC from the highest seq does not return it',
+    violations: 'the same message, missing below the highest seq the recipient holds',
+  },
+}
 
 const rows: Figures[] = []
 
 t.test('fault suite', async (t) => {
-  const fs = await startFaultSystem(t, faults)
+  // The short form runs its faults one after another on one system (a start
+  // costs more than a run); the long form gives each fault a fresh one, so
+  // no run inherits another's data (FerretDB scans whole collections).
+  const shared = long ? undefined : await startFaultSystem(t, faults)
   for (const fault of faults) {
-    await t.test(`${fault.key}: ${fault.title}`, { todo: KNOWN[fault.key] ?? false }, async (t) => {
+    await t.test(`${fault.key}: ${fault.title}`, async (t) => {
+      const todo = KNOWN[fault.key] ?? {}
+      const fs = shared ?? await startFaultSystem(t, [fault])
       const { figures, details, logFile, durationMs } = await runFault(t, fs, fault, profile)
       rows.push(figures)
       t.comment(`${fault.key}: ${JSON.stringify(figures)} in ${(durationMs / 1000).toFixed(1)} s; log ${path.relative(process.cwd(), logFile)}`)
       if (details.storedWithoutAck.length > 0) t.comment(`stored without an acknowledgement (allowed): ${details.storedWithoutAck.slice(0, 10).join('; ')}`)
       t.ok(figures.sends > 0 && figures.acked > 0, 'the load ran')
-      t.same(details.lost, [], 'acknowledged messages missing from history: 0')
-      t.same(details.duplicated, [], 'messages stored twice: 0')
-      t.same(details.violations, [], 'order violations as seen by each client: 0')
-      t.same(details.undelivered, [], 'acknowledged messages not delivered after catch-up: 0')
+      t.same(details.lost, [], 'acknowledged messages missing from history: 0', { todo: todo.lost ?? false })
+      t.same(details.duplicated, [], 'messages stored twice: 0', { todo: todo.duplicated ?? false })
+      t.same(details.violations, [], 'order violations as seen by each client: 0', { todo: todo.violations ?? false })
+      t.same(details.undelivered, [], 'acknowledged messages not delivered after catch-up: 0', { todo: todo.undelivered ?? false })
+      if (details.latePushes.length > 0) t.comment(`late pushes (allowed): ${details.latePushes.slice(0, 10).join('; ')}`)
     })
   }
 })
