@@ -2,7 +2,7 @@
 // private NATS/Redis/MongoDB-wire servers where the fault needs them), the
 // load driver, the fault injected and healed, clients reconnected and
 // caught up, every conversation's history read, and the verdict.
-import { mkdirSync, writeFileSync, appendFileSync } from 'node:fs'
+import { appendFileSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import path from 'node:path'
 import { http } from '../helpers/http.js'
 import { REPO_ROOT } from '../helpers/proc.js'
@@ -160,6 +160,15 @@ export const FAULTS: Fault[] = [
 /** Where each run's log (JSON Lines) and the figures go. */
 export const LOG_DIR = path.join(REPO_ROOT, '.data', 'faults')
 
+/** Logs kept in LOG_DIR: `pnpm test` adds three per run. */
+const KEEP_LOGS = 60
+
+/** Removes all but the newest KEEP_LOGS run logs (their names start with the time). */
+function pruneLogs (): void {
+  const logs = readdirSync(LOG_DIR).filter((f) => f.endsWith('.jsonl')).sort()
+  for (const f of logs.slice(0, Math.max(0, logs.length - KEEP_LOGS))) rmSync(path.join(LOG_DIR, f), { force: true })
+}
+
 /** A conversation's whole history, oldest first, paged with LOAD_MESSAGES. */
 async function history (c: LoadClient): Promise<StoredMessage[]> {
   const all: StoredMessage[] = []
@@ -207,6 +216,7 @@ export async function runFault (t: TestLike, fs: FaultSystem, fault: Fault, prof
   const { sys, servers } = fs
   const began = Date.now()
   mkdirSync(LOG_DIR, { recursive: true })
+  pruneLogs()
   const logFile = path.join(LOG_DIR, `${new Date().toISOString().replace(/[:.]/g, '-')}-${fault.key}.jsonl`)
   writeFileSync(logFile, '')
   const lines: string[] = []
