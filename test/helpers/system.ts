@@ -1,5 +1,5 @@
 // Starts the real system for an integration test: auth, contact and message
-// (one each) plus N gateways, each as `node services/<x>/dist/main.js`,
+// (one each, or `replicas` each) plus N gateways, each as `node services/<x>/dist/main.js`,
 // isolated from other test files by unique NATS/Redis/Mongo namespaces.
 // Needs `pnpm build` first and NATS, Redis and MongoDB (FerretDB) running.
 import { randomBytes } from 'node:crypto'
@@ -17,18 +17,30 @@ export interface TestLike {
 
 export type ServiceName = 'auth' | 'contact' | 'message'
 
-export interface ServiceHandle { port: number, proc: ManagedProcess }
+export interface ServiceHandle {
+  port: number
+  proc: ManagedProcess
+  /** Which service this replica runs. */
+  name?: ServiceName
+  /** The extra env it was started with (HTTP_PORT included), reused by restartService. */
+  extraEnv?: Record<string, string>
+}
 
 export interface GatewayHandle {
   port: number
   httpUrl: string
   wsUrl: (path?: string) => string
   proc: ManagedProcess
+  /** The extra env it was started with (PORT included), reused by restartGateway. */
+  extraEnv?: Record<string, string>
 }
 
 export interface System {
   gateways: GatewayHandle[]
+  /** The replica of each service started last. */
   services: Record<ServiceName, ServiceHandle>
+  /** Every replica of each service, in start order (restarted ones in their place). */
+  replicas: Record<ServiceName, ServiceHandle[]>
   /** The env every process of this system got (before per-process extras). */
   env: Record<string, string>
   /** Sends a signal; resolves on exit (SIGSTOP/SIGCONT resolve at once). */
@@ -45,6 +57,8 @@ export interface StartOptions {
   env?: Record<string, string>
   /** Redis for this system, e.g. from startPrivateRedis(t). */
   redisUrl?: string
+  /** Replicas of each of auth, contact and message (default 1). */
+  replicas?: number
 }
 
 const READY_TIMEOUT_MS = 60_000
@@ -74,6 +88,7 @@ export async function startSystem (t: TestLike, opts: StartOptions = {}): Promis
   const system: System = {
     gateways: [],
     services: {} as Record<ServiceName, ServiceHandle>,
+    replicas: { auth: [], contact: [], message: [] },
     env,
     processes: [],
     kill: async (proc, signal = 'SIGTERM') => {
@@ -98,10 +113,11 @@ export async function startSystem (t: TestLike, opts: StartOptions = {}): Promis
   })
 
   const count = opts.gateways ?? 2
+  const replicas = opts.replicas ?? 1
   await Promise.all([
-    ...(['auth', 'contact', 'message'] as const).map(async (name) => {
+    ...(['auth', 'contact', 'message'] as const).flatMap((name) => Array.from({ length: replicas }, async () => {
       system.services[name] = await startService(system, name)
-    }),
+    })),
     ...Array.from({ length: count }, async () => await startGateway(system)),
   ])
   return system
@@ -113,10 +129,26 @@ export async function startSystem (t: TestLike, opts: StartOptions = {}): Promis
  */
 export async function startService (system: System, name: ServiceName, env: Record<string, string> = {}): Promise<ServiceHandle> {
   const port = await freePort()
-  const proc = spawnService(system, name, name, { ...env, HTTP_PORT: String(port) })
+  const extraEnv = { ...env, HTTP_PORT: String(port) }
+  const label = system.replicas[name].length === 0 ? name : `${name}#${system.replicas[name].length + 1}`
+  const proc = spawnService(system, name, label, extraEnv)
+  const handle: ServiceHandle = { port, proc, name, extraEnv }
+  system.replicas[name].push(handle)
   await waitReady(proc, port)
-  const handle = { port, proc }
   system.services[name] = handle
+  return handle
+}
+
+/**
+ * Starts a replica again after it exited (e.g. `kill(handle.proc, 'SIGKILL')`)
+ * with the same env and probe port; `handle.proc` becomes the new process.
+ * A replica still running is SIGKILLed first.
+ */
+export async function restartService (system: System, handle: ServiceHandle): Promise<ServiceHandle> {
+  if (handle.name === undefined || handle.extraEnv === undefined) throw new Error('restartService: not a handle from startService')
+  await stopProcess(handle.proc, 'SIGKILL')
+  handle.proc = spawnService(system, handle.name, handle.proc.name, handle.extraEnv)
+  await waitReady(handle.proc, handle.port)
   return handle
 }
 
@@ -124,15 +156,26 @@ export async function startService (system: System, name: ServiceName, env: Reco
 export async function startGateway (system: System, env: Record<string, string> = {}): Promise<GatewayHandle> {
   const port = await freePort()
   const label = `gateway#${system.processes.filter((p) => p.name.startsWith('gateway')).length + 1}`
-  const proc = spawnService(system, 'gateway', label, { ...env, PORT: String(port) })
+  const extraEnv = { ...env, PORT: String(port) }
+  const proc = spawnService(system, 'gateway', label, extraEnv)
   const handle: GatewayHandle = {
     port,
     httpUrl: `http://127.0.0.1:${port}`,
     wsUrl: (p = '/ws') => `ws://127.0.0.1:${port}${p}`,
     proc,
+    extraEnv,
   }
   system.gateways.push(handle)
   await waitReady(proc, port)
+  return handle
+}
+
+/** Starts a gateway again on its port with the same env (SIGKILLing it first if still running); `handle.proc` becomes the new process. */
+export async function restartGateway (system: System, handle: GatewayHandle): Promise<GatewayHandle> {
+  if (handle.extraEnv === undefined) throw new Error('restartGateway: not a handle from startGateway')
+  await stopProcess(handle.proc, 'SIGKILL')
+  handle.proc = spawnService(system, 'gateway', handle.proc.name, handle.extraEnv)
+  await waitReady(handle.proc, handle.port)
   return handle
 }
 

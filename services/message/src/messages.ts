@@ -8,6 +8,24 @@ import type { SeqRange } from './paging.js'
 
 export { toMessage, type MessageDoc } from './message-doc.js'
 
+/**
+ * A MongoBulkWriteError from insertMany, as its callers read it: these
+ * documents (writeErrors) were refused, the others stored. The driver also
+ * wraps an error that refused no document in particular (the server
+ * unreachable, a connection closed mid-write, a write concern error) in a
+ * MongoBulkWriteError, without writeErrors: read that way, every document
+ * would count as stored, and a send would be acknowledged that MongoDB never
+ * stored (found by the fault suite, MongoDB restarted under load). Such an
+ * error becomes CHAT_UNAVAILABLE: nothing is known to be stored, and a retry
+ * with the same client id finds whatever was.
+ */
+export function asBatchRefusal (err: unknown): unknown {
+  if (!(err instanceof MongoBulkWriteError)) return err
+  const writeErrors = Array.isArray(err.writeErrors) ? err.writeErrors : [err.writeErrors]
+  if (writeErrors.length > 0 && writeErrors.every((we) => we != null) && err.result?.getWriteConcernError() === undefined) return err
+  return new ChatError('CHAT_UNAVAILABLE', 'the messages could not be stored; try again', { cause: err })
+}
+
 /** Unread counts asked of the database at once while rebuilding one user's counts. */
 const COUNTS_AT_ONCE = 8
 
@@ -49,7 +67,13 @@ export class MessageStore {
    * MongoBulkWriteError's writeErrors by its index.
    */
   async insertMany (docs: MessageDoc[]): Promise<void> {
-    await this.create(docs, () => this.messages.insertMany(docs, { ordered: false }))
+    await this.create(docs, async () => {
+      try {
+        await this.messages.insertMany(docs, { ordered: false })
+      } catch (err) {
+        throw asBatchRefusal(err)
+      }
+    })
   }
 
   /**
