@@ -141,13 +141,16 @@ export async function startLoad (opts: LoadOptions): Promise<Load> {
       if (ws === undefined) throw new Error(`${c.name}: not connected`)
       const res = await ws.request('SYNC', { cursors: [{ conversationId, lastSeq: from }] }, opts.answerTimeoutMs)
       if (res.type !== 'SYNC_RESULT') throw new Error(`${c.name}: SYNC failed: ${JSON.stringify(res.payload)}`)
-      const conv = (res.payload.conversations as Array<{ hasMore: boolean, messages: Array<{ id: number, seq: number, content: string, conversationId: number }> }>)[0]
+      const conv = (res.payload.conversations as Array<{ hasMore: boolean, messages: Array<{ id: number, seq: number, content: string, conversationId: number }>, changes?: Array<{ seq: number }> }>)[0]
+      const before = from
       for (const m of conv?.messages ?? []) {
         fetched.push(m)
         if (hold(c, m, 'sync')) log({ t: Date.now(), ev: 'delivered', user: c.name, via: 'sync', conversationId, seq: m.seq, id: m.id, content: m.content })
         from = Math.max(from, m.seq)
       }
-      if (conv === undefined || !conv.hasMore || conv.messages.length === 0) return fetched
+      // Edits and deletions have places too (the load makes none; a page may still end with one).
+      for (const change of conv?.changes ?? []) from = Math.max(from, change.seq)
+      if (conv === undefined || !conv.hasMore || from === before) return fetched
     }
   }
 
