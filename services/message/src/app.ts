@@ -19,6 +19,7 @@ import { MongoUnreadSource, UnreadCache } from './unread.js'
 import { RoomVisits } from './visits.js'
 import { DirectSender } from './send/direct.js'
 import { SendState } from './send/state.js'
+import { LastMessageAmendments } from './send/amendments.js'
 import { SummaryWriter } from './send/summaries.js'
 import { LoadShedder } from './send/load-shedder.js'
 
@@ -37,8 +38,8 @@ export interface MessageOptions {
   sendMaxPending: number
   /** How long a conversation summary may wait for more messages (SUMMARY_FLUSH_MS). */
   summaryFlushMs: number
-  /** How often at most a conversation's member documents are written (SUMMARY_MEMBERS_EVERY_MS); default 5 s. */
-  summaryMembersEveryMs?: number
+  /** How often at most a conversation's summary is written (SUMMARY_EVERY_MS); default 5 s. */
+  summaryEveryMs?: number
   /** The domain-event stream (EVENTS_*) and outbox (OUTBOX_*) settings; NATS_PREFIX names them. */
   domainEvents: { prefix: string, stream: StreamSettings, orphanAfterMs: number, sweepMs: number }
 }
@@ -61,7 +62,8 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   await Promise.all([conversations.init(), messages.init(), files.init(), rooms.init()])
   const ids = await createIdGenerator(deps.redis, deps.logger)
   const locks = new RedisLocks(deps.redis)
-  const summaries = new SummaryWriter(conversations, messages, locks, deps.logger, { flushMs: opts.summaryFlushMs, membersEveryMs: opts.summaryMembersEveryMs })
+  const amendments = new LastMessageAmendments(deps.redis)
+  const summaries = new SummaryWriter(conversations, messages, locks, deps.logger, { flushMs: opts.summaryFlushMs, everyMs: opts.summaryEveryMs, amendments })
   const unreadSource = new MongoUnreadSource(conversations, messages)
   const unread = new UnreadCache(deps.redis, unreadSource)
   const cacheFallback = new CacheFallback({ logger: deps.logger, registry: deps.registry })

@@ -17,7 +17,7 @@ const service = await startService({
     sendQueueLimitMs: config.SEND_QUEUE_LIMIT_MS,
     sendMaxPending: config.SEND_MAX_PENDING,
     summaryFlushMs: config.SUMMARY_FLUSH_MS,
-    summaryMembersEveryMs: config.SUMMARY_MEMBERS_EVERY_MS,
+    summaryEveryMs: config.SUMMARY_EVERY_MS,
     domainEvents: { prefix: config.NATS_PREFIX, stream: config, orphanAfterMs: config.OUTBOX_ORPHAN_AFTER_MS, sweepMs: config.OUTBOX_SWEEP_MS },
   }),
 })

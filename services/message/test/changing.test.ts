@@ -178,3 +178,20 @@ t.test('typing: to the peer, nothing stored', async (t) => {
   t.equal(await code(chat.typing({ actorId: a, peerId: a, typing: true })), 'CHAT_SELF_TARGET')
   t.equal(await code(chat.typing({ actorId: a, typing: true })), 'CHAT_BAD_REQUEST')
 })
+
+t.test('a last message whose summary still waits is listed as edits and deletions left it', async (t) => {
+  const a = fx.user()
+  const b = fx.user()
+  const last = async () => (await chat.listConversations({ actorId: b })).conversations[0]?.lastMessage
+  await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'one' })
+  t.equal((await last())?.content, 'one', 'the first message\'s summary is written at once')
+  // The next ones wait for the conversation's interval (SUMMARY_EVERY_MS, 5 s).
+  const two = await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'two' })
+  await chat.edit({ actorId: a, messageId: two.message.id, content: 'two, edited' })
+  t.equal((await last())?.content, 'two, edited', 'an edit made while it waited: the new content')
+  const three = await chat.send({ actorId: a, peerId: b, kind: 'text', content: 'three' })
+  await chat.deleteMessage({ actorId: a, messageId: three.message.id })
+  const shown = await last()
+  t.equal(shown?.id, two.message.id, 'a deletion made while it waited: the newest message left')
+  t.equal(shown?.content, 'two, edited')
+})

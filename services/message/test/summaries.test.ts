@@ -7,6 +7,7 @@ import { createLogger } from '@chat/runtime'
 import type { ConversationStore, LastMessage } from '../src/conversations.js'
 import type { RedisLocks } from '../src/locks.js'
 import type { MessageStore } from '../src/messages.js'
+import type { LastMessageAmendments } from '../src/send/amendments.js'
 import { SummaryWriter } from '../src/send/summaries.js'
 
 const logger = createLogger('summaries-test', 'silent')
@@ -82,7 +83,7 @@ t.test('what arrives during a flush is written by the next, no later than the in
     if (last.seq === 1) await gate
     writes.push(`last ${id} ${last.seq}`)
   }
-  const writer = new SummaryWriter(slow, messages, locks, logger, { flushMs: 50 })
+  const writer = new SummaryWriter(slow, messages, locks, logger, { flushMs: 50, everyMs: 0 })
   writer.add(summary(7, 1))
   await sleep(80) // the first flush has started and hangs
   writer.add(summary(7, 2))
@@ -110,45 +111,76 @@ t.test('a flush writes a few conversations at a time, leaving the pool to the se
   t.equal(most, 4)
 })
 
-t.test('a direct conversation\'s members are written at most once per interval; later changes wait, folded, for their turn', async (t) => {
+t.test('a direct conversation\'s summary is written at most once per interval; later changes wait, folded, for their turn', async (t) => {
   const { writes, conversations, locks, messages } = fakeStores()
-  const writer = new SummaryWriter(conversations, messages, locks, logger, { membersEveryMs: 200 })
-  const members = () => writes.filter((w) => !w.startsWith('last'))
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { everyMs: 200 })
   writer.add(summary(7, 1, 1))
   await sleep(20)
-  t.same(members(), ['mark 7 1 1', 'touch 7 2'], 'the first message\'s at once')
+  t.same(writes, ['last 7 1', 'mark 7 1 1', 'touch 7 2'], 'the first message\'s at once: the last message, then the members')
   for (const [seq, sender] of [[2, 1], [3, 2], [4, 1]] as const) {
     writer.add(summary(7, seq, sender))
     await sleep(20)
   }
-  t.same(writes.filter((w) => w.startsWith('last')), ['last 7 1', 'last 7 2', 'last 7 3', 'last 7 4'], 'last messages do not wait')
-  t.same(members(), ['mark 7 1 1', 'touch 7 2'], 'the next ones wait')
+  t.equal(writes.length, 3, 'the next ones wait')
   await sleep(250)
-  t.same(members().slice(2).sort(), ['mark 7 1 4', 'mark 7 2 3'], 'then each sender\'s newest mark, once (both sent: no touch)')
+  t.equal(writes[3], 'last 7 4', 'then the newest last message')
+  t.same(writes.slice(4).sort(), ['mark 7 1 4', 'mark 7 2 3'], 'and each sender\'s newest mark, once (both sent: no touch)')
 
   writer.add(summary(7, 5, 2))
   await sleep(20)
-  t.equal(members().length, 4, 'waiting again')
+  t.equal(writes.length, 6, 'waiting again')
   await writer.settled()
-  t.same(members().slice(4), ['mark 7 2 5', 'touch 7 1'], 'a reader on the replica has them written at once')
+  t.same(writes.slice(6), ['last 7 5', 'mark 7 2 5', 'touch 7 1'], 'a reader on the replica has it written at once')
   writer.add(summary(7, 6, 2))
   await writer.drain()
-  t.same(members().slice(6), ['mark 7 2 6', 'touch 7 1'], 'and so has shutdown')
+  t.same(writes.slice(9), ['last 7 6', 'mark 7 2 6', 'touch 7 1'], 'and so has shutdown')
 })
 
-t.test('with no member interval, every flush writes the members', async (t) => {
+t.test('a waiting last message is written as edits and deletions left it', async (t) => {
   const { writes, conversations, locks, messages } = fakeStores()
-  const writer = new SummaryWriter(conversations, messages, locks, logger, { membersEveryMs: 0 })
+  const changed = new Map<string, string | null>()
+  const amendments = {
+    edited: async (c: number, id: number, content: string) => { changed.set(`${c}:${id}`, content) },
+    deleted: async (c: number, id: number) => { changed.set(`${c}:${id}`, null) },
+    amend: async (c: number, last: LastMessage) => {
+      const change = changed.get(`${c}:${last.id}`)
+      if (change === undefined) return last
+      return change === null ? null : { ...last, content: change }
+    },
+  } as unknown as LastMessageAmendments
+  const contents: string[] = []
+  const recording = Object.create(conversations) as ConversationStore & { recordLast: ConversationStore['recordLast'] }
+  recording.recordLast = async (id, last) => {
+    writes.push(`last ${id} ${last.seq}`)
+    contents.push(last.content)
+  }
+  const writer = new SummaryWriter(recording, messages, locks, logger, { everyMs: 60_000, amendments })
+  writer.add(summary(7, 1))
+  writer.add(summary(8, 1))
+  await writer.settled()
+  writer.add(summary(7, 2))
+  writer.add(summary(8, 2))
+  await writer.messageChanged(7, 102, 'm2, edited')
+  await writer.messageChanged(8, 102, null)
+  await writer.drain()
+  t.same(writes.filter((w) => w.startsWith('last')).sort(), ['last 7 1', 'last 7 2', 'last 8 1'], 'the deleted one is not written')
+  t.ok(contents.includes('m2, edited'), 'the edited one with its new content')
+  t.notOk(contents.includes('m2'), 'never the old content')
+})
+
+t.test('with no interval, every flush writes the whole summary', async (t) => {
+  const { writes, conversations, locks, messages } = fakeStores()
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { everyMs: 0 })
   for (const seq of [1, 2]) {
     writer.add(summary(7, seq))
     await writer.settled()
   }
-  t.same(writes.filter((w) => !w.startsWith('last')), ['mark 7 1 1', 'touch 7 2', 'mark 7 1 2', 'touch 7 2'])
+  t.same(writes, ['last 7 1', 'mark 7 1 1', 'touch 7 2', 'last 7 2', 'mark 7 1 2', 'touch 7 2'])
 })
 
 t.test('a room\'s members are written at most once per interval; later activity waits for its turn', async (t) => {
   const { writes, conversations, locks, messages } = fakeStores()
-  const writer = new SummaryWriter(conversations, messages, locks, logger, { membersEveryMs: 200 })
+  const writer = new SummaryWriter(conversations, messages, locks, logger, { everyMs: 200 })
   const roomSummary = (seq: number, sender = 5) => ({ ...summary(40, seq, sender), memberIds: [], room: true })
   writer.add(roomSummary(1))
   await writer.settled()

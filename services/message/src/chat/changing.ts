@@ -27,7 +27,7 @@ const MAX_PLACE_ATTEMPTS = 8
 /** The ports changing uses. */
 export type ChangingPorts = Pick<ChatPorts,
   | 'conversations' | 'messages' | 'state' | 'unread' | 'unreadSource' | 'cacheFallback'
-  | 'isBlocked' | 'events' | 'logger'>
+  | 'isBlocked' | 'events' | 'summaries' | 'logger'>
 
 /** The commands that change or remove what was said, and typing. */
 export class Changing {
@@ -57,6 +57,10 @@ export class Changing {
     // Its place first, so its domain event carries it (a failed edit leaves the number unused).
     const seq = await this.reservePlace(conv._id)
     if (!await this.ports.messages.edit(doc, req.content, editedAt, seq)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    // Before the conversation's lastMessage: a summary of it still waiting is written with the new content.
+    await this.ports.summaries.messageChanged(conv._id, doc._id, req.content).catch((err: unknown) => {
+      this.ports.logger.warn({ err, messageId: doc._id }, 'after edit: amending waiting summaries failed')
+    })
     const message = toMessage({ ...doc, content: req.content, editedAt })
     await this.keepPlace({ conversationId: conv._id, kind: 'edited', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, content: req.content, at: editedAt }, seq)
     await this.ports.conversations.editLastMessage(conv._id, doc._id, req.content).catch((err: unknown) => {
@@ -117,6 +121,10 @@ export class Changing {
     const at = new Date()
     // The delete decides between concurrent deletes: one does the rest.
     if (!await this.ports.messages.deleteOwn(doc, at, seq)) throw new ChatError('CHAT_MESSAGE_NOT_FOUND')
+    // Before lastMessage is re-pointed: a summary of it still waiting is not written.
+    await this.ports.summaries.messageChanged(conv._id, doc._id, null).catch((err: unknown) => {
+      this.ports.logger.warn({ err, messageId: doc._id }, 'after delete: amending waiting summaries failed')
+    })
     await this.keepPlace({ conversationId: conv._id, kind: 'deleted', messageId: doc._id, messageSeq: doc.seq, senderId: doc.senderId, at }, seq).catch((err: unknown) => {
       // The message is gone, so a retry would find nothing to delete: answer
       // the deletion; a client that was away keeps the message until it
@@ -140,7 +148,9 @@ export class Changing {
   private async afterDelete (conv: ConversationDoc, doc: MessageDoc): Promise<void> {
     const { conversations, messages, unread } = this.ports
     await conversations.raiseSeq(conv._id, doc.seq)
-    if (conv.lastMessage?.id === doc._id) {
+    // Read afresh: a summary written since the command read it may name the deleted message.
+    const now = await conversations.byId(conv._id)
+    if (now?.lastMessage?.id === doc._id) {
       const newest = await messages.newest(conv._id)
       await conversations.replaceLastMessage(conv._id, doc._id, newest ? lastMessageOf(newest) : null)
     }

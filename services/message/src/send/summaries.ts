@@ -3,7 +3,8 @@ import type { ConversationDoc, ConversationStore, LastMessage } from '../convers
 import { readMarkLockKey } from '../keys.js'
 import type { RedisLocks } from '../locks.js'
 import type { MessageStore } from '../messages.js'
-import { foldMemberChanges, MemberWrites, type MemberChanges } from './member-writes.js'
+import type { LastMessageAmendments } from './amendments.js'
+import { foldSummaryChanges, SummaryIntervals, type SummaryChanges } from './summary-intervals.js'
 
 /** A stored message as the summaries need it. */
 export interface StoredSummary {
@@ -15,10 +16,9 @@ export interface StoredSummary {
 }
 
 interface Pending {
-  last: LastMessage
   /** The oldest message of this flush (the conversation's first, if it had none). */
   oldest: { id: number, seq: number }
-  members: MemberChanges
+  changes: SummaryChanges
 }
 
 /** Conversations whose summaries one flush writes at once (each up to three single-document updates). */
@@ -35,11 +35,13 @@ export interface SummaryWriterOptions {
    */
   flushMs?: number
   /**
-   * A conversation's member documents (the senders' read marks, everyone's
-   * activity) are written at most this often (MemberWrites,
-   * SUMMARY_MEMBERS_EVERY_MS); 0: with every flush.
+   * A conversation's summary (its last message; the senders' read marks,
+   * everyone's activity) is written at most this often (SummaryIntervals,
+   * SUMMARY_EVERY_MS); 0: with every flush.
    */
-  membersEveryMs?: number
+  everyMs?: number
+  /** Edits and deletions of messages whose summary may be waiting (Redis); without, a waiting last message is written as it was sent. */
+  amendments?: LastMessageAmendments
 }
 
 /**
@@ -49,8 +51,8 @@ export interface SummaryWriterOptions {
  * it is needed to acknowledge the send, so it is written after, coalesced
  * per conversation: the messages of a conversation that arrive while a
  * flush runs, or within `flushMs` of the oldest summary waiting, fold into
- * one write of each document, and its member documents are written at most
- * every `membersEveryMs` (MemberWrites). On FerretDB these single-document
+ * one write of each document, and a conversation's summary is written at
+ * most every `everyMs` (SummaryIntervals). On FerretDB these single-document
  * updates (each a scan of its collection), not the messages' insert, are
  * most of the database's work per message, so the intervals are what a
  * busy conversation saves. Readers on this replica (conversation lists,
@@ -67,10 +69,11 @@ export class SummaryWriter {
   private pendingSince = 0
   private readonly knownFirst = new Set<number>()
   private readonly flushMs: number
-  private readonly memberWrites: MemberWrites
-  private memberTimer: NodeJS.Timeout | undefined
-  /** The next flush writes every waiting member change (a reader or shutdown asked). */
-  private membersAll = false
+  private readonly intervals: SummaryIntervals
+  private readonly amendments: LastMessageAmendments | undefined
+  private intervalTimer: NodeJS.Timeout | undefined
+  /** The next flush writes every waiting summary (a reader or shutdown asked). */
+  private writeAll = false
 
   constructor (
     private readonly conversations: ConversationStore,
@@ -80,47 +83,62 @@ export class SummaryWriter {
     opts: SummaryWriterOptions = {}
   ) {
     this.flushMs = opts.flushMs ?? 0
-    this.memberWrites = new MemberWrites(opts.membersEveryMs ?? 5000)
+    this.intervals = new SummaryIntervals(opts.everyMs ?? 5000)
+    this.amendments = opts.amendments
   }
 
   add (s: StoredSummary): void {
     if (this.pending.size === 0) this.pendingSince = performance.now()
     const p = this.pending.get(s.conversationId)
-    const members: MemberChanges = {
+    const changes: SummaryChanges = {
+      last: s.last,
       memberIds: s.memberIds,
       room: s.room === true,
       senders: new Map([[s.last.senderId, { seq: s.last.seq, at: s.last.createdAt }]]),
       at: s.last.createdAt,
     }
     if (!p) {
-      this.pending.set(s.conversationId, { last: s.last, oldest: { id: s.last.id, seq: s.last.seq }, members })
+      this.pending.set(s.conversationId, { oldest: { id: s.last.id, seq: s.last.seq }, changes })
     } else {
-      if (s.last.seq > p.last.seq) p.last = s.last
       if (s.last.seq < p.oldest.seq) p.oldest = { id: s.last.id, seq: s.last.seq }
-      foldMemberChanges(p.members, members)
+      foldSummaryChanges(p.changes, changes)
     }
     this.kick()
   }
 
   /**
+   * A message was edited (new content) or deleted (null): a last message of
+   * its conversation still waiting here, or on another replica, is written
+   * as it is now. Called before the change touches the conversation
+   * document (Changing), so a summary written in between is corrected by
+   * that change, and one written after is amended.
+   */
+  async messageChanged (conversationId: number, messageId: number, content: string | null): Promise<void> {
+    if (!this.amendments) return
+    if (content === null) await this.amendments.deleted(conversationId, messageId)
+    else await this.amendments.edited(conversationId, messageId, content)
+  }
+
+  /**
    * Resolves once what was added before the call is written: readers of
    * summaries on this replica (conversation lists) see their own sends.
-   * At most the running write and the next.
+   * At most the running write, the next (what was pending when it ended)
+   * and one for what waits for its interval.
    */
   async settled (): Promise<void> {
-    const hadPending = this.pending.size > 0 || this.memberWrites.waiting > 0
-    if (this.running) await this.running
-    if (!hadPending) return
+    // Those flushes may be what moves a summary to wait for its interval: look after them.
+    for (let i = 0; i < 2 && this.running; i++) await this.running
+    if (this.pending.size === 0 && this.intervals.waiting === 0) return
     // What was pending is now being written, or waits for the interval: write it now.
-    this.membersAll = true
+    this.writeAll = true
     this.kick(true)
     if (this.running) await this.running
   }
 
   /** Resolves once everything is written, new additions included (shutdown, tests). */
   async drain (): Promise<void> {
-    while (this.running || this.pending.size > 0 || this.memberWrites.waiting > 0) {
-      this.membersAll = true
+    while (this.running || this.pending.size > 0 || this.intervals.waiting > 0) {
+      this.writeAll = true
       this.kick(true)
       await this.running
     }
@@ -131,7 +149,7 @@ export class SummaryWriter {
     if (this.running) return
     if (this.pending.size === 0) {
       // Nothing new, but member changes may be due (or asked for).
-      if (this.memberWrites.waiting === 0 || (!now && !this.membersAll)) return
+      if (this.intervals.waiting === 0 || (!now && !this.writeAll)) return
     }
     const wait = this.pending.size === 0 ? 0 : this.flushMs - (performance.now() - this.pendingSince)
     if (!now && wait > 0) {
@@ -159,41 +177,51 @@ export class SummaryWriter {
     }, (err, [conversationId]) => {
       this.logger.error({ err, conversationId }, 'conversation summary write failed')
     })
-    await this.writeDueMembers()
+    await this.writeDue()
   }
 
   /**
-   * Member changes whose turn came, after the flush's writes (never beside
-   * them: the flush wrote none of these conversations' members); then the
-   * timer for the next.
+   * Summaries whose turn came, after the flush's writes (never beside them:
+   * the flush wrote none of these conversations' documents); then the timer
+   * for the next.
    */
-  private async writeDueMembers (): Promise<void> {
-    const all = this.membersAll
-    this.membersAll = false
-    await inParallel(this.memberWrites.takeDue(all), async ([conversationId, changes]) => {
-      await this.writeMembers(conversationId, changes)
+  private async writeDue (): Promise<void> {
+    const all = this.writeAll
+    this.writeAll = false
+    await inParallel(this.intervals.takeDue(all), async ([conversationId, changes]) => {
+      await this.writeSummary(conversationId, changes)
     }, (err, [conversationId]) => {
-      this.logger.error({ err, conversationId }, 'member summary write failed')
+      this.logger.error({ err, conversationId }, 'conversation summary write failed')
     })
-    const next = this.memberWrites.nextDueInMs()
-    if (next !== undefined && this.memberTimer === undefined) {
-      this.memberTimer = setTimeout(() => {
-        this.memberTimer = undefined
+    const next = this.intervals.nextDueInMs()
+    if (next !== undefined && this.intervalTimer === undefined) {
+      this.intervalTimer = setTimeout(() => {
+        this.intervalTimer = undefined
         this.kick(true)
       }, next)
-      this.memberTimer.unref()
+      this.intervalTimer.unref()
     }
   }
 
   private async writeOne (conversationId: number, p: Pending): Promise<void> {
-    const { conversations } = this
     // One after the other: on FerretDB v1 concurrent updates of one document can lose each other.
     // The first message before the last: a conversation recorded with a last
     // message but no first one is then one from before firstMessage existed.
     if (!this.knownFirst.has(conversationId)) await this.recordFirst(conversationId, p.oldest)
-    await conversations.recordLast(conversationId, p.last)
-    // At most every few seconds per conversation (MemberWrites); a later flush writes the rest.
-    if (this.memberWrites.claim(conversationId, p.members)) await this.writeMembers(conversationId, p.members)
+    // At most every few seconds per conversation (SummaryIntervals); a later flush writes the rest.
+    if (this.intervals.claim(conversationId, p.changes)) await this.writeSummary(conversationId, p.changes)
+  }
+
+  /**
+   * The conversation's last message, as edits and deletions since left it
+   * (LastMessageAmendments: a deleted one is not written, its deleter
+   * pointed the conversation at the newest message left), then its
+   * members' documents.
+   */
+  private async writeSummary (conversationId: number, changes: SummaryChanges): Promise<void> {
+    const last = this.amendments ? await this.amendments.amend(conversationId, changes.last) : changes.last
+    if (last) await this.conversations.recordLast(conversationId, last)
+    await this.writeMembers(conversationId, changes)
   }
 
   /**
@@ -205,7 +233,7 @@ export class SummaryWriter {
    * room, every other member's in one update, after the marks, not beside
    * them. However many messages came meanwhile, that is one update of each.
    */
-  private async writeMembers (conversationId: number, m: MemberChanges): Promise<void> {
+  private async writeMembers (conversationId: number, m: SummaryChanges): Promise<void> {
     const conv = { _id: conversationId, kind: m.room ? 'room' : 'direct', memberIds: [...m.memberIds] } as unknown as ConversationDoc
     const { conversations } = this
     await Promise.all([...m.senders].map(([userId, sent]) => this.locks.withLock(readMarkLockKey(userId, conversationId), async () => {

@@ -1,8 +1,12 @@
 /** Conversations remembered as written at most; beyond it, those written longer than `everyMs` ago are forgotten. */
 const REMEMBERED_MAX = 10_000
 
-/** What a conversation's messages change in its member documents, folded over any number of messages. */
-export interface MemberChanges {
+import type { LastMessage } from '../conversations.js'
+
+/** What a conversation's messages change in its summary documents, folded over any number of messages. */
+export interface SummaryChanges {
+  /** The newest message: the conversation's last message, counter and activity. */
+  last: LastMessage
   /** Both members of a direct conversation; a room's are all touched with one update. */
   memberIds: readonly number[]
   room: boolean
@@ -12,8 +16,9 @@ export interface MemberChanges {
   at: Date
 }
 
-/** Folds `later` into `into` (both of one conversation): newest marks and activity win. */
-export function foldMemberChanges (into: MemberChanges, later: MemberChanges): void {
+/** Folds `later` into `into` (both of one conversation): the newest message, marks and activity win. */
+export function foldSummaryChanges (into: SummaryChanges, later: SummaryChanges): void {
+  if (later.last.seq > into.last.seq) into.last = later.last
   for (const [userId, sent] of later.senders) {
     const mine = into.senders.get(userId)
     if (!mine || mine.seq < sent.seq) into.senders.set(userId, sent)
@@ -22,33 +27,35 @@ export function foldMemberChanges (into: MemberChanges, later: MemberChanges): v
 }
 
 /**
- * When a conversation's member documents are written: the senders' read
- * marks and every member's activity (conversation lists sort on it). Those
- * are most of a message's database work (on FerretDB each single-document
- * update scans its collection, and a room's touch updates every member), and
- * nothing waits for them: unread counts live in Redis, and readers on this
- * replica have them written first (SummaryWriter.settled). So a
- * conversation's members are written at most once every `everyMs`: the first
- * message's changes at once, those that come sooner wait, folded together,
- * until their turn (SummaryWriter writes them in a flush, so they never run
- * beside that flush's writes of the same documents).
+ * When a conversation's summary documents are written: its last message,
+ * counter and activity, the senders' read marks and every member's
+ * activity (conversation lists sort on it). Those are most of a message's
+ * database work (on FerretDB each single-document update scans its
+ * collection, and a room's touch updates every member), and nothing waits
+ * for them: unread counts live in Redis, and readers on this replica have
+ * them written first (SummaryWriter.settled). So a conversation's summary
+ * is written at most once every `everyMs`: the first message's changes at
+ * once, those that come sooner wait, folded together, until their turn
+ * (SummaryWriter writes them in a flush, so they never run beside that
+ * flush's writes of the same documents). Edits and deletions meanwhile are
+ * applied to the waiting last message when it is written (amendments.ts).
  */
-export class MemberWrites {
+export class SummaryIntervals {
   private readonly writtenAt = new Map<number, number>()
-  private readonly waitingChanges = new Map<number, MemberChanges>()
+  private readonly waitingChanges = new Map<number, SummaryChanges>()
 
   constructor (
     private readonly everyMs: number,
     private readonly now: () => number = () => performance.now()
   ) {}
 
-  /** Whether the conversation's members may be written now; if not, `changes` wait for takeDue. */
-  claim (conversationId: number, changes: MemberChanges): boolean {
+  /** Whether the conversation's summary may be written now; if not, `changes` wait for takeDue. */
+  claim (conversationId: number, changes: SummaryChanges): boolean {
     const last = this.writtenAt.get(conversationId)
     if (last !== undefined && this.now() - last < this.everyMs) {
       const waiting = this.waitingChanges.get(conversationId)
       if (waiting === undefined) this.waitingChanges.set(conversationId, changes)
-      else foldMemberChanges(waiting, changes)
+      else foldSummaryChanges(waiting, changes)
       return false
     }
     this.written(conversationId)
@@ -56,8 +63,8 @@ export class MemberWrites {
   }
 
   /** The waiting changes whose turn came (all of them with `all`), taken out, by conversation. */
-  takeDue (all: boolean): Array<[number, MemberChanges]> {
-    const due: Array<[number, MemberChanges]> = []
+  takeDue (all: boolean): Array<[number, SummaryChanges]> {
+    const due: Array<[number, SummaryChanges]> = []
     for (const [conversationId, changes] of this.waitingChanges) {
       if (!all && this.now() - (this.writtenAt.get(conversationId) ?? 0) < this.everyMs) continue
       this.waitingChanges.delete(conversationId)
