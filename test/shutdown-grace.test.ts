@@ -3,12 +3,23 @@
 // not at the default 10 s nor by the harness's SIGKILL. A value the schema
 // refuses stops the process at start, naming it.
 import t from 'tap'
+import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { cleanEnv, REPO_ROOT, spawnManaged, stopProcess } from './helpers/proc.js'
 import { startRestartableNats } from './helpers/servers.js'
 import { startSystem } from './helpers/system.js'
 
 const GRACE_MS = 1000
+
+/** Resolves once the process is stopped by a signal (state T in /proc), at most 2 s. */
+async function untilStopped (pid: number): Promise<void> {
+  for (const deadline = Date.now() + 2000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 10))) {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => '')
+    // The state follows the command name, which is in parentheses.
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return
+  }
+  throw new Error(`process ${pid} did not stop`)
+}
 const PROCESSES = ['gateway', 'auth', 'contact', 'message'] as const
 
 t.test('a stop that cannot finish ends after SHUTDOWN_GRACE_MS', async (t) => {
@@ -20,6 +31,8 @@ t.test('a stop that cannot finish ends after SHUTDOWN_GRACE_MS', async (t) => {
   const frozen = nats.proc!
   frozen.child.kill('SIGSTOP')
   t.teardown(() => { frozen.child.kill('SIGCONT') }) // before the server's own teardown stops it
+  // A signal is delivered when the kernel gets to it: stop only once the server is (a busy machine lets it answer a drain first).
+  await untilStopped(frozen.child.pid!)
 
   const signalled = Date.now()
   // Longer than the harness's 5 s before SIGKILL, so only the grace can end a stop early.
