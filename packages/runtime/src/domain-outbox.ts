@@ -25,15 +25,17 @@ export function domainEventSettings (config: StreamSettings & { NATS_PREFIX: str
 /**
  * Creates or updates an owner's stream (NATS must run JetStream: the
  * service does not start without it) and opens the outbox that feeds it,
- * with its entries in `<owner>_outbox`: outboxes of different owners in one
- * database never take over each other's entries. The service closes it
+ * with its entries in `<owner>_outbox` (or `more.collection`): outboxes of
+ * different owners in one database never take over each other's entries.
+ * `more.recover`: for owners that track creations (Outbox.track). The service closes it
  * (`outbox.close()`) in its own `close`, which publishes what it holds.
  */
 export async function openDomainOutbox (
   deps: ServiceDeps,
   owner: DomainEventOwner,
   settings: DomainEventSettings,
-  confirm: OutboxOptions['confirm']
+  confirm: OutboxOptions['confirm'],
+  more: Pick<OutboxOptions, 'recover' | 'collection'> = {}
 ): Promise<Outbox> {
   const names = domainEventNames(settings.prefix)
   const ensure = () => ensureStream(deps.nc, streamConfig(names.stream(owner), names.streamSubjects(owner), settings.stream), deps.logger)
@@ -45,7 +47,8 @@ export async function openDomainOutbox (
     ensureStream: ensure,
     confirm,
     replica: randomUUID(),
-    collection: `${owner}_outbox`,
+    collection: more.collection ?? `${owner}_outbox`,
+    ...(more.recover ? { recover: more.recover } : {}),
     orphanAfterMs: settings.orphanAfterMs,
     sweepMs: settings.sweepMs,
     logger: deps.logger,

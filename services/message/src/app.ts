@@ -1,8 +1,7 @@
-import { randomUUID } from 'node:crypto'
-import { Commands, domainEventNames } from '@chat/contracts'
+import { Commands } from '@chat/contracts'
 import {
-  CacheFallback, createIdGenerator, ensureStream, Outbox, publishJson, replyBudgetBytes, streamConfig,
-  type ServiceDeps, type ServiceParts, type StreamSettings,
+  CacheFallback, createIdGenerator, openDomainOutbox, publishJson, replyBudgetBytes,
+  type DomainEventSettings, type Outbox, type ServiceDeps, type ServiceParts,
 } from '@chat/runtime'
 import { confirmMessageEvents, recoverCreated } from './domain-events.js'
 import type { MessageDoc } from './message-doc.js'
@@ -41,7 +40,7 @@ export interface MessageOptions {
   /** How often at most a conversation's summary is written (SUMMARY_EVERY_MS); default 5 s. */
   summaryEveryMs?: number
   /** The domain-event stream (EVENTS_*) and outbox (OUTBOX_*) settings; NATS_PREFIX names them. */
-  domainEvents: { prefix: string, stream: StreamSettings, orphanAfterMs: number, sweepMs: number }
+  domainEvents: DomainEventSettings
 }
 
 /**
@@ -165,28 +164,20 @@ export async function buildMessageService (deps: ServiceDeps, opts: MessageOptio
   }
 }
 
-/** Creates or updates the stream of message events, and the outbox that feeds it. */
+/**
+ * Creates or updates the stream of message events, and the outbox that
+ * feeds it. Its entries stay in `outbox` (the collection it had before
+ * other owners had outboxes), so entries left by an older replica are
+ * still taken over.
+ */
 async function messageOutbox (deps: ServiceDeps, opts: MessageOptions['domainEvents']): Promise<Outbox> {
-  const names = domainEventNames(opts.prefix)
-  const ensure = () => ensureStream(deps.nc, streamConfig(names.stream('message'), names.streamSubjects('message'), opts.stream), deps.logger)
-  await ensure()
-  const outbox = new Outbox({
-    db: deps.db,
-    nc: deps.nc,
-    subject: (event) => names.subject(event.type),
-    ensureStream: ensure,
-    confirm: (events) => confirmMessageEvents({
-      messages: deps.db.collection<MessageDoc>('messages'),
-      conversations: deps.db.collection<ConversationDoc>('conversations'),
-      members: deps.db.collection<MemberDoc>('members'),
-    }, events),
-    recover: (writer, fromMs, after, limit) => recoverCreated(deps.db.collection<MessageDoc>('messages'), writer, fromMs, after, limit),
-    replica: randomUUID(),
-    orphanAfterMs: opts.orphanAfterMs,
-    sweepMs: opts.sweepMs,
-    logger: deps.logger,
-    registry: deps.registry,
+  const messages = deps.db.collection<MessageDoc>('messages')
+  return await openDomainOutbox(deps, 'message', opts, (events) => confirmMessageEvents({
+    messages,
+    conversations: deps.db.collection<ConversationDoc>('conversations'),
+    members: deps.db.collection<MemberDoc>('members'),
+  }, events), {
+    collection: 'outbox',
+    recover: (writer, fromMs, after, limit) => recoverCreated(messages, writer, fromMs, after, limit),
   })
-  await outbox.init()
-  return outbox
 }

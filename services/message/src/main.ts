@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
 import { QueueGroups } from '@chat/contracts'
-import { publicBase, startService } from '@chat/runtime'
+import { domainEventSettings, publicBase, startService } from '@chat/runtime'
 import { loadMessageConfig } from './config.js'
 import { buildMessageService } from './app.js'
 
@@ -18,7 +18,7 @@ const service = await startService({
     sendMaxPending: config.SEND_MAX_PENDING,
     summaryFlushMs: config.SUMMARY_FLUSH_MS,
     summaryEveryMs: config.SUMMARY_EVERY_MS,
-    domainEvents: { prefix: config.NATS_PREFIX, stream: config, orphanAfterMs: config.OUTBOX_ORPHAN_AFTER_MS, sweepMs: config.OUTBOX_SWEEP_MS },
+    domainEvents: domainEventSettings(config),
   }),
 })
 

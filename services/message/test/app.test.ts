@@ -8,7 +8,7 @@ import t from 'tap'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { ChatError, Commands, QueueGroups, type UserName } from '@chat/contracts'
 import { startServiceUnderTest, type CapturedEvent } from '@chat/runtime/testing'
-import { publicBase } from '@chat/runtime'
+import { domainEventSettings, publicBase } from '@chat/runtime'
 import { buildMessageService } from '../src/app.js'
 import { loadMessageConfig } from '../src/config.js'
 
@@ -20,7 +20,7 @@ const harness = await startServiceUnderTest(t, {
   name: 'message',
   queue: QueueGroups.message,
   configFor: loadMessageConfig,
-  setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES, publicUrl: publicBase(config.PUBLIC_URL), dedupeTtlSeconds: config.SEND_DEDUPE_TTL_SECONDS, sendQueueLimitMs: config.SEND_QUEUE_LIMIT_MS, sendMaxPending: config.SEND_MAX_PENDING, summaryFlushMs: config.SUMMARY_FLUSH_MS, summaryEveryMs: config.SUMMARY_EVERY_MS, domainEvents: { prefix: config.NATS_PREFIX, stream: config, orphanAfterMs: config.OUTBOX_ORPHAN_AFTER_MS, sweepMs: config.OUTBOX_SWEEP_MS } }),
+  setup: (deps, config) => buildMessageService(deps, { maxLength: config.MESSAGE_MAX_LENGTH, fileMaxBytes: config.FILE_MAX_BYTES, publicUrl: publicBase(config.PUBLIC_URL), dedupeTtlSeconds: config.SEND_DEDUPE_TTL_SECONDS, sendQueueLimitMs: config.SEND_QUEUE_LIMIT_MS, sendMaxPending: config.SEND_MAX_PENDING, summaryFlushMs: config.SUMMARY_FLUSH_MS, summaryEveryMs: config.SUMMARY_EVERY_MS, domainEvents: domainEventSettings(config) }),
   stubs: {
     [Commands.auth.getNames]: async (req) => ({ users: known.filter((u) => (req.ids ?? []).includes(u.id)) }),
     [Commands.contact.checkBlocked]: async (req) => {
