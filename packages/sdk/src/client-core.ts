@@ -13,11 +13,11 @@ import { Outbox } from './outbox.js'
 import { routePush } from './pushes.js'
 import { RequestTracker } from './requests.js'
 import { Timeline, type Position } from './timeline.js'
-import type { Frame, Session, SyncConversation } from './wire-types.js'
+import type { Frame, Message, Session, SyncConversation, UnreadCount } from './wire-types.js'
 
 /** How to log in: a token, a username (or e-mail) and password, or a new account. */
 export type Credentials =
-  | { token: string, username?: undefined, password?: string }
+  | { token: string, username?: undefined, password?: undefined }
   | { username: string, password: string, token?: undefined }
 
 /** A new account (REGISTER). */
@@ -149,6 +149,12 @@ export class ClientCore extends TypedEmitter<ChatEvents> {
     return await this.#send(type, body, Math.max(1, timeoutMs - (Date.now() - started)))
   }
 
+  /** Resolves with the session once logged in (at once when it is); rejects after `timeoutMs`. */
+  protected async loggedIn (timeoutMs = this.requestTimeoutMs): Promise<Session> {
+    if (!this.#loggedIn) await this.#waitForLogin('login', timeoutMs)
+    return this.#session as Session
+  }
+
   /** Drops the socket as a network failure would (the client reconnects); for tests and "retry now" buttons. */
   reconnect (): void {
     this.#connection.drop()
@@ -238,6 +244,11 @@ export class ClientCore extends TypedEmitter<ChatEvents> {
     let conversations: number | null
     try {
       conversations = await catchUp(this.timeline, (cursors) => this.#sync(cursors), () => generation === this.#generation)
+      // After a reconnect (or when resuming saved positions), conversations
+      // started while away are found by their unread counts.
+      if (conversations !== null && (generation > 1 || this.options.positions !== undefined)) {
+        conversations += await this.#discover(generation)
+      }
     } catch (err) {
       if (generation !== this.#generation) return
       if (err instanceof ChatSdkError && err.code === 'SDK_CONNECTION_LOST') return
@@ -249,6 +260,29 @@ export class ClientCore extends TypedEmitter<ChatEvents> {
     if (conversations === null) return
     this.timeline.finishCatchUp()
     this.emit('caughtUp', { conversations })
+  }
+
+  /**
+   * Follows the conversations with unread messages that are not followed
+   * yet (started while away, or never seen): their newest unread messages
+   * (up to 100) are applied as caught up, and they are followed from there.
+   */
+  async #discover (generation: number): Promise<number> {
+    const unread = (await this.#send('LOAD_UNREAD', {}, this.requestTimeoutMs)).payload as { conversations: UnreadCount[] }
+    let found = 0
+    for (const u of unread.conversations) {
+      if (generation !== this.#generation) return found
+      if (this.timeline.follows(u.conversationId) || u.count <= 0) continue
+      const limit = Math.min(100, u.count)
+      const frame = u.peerId === null
+        ? await this.#send('LOAD_ROOM_MESSAGES', { roomId: u.conversationId, limit }, this.requestTimeoutMs)
+        : await this.#send('LOAD_MESSAGES', { userId: (this.#session as Session).userId, targetId: u.peerId, limit }, this.requestTimeoutMs)
+      const messages = frame.payload as Message[]
+      this.timeline.follow(u.conversationId, (messages[0]?.seq ?? 1) - 1)
+      this.timeline.applySync([{ conversationId: u.conversationId, hasMore: false, messages, changes: [] }])
+      found++
+    }
+    return found
   }
 
   async #sync (cursors: Position[]): Promise<SyncConversation[]> {

@@ -62,13 +62,10 @@ export class ChatClient extends ClientCore {
 
   /** Uploads a file through `POST /files`; send its `url` as an image, file or audio message. */
   async uploadFile (body: FileBody, opts: { name: string, contentType?: string }): Promise<UploadedFile> {
-    const token = this.session?.token
-    if (token === undefined) {
-      await this.request('LOAD_BLOCKED') // waits for the login within the request timeout
-    }
     const fetchImpl = (this.options.fetch ?? (globalThis as { fetch?: unknown }).fetch) as FetchLike | undefined
     if (fetchImpl === undefined) throw new TypeError('no fetch: pass the `fetch` option')
-    return await uploadFile(fetchImpl, this.options.httpUrl ?? httpBaseOf(this.url), (this.session as Session).token, body, opts)
+    const { token } = await this.loggedIn()
+    return await uploadFile(fetchImpl, this.options.httpUrl ?? httpBaseOf(this.url), token, body, opts)
   }
 
   /** Edits one of your messages; resolves with it as edited (also emitted as `messageEdited`, source `sent`). */

@@ -64,6 +64,11 @@ export class Timeline {
     this.#state(conversationId, lastSeq)
   }
 
+  /** Whether a conversation is followed. */
+  follows (conversationId: number): boolean {
+    return this.#conversations.has(conversationId)
+  }
+
   /** Stops following a conversation (deleted, or a room left): a catch-up would be refused. */
   forget (conversationId: number): void {
     this.#conversations.delete(conversationId)

@@ -89,3 +89,41 @@ t.test('a conversation no longer ours is dropped from the catch-up instead of fa
   t.same(client.positions(), [{ conversationId: 7, lastSeq: 2 }])
   t.same(log.slice(2), ['m:2:m2'])
 })
+
+t.test('positions saved from an earlier session are caught up from at the first login', async (t) => {
+  const server = await scriptedServer(t)
+  const cursors: unknown[] = []
+  server.on('SYNC', (f) => {
+    cursors.push((f.payload as { cursors: unknown }).cursors)
+    return { type: 'SYNC_RESULT', payload: { conversations: [{ conversationId: 7, hasMore: false, messages: [msg(11)], changes: [] }] } }
+  })
+  const client = testClient(t, server.url, { positions: [{ conversationId: 7, lastSeq: 10 }] })
+  const log = record(client)
+  const caughtUp = new Promise((resolve) => client.once('caughtUp', resolve))
+  await client.connect({ token: 'tok-1' })
+  await caughtUp
+  t.same(cursors, [[{ conversationId: 7, lastSeq: 10 }]])
+  t.same(log, ['m:11:m11'])
+  t.same(client.positions(), [{ conversationId: 7, lastSeq: 11 }])
+})
+
+t.test('after a reconnect, a conversation started while away is found by its unread count and followed', async (t) => {
+  const server = await scriptedServer(t)
+  const client = testClient(t, server.url)
+  const log = record(client)
+  server.on('LOAD_UNREAD', () => ({ type: 'UNREAD_LOADED', payload: { conversations: [{ conversationId: 9, peerId: 300, count: 2 }, { conversationId: 7, peerId: 200, count: 1 }] } }))
+  server.on('LOAD_MESSAGES', (f) => {
+    t.match(f.payload, { userId: 100, targetId: 300, limit: 2 })
+    return { type: 'MESSAGES_LOADED', payload: [msg(1, { conversationId: 9, id: 3001, senderId: 300 }), msg(2, { conversationId: 9, id: 3002, senderId: 300 })], meta: { conversationId: 9, hasMore: false } }
+  })
+  await client.connect({ token: 'tok-1' })
+  server.push(other(msg(1)))
+  await until(() => log.length === 1)
+  t.notOk(server.frames.some((f) => f.type === 'LOAD_UNREAD'), 'not at the first login')
+  const caughtUp = new Promise((resolve) => client.once('caughtUp', resolve))
+  server.dropAll(1001)
+  t.same(await caughtUp, { conversations: 1 })
+  t.same(log, ['m:1:m1', 'm:1:m1', 'm:2:m2'])
+  t.same(client.positions(), [{ conversationId: 7, lastSeq: 1 }, { conversationId: 9, lastSeq: 2 }], 'the conversation already followed is left to SYNC')
+  t.equal(server.frames.filter((f) => f.type === 'LOAD_MESSAGES').length, 1)
+})

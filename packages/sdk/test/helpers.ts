@@ -1,6 +1,6 @@
 // A scripted `typed` server for the SDK's unit tests: a real `ws`
 // WebSocketServer on 127.0.0.1:0 that logs every frame it gets and answers
-// as the test scripts it (default: logins succeed, SYNC finds nothing).
+// as the test scripts it (default: logins succeed, SYNC and LOAD_UNREAD find nothing).
 import WebSocket, { WebSocketServer } from 'ws'
 import { ChatClient, type ChatClientOptions, type Frame, type WebSocketConstructor } from '../src/index.js'
 
@@ -36,6 +36,7 @@ export async function scriptedServer (t: { teardown: (fn: () => unknown) => void
   handlers.set('LOGIN_BY_TOKEN', login)
   handlers.set('LOGIN', login)
   handlers.set('SYNC', () => ({ type: 'SYNC_RESULT', payload: { conversations: [] } }))
+  handlers.set('LOAD_UNREAD', () => ({ type: 'UNREAD_LOADED', payload: { conversations: [] } }))
 
   wss.on('connection', (socket) => {
     accepted.push(socket)
