@@ -2,11 +2,11 @@
  * The catch-up after a (re)login: SYNC from every followed conversation's
  * position, apply each answer through the timeline (messages and changes
  * together, in `seq` order), and ask again from the new positions while
- * the server says `hasMore`.
+ * the server says `hasMore`; then find conversations started while away.
  */
 import { ChatSdkError } from './errors.js'
 import type { Position, Timeline } from './timeline.js'
-import type { SyncConversation } from './wire-types.js'
+import type { Frame, Message, SyncConversation, UnreadCount } from './wire-types.js'
 
 /** At most this many cursors per SYNC (the server's limit). */
 export const SYNC_MAX_CURSORS = 500
@@ -67,4 +67,28 @@ async function syncSome (timeline: Timeline, sync: Sync, cursors: Position[]): P
     }
   }
   return out
+}
+
+/**
+ * Follows the conversations with unread messages that are not followed yet
+ * (started while away, or never seen): their newest unread messages (up to
+ * 100) are applied as caught up, and they are followed from there. Resolves
+ * with how many were found.
+ */
+export async function discoverUnread (timeline: Timeline, send: (type: string, payload: unknown) => Promise<Frame>, userId: number, current: () => boolean): Promise<number> {
+  const unread = (await send('LOAD_UNREAD', {})).payload as { conversations: UnreadCount[] }
+  let found = 0
+  for (const u of unread.conversations) {
+    if (!current()) return found
+    if (timeline.follows(u.conversationId) || u.count <= 0) continue
+    const limit = Math.min(100, u.count)
+    const frame = u.peerId === null
+      ? await send('LOAD_ROOM_MESSAGES', { roomId: u.conversationId, limit })
+      : await send('LOAD_MESSAGES', { userId, targetId: u.peerId, limit })
+    const messages = frame.payload as Message[]
+    timeline.follow(u.conversationId, (messages[0]?.seq ?? 1) - 1)
+    timeline.applySync([{ conversationId: u.conversationId, hasMore: false, messages, changes: [] }])
+    found++
+  }
+  return found
 }

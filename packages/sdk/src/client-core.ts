@@ -4,7 +4,7 @@
  * login. ChatClient (client.ts) adds the API methods on top.
  */
 import type { BackoffOptions } from './backoff.js'
-import { catchUp } from './catch-up.js'
+import { catchUp, discoverUnread } from './catch-up.js'
 import { Connection, type WebSocketConstructor } from './connection.js'
 import { TypedEmitter } from './emitter.js'
 import { ChatSdkError } from './errors.js'
@@ -13,7 +13,7 @@ import { Outbox } from './outbox.js'
 import { routePush } from './pushes.js'
 import { RequestTracker } from './requests.js'
 import { Timeline, type Position } from './timeline.js'
-import type { Frame, Message, Session, SyncConversation, UnreadCount } from './wire-types.js'
+import type { Frame, Session, SyncConversation } from './wire-types.js'
 
 /** How to log in: a token, a username (or e-mail) and password, or a new account. */
 export type Credentials =
@@ -247,7 +247,8 @@ export class ClientCore extends TypedEmitter<ChatEvents> {
       // After a reconnect (or when resuming saved positions), conversations
       // started while away are found by their unread counts.
       if (conversations !== null && (generation > 1 || this.options.positions !== undefined)) {
-        conversations += await this.#discover(generation)
+        const send = (type: string, payload: unknown) => this.#send(type, payload, this.requestTimeoutMs)
+        conversations += await discoverUnread(this.timeline, send, (this.#session as Session).userId, () => generation === this.#generation)
       }
     } catch (err) {
       if (generation !== this.#generation) return
@@ -260,29 +261,6 @@ export class ClientCore extends TypedEmitter<ChatEvents> {
     if (conversations === null) return
     this.timeline.finishCatchUp()
     this.emit('caughtUp', { conversations })
-  }
-
-  /**
-   * Follows the conversations with unread messages that are not followed
-   * yet (started while away, or never seen): their newest unread messages
-   * (up to 100) are applied as caught up, and they are followed from there.
-   */
-  async #discover (generation: number): Promise<number> {
-    const unread = (await this.#send('LOAD_UNREAD', {}, this.requestTimeoutMs)).payload as { conversations: UnreadCount[] }
-    let found = 0
-    for (const u of unread.conversations) {
-      if (generation !== this.#generation) return found
-      if (this.timeline.follows(u.conversationId) || u.count <= 0) continue
-      const limit = Math.min(100, u.count)
-      const frame = u.peerId === null
-        ? await this.#send('LOAD_ROOM_MESSAGES', { roomId: u.conversationId, limit }, this.requestTimeoutMs)
-        : await this.#send('LOAD_MESSAGES', { userId: (this.#session as Session).userId, targetId: u.peerId, limit }, this.requestTimeoutMs)
-      const messages = frame.payload as Message[]
-      this.timeline.follow(u.conversationId, (messages[0]?.seq ?? 1) - 1)
-      this.timeline.applySync([{ conversationId: u.conversationId, hasMore: false, messages, changes: [] }])
-      found++
-    }
-    return found
   }
 
   async #sync (cursors: Position[]): Promise<SyncConversation[]> {

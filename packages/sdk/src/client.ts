@@ -6,6 +6,7 @@
  * alone.
  */
 import { ClientCore } from './client-core.js'
+import { ChatSdkError } from './errors.js'
 import { httpBaseOf, uploadFile, type FetchLike, type FileBody, type UploadedFile } from './files.js'
 import type { Contact, ConversationSummary, FoundUser, HistoryPage, Message, MessageKind, Room, SendAck, Session, UnreadCount } from './wire-types.js'
 
@@ -212,6 +213,7 @@ export class ChatClient extends ClientCore {
   }
 
   async #send (type: string, fields: Record<string, unknown>, opts: SendOptions, to: { receiverId: number | null, roomId?: number }): Promise<Message> {
+    if (this.state === 'closed') throw new ChatSdkError('SDK_CLOSED', `${type}: the client was closed`)
     const kind = opts.type ?? 'text'
     const payload = { messageId: opts.messageId ?? newMessageId(), ...fields, type: kind }
     const ack = (await this.outbox.add(type, payload)).payload as SendAck

@@ -74,4 +74,5 @@ t.test('retryable failures and timeouts are retried with the same messageId; ref
   await until(() => sends(server.frames).length === 5)
   client.close()
   await t.rejects(pending, { code: 'SDK_CLOSED' })
+  await t.rejects(client.sendMessage(200, 'after close'), { code: 'SDK_CLOSED' })
 })
