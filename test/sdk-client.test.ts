@@ -31,6 +31,7 @@ t.test('the SDK against two gateway replicas', async (t) => {
   const bob = client(1600)
   const aliceSession = await register(alice, 'alice')
   const bobSession = await register(bob, 'bob')
+  bob.on('error', (e) => t.comment(`bob: ${String(e)}`))
   t.equal(alice.url, a.wsUrl(), 'both on the first gateway')
   t.equal(bob.url, a.wsUrl())
 
@@ -126,7 +127,7 @@ t.test('the SDK against two gateway replicas', async (t) => {
     // An edit and a deletion after the failover reach bob once each.
     await alice.editMessage((stored[5] as { id: number }).id, 'load 5 edited')
     await alice.deleteMessage((stored[6] as { id: number }).id)
-    await until(() => seen.length >= N && edits.length >= 1 && deletions.length >= 1, 30_000, `bob to see ${N} messages (has ${seen.length})`)
+    await until(() => seen.length >= N && edits.length >= 1 && deletions.length >= 1, 30_000, `bob to see ${N} messages, an edit and a deletion`)
     await sleep(500) // anything duplicated would come now
 
     const ids = seen.map((m) => m.id)

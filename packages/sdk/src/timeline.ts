@@ -149,7 +149,14 @@ export class Timeline {
     // A conversation first seen through a message is followed from just before it.
     const s = this.#state(m.conversationId, m.seq - 1)
     if (source !== 'sent' && m.seq > s.lastSeq) s.lastSeq = m.seq
-    if (s.ids.has(m.id) || s.changes.has(`d:${m.id}`)) return
+    if (s.changes.has(`d:${m.id}`)) return
+    if (s.ids.has(m.id)) {
+      // Caught up again as it is now: an edit made since shows only here
+      // (SYNC lists changes only of messages at or before the position, and
+      // this client's own sends do not move the position).
+      if (source === 'sync' && m.editedAt !== undefined) this.#applyEdit(m.conversationId, m.id, m.senderId, m.content, m.editedAt, 'sync')
+      return
+    }
     remember(s.ids, m.id, this.#memory)
     this.#emit('message', { message: m, source })
   }

@@ -127,3 +127,19 @@ t.test('after a reconnect, a conversation started while away is found by its unr
   t.same(client.positions(), [{ conversationId: 7, lastSeq: 1 }, { conversationId: 9, lastSeq: 2 }], 'the conversation already followed is left to SYNC')
   t.equal(server.frames.filter((f) => f.type === 'LOAD_MESSAGES').length, 1)
 })
+
+t.test('an own message edited elsewhere while away comes back edited in SYNC: emitted as an edit', async (t) => {
+  const server = await scriptedServer(t)
+  server.on('SEND_MESSAGE', (f) => ({ type: 'MESSAGE_RECEIVED_SELF', payload: { messageId: (f.payload as { messageId: string }).messageId, id: 1003, timestamp: '2026-12-03T10:00:00.000Z', conversationId: 7, seq: 3 } }))
+  const client = testClient(t, server.url)
+  const log = record(client)
+  await client.connect({ token: 'tok-1' })
+  server.push(other(msg(2)))
+  await until(() => log.length === 1)
+  await client.sendMessage(200, 'mine')
+  server.on('SYNC', () => ({ type: 'SYNC_RESULT', payload: { conversations: [{ conversationId: 7, hasMore: false, messages: [{ ...msg(3, { senderId: 100, content: 'mine, edited' }), editedAt: '2026-12-03T10:09:00.000Z' }], changes: [] }] } }))
+  const caughtUp = new Promise((resolve) => client.once('caughtUp', resolve))
+  server.dropAll(1001)
+  await caughtUp
+  t.same(log, ['m:2:m2', 'm:3:mine', 'e:1003:mine, edited'])
+})
