@@ -99,7 +99,9 @@ export async function startSystem ({ gateways = 2, messageReplicas = 1, mongoMax
     const portVar = service === 'gateway' ? 'PORT' : 'HTTP_PORT'
     const main = path.join(ROOT, 'services', service, 'dist', 'main.js')
     if (!existsSync(main)) throw new Error(`${main} is missing: run \`pnpm build\` first`)
-    const child = spawn(process.execPath, [main], { cwd: ROOT, env: { ...env, ...extra, [portVar]: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] })
+    // BENCH_CPU_PROF=<dir>: each process writes a V8 CPU profile there when it stops (node --cpu-prof).
+    const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(process.env.BENCH_CPU_PROF)}`, `--cpu-prof-name=${name.replace(/[^\w.-]/g, '_')}.cpuprofile`] : []
+    const child = spawn(process.execPath, [...profile, main], { cwd: ROOT, env: { ...env, ...extra, [portVar]: String(port) }, stdio: ['ignore', 'pipe', 'pipe'] })
     const p = { name, service, pid: child.pid, port, child, exit: null, output: {}, samples: [] }
     p.exited = new Promise((resolve) => child.once('exit', (code, signal) => {
       p.exit = { code, signal, unexpected: !stopping }
